@@ -1,0 +1,238 @@
+"""The audit trail: who was sampled, what happened to them, and their story in plain words.
+
+The sample is every ``stride``-th scored person from a seeded offset, so it spreads evenly over
+regions, age bands, groups and propensity classes. Every recorded event, list entry and exit,
+grade change, sanction, blocked attempt and reward use of a sampled person is kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .kernels import AUDIT_COLUMNS, AUDIT_KINDS
+from .lists import COURT_EXIT_REASONS
+
+if TYPE_CHECKING:
+    from .population import Population
+    from .results import Results
+    from .sanctions import Measures
+    from .scenario import Scenario
+
+__all__ = ["audit_sample", "explain", "headline_rows"]
+
+TRUTH = ("", "rightful", "wrongful")
+
+
+def audit_sample(n_scored: int, want: int, seed: int) -> tuple[int, int]:
+    """(stride, offset): scored index a is audited iff a % stride == offset (stride 0: none)."""
+    if want == 0 or n_scored == 0:
+        return 0, 0
+    stride = max(1, n_scored // want)
+    return stride, int(np.random.default_rng([seed, 3]).integers(stride))
+
+
+def people_frame(sc: Scenario, pop: Population, seed: int) -> pd.DataFrame:
+    stride, offset = audit_sample(pop.n_scored, sc.output.audit_sample, seed)
+    scored = np.arange(offset, pop.n_scored, stride) if stride else np.zeros(0, dtype=np.int64)
+    groups = ["general"] + [g.name for g in sc.groups]
+    rows = []
+    for a in scored:
+        d = pop.describe_scored(int(a))
+        rows.append({
+            "person": int(pop.person_of_scored(a)),
+            "region": d["region"],
+            "urban": d["urban"],
+            "age_band": d["age_band"],
+            "group": groups[int(d["group_index"])],
+            "propensity_class": int(d["propensity_class"]) + 1,
+            "rule_breaking_propensity": d["rule_breaking_propensity"],
+            "children": d["children"],
+        })
+    cols = ["person", "region", "urban", "age_band", "group", "propensity_class",
+            "rule_breaking_propensity", "children"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def audit_frame(chunks: list[np.ndarray], pop: Population, days: list[dt.date],
+                behaviours: list[str], measures: Measures, grades: list[str]) -> pd.DataFrame:
+    cols = ["person", "date", "kind", "item", "truth", "value", "score"]
+    if not chunks:
+        return pd.DataFrame({c: [] for c in cols})
+    rec = np.concatenate(chunks)
+    raw = {name: rec[:, j] for j, name in enumerate(AUDIT_COLUMNS)}
+    kind = raw["kind"]
+    item_idx = raw["item"]
+    truth_idx = raw["truth"]
+    kind_names = np.array(AUDIT_KINDS)[kind]
+    by_behaviour = np.isin(kind_names, ["event", "shamed"])
+    by_measure = np.isin(kind_names, ["measure_start", "measure_end", "attempts"])
+    item = np.full(len(kind), "", dtype=object)
+    item[by_behaviour] = np.array(behaviours, dtype=object)[item_idx[by_behaviour]]
+    if measures.names:
+        item[by_measure] = np.array(measures.names, dtype=object)[item_idx[by_measure]]
+    is_grade = kind_names == "grade_change"
+    item[is_grade] = np.array(grades, dtype=object)[item_idx[is_grade]]
+    truth = np.array(TRUTH, dtype=object)[np.where(kind_names == "court_list_exit", 0, truth_idx)]
+    is_exit = kind_names == "court_list_exit"
+    truth[is_exit] = np.array(COURT_EXIT_REASONS, dtype=object)[truth_idx[is_exit]]
+    start = np.datetime64(days[0], "D")
+    frame = pd.DataFrame({
+        "person": pop.person_of_scored(raw["who"]),
+        "date": start + raw["day"].astype("timedelta64[D]"),
+        "kind": pd.Categorical(kind_names, categories=list(AUDIT_KINDS)),
+        "item": item.astype(str),
+        "truth": truth.astype(str),
+        "value": raw["value"],
+        "score": raw["score"],
+    })
+    return frame.sort_values(["person", "date"], kind="stable", ignore_index=True)
+
+
+def _fmt(x: float) -> str:
+    if np.isnan(x):
+        return ""
+    if abs(x) >= 100 or float(x).is_integer():
+        return f"{x:,.0f}"
+    return f"{x:,.3g}"
+
+
+def headline_rows(res: Results) -> pd.DataFrame:
+    """National figures at the end of the run (stocks) and summed over it (flows)."""
+    ts = res.timeseries
+    nat = ts[ts["region"] == "national"]
+    last = nat["date"].max()
+    rows: list[tuple[str, float, float]] = []
+
+    def total(metric: str, item: str | None = None, at_end: bool = False) -> tuple[float, float]:
+        sel = nat["metric"] == metric
+        if item is not None:
+            sel &= nat["item"] == item
+        if at_end:
+            sel &= nat["date"] == last
+        part = nat[sel]
+        return float(part["value"].sum()), float(part[part["truth"] == "wrongful"]["value"].sum())
+
+    sc = res.scenario
+    offsets = sc.initial.cumulative
+    for m in sc.sanctions:
+        rows.append((f"people barred: {m.name} (now)",
+                     *total("sanctioned_people", m.name, at_end=True)))
+        if m.target != "person":
+            rows.append((f"children barred: {m.name} (now)",
+                         *total("sanctioned_children", m.name, at_end=True)))
+        att = total("blocked_attempts", m.name)
+        rows.append((f"blocked attempts: {m.name} (over the run)", *att))
+        key = f"blocked_attempts:{m.name}"
+        if key in offsets:
+            rows.append((f"blocked attempts: {m.name} (cumulative, incl. before start)",
+                         att[0] + offsets[key], att[1]))
+    rows.append(("court list: people listed (now)", *total("court_listed", at_end=True)))
+    rows.append(("court list: new listings (over the run)", *total("court_list_entries")))
+    if sc.blacklist.enabled:
+        rows.append(("score blacklist: people listed (now)",
+                     *total("blacklisted", at_end=True)))
+        rows.append(("score blacklist: entries (over the run)", *total("blacklist_entries")))
+    for m in sc.rewards:
+        rows.append((f"people rewarded: {m.name} (now)",
+                     *total("rewarded_people", m.name, at_end=True)))
+    rows.append(("recorded events (over the run)", *total("events_recorded")))
+    if any(b.shaming_probability > 0 for b in sc.behaviours):
+        rows.append(("shamed on public screens (over the run)", *total("shamings")))
+    snap = res.snapshots
+    if len(snap):
+        final = snap[(snap["date"] == snap["date"].max()) & (snap["dimension"] == "national")]
+        mean = final[final["metric"] == "mean_score"]["value"]
+        if len(mean):
+            rows.append(("mean score (now)", float(mean.iloc[0]), np.nan))
+    frame = pd.DataFrame(rows, columns=["figure", "value", "wrongful"])
+    frame["wrongful_share"] = np.where(frame["value"] > 0, frame["wrongful"] / frame["value"],
+                                       np.nan)
+    return frame
+
+
+def explain(res: Results, person: int) -> str:
+    """The story of one audited person, every line traceable to a row of audit.parquet."""
+    people = res.people
+    who = people[people["person"] == person]
+    if who.empty:
+        sample = ", ".join(str(p) for p in people["person"].head(5))
+        raise KeyError(f"person {person} is not in this run's audited sample "
+                       f"({len(people):,} people; for example {sample})")
+    p = who.iloc[0]
+    sc = res.scenario
+    change = {b.name: b.score_change for b in sc.behaviours}
+    channel = {b.name: b.channel for b in sc.behaviours}
+    kids = int(p["children"])
+    lines = [
+        f"Person {person}: {p['age_band']}, {'urban' if p['urban'] else 'rural'} {p['region']}, "
+        f"group '{p['group']}', rule-breaking propensity class {p['propensity_class']} "
+        f"({p['rule_breaking_propensity']:.2f}x the average), "
+        f"{kids} {'child' if kids == 1 else 'children'}.",
+        f"Score at the start ({res.manifest['start']}): {sc.score.start}.",
+    ]
+    ev = res.audit[res.audit["person"] == person]
+    if ev.empty:
+        lines.append("Nothing about this person was recorded: no events, lists or sanctions.")
+        return "\n".join(lines)
+    for r in ev.itertuples(index=False):
+        d = str(r.date)[:10]
+        wrong = r.truth == "wrongful"
+        match r.kind:
+            case "event":
+                how = {"camera": "caught on camera", "online": "seen online",
+                       "court": "in a court judgment", "records": "in records"}[channel[r.item]]
+                if wrong:
+                    text = (f"WRONGLY recorded for '{r.item}' ({how}): face recognition "
+                            "attributed somebody else's act to this person")
+                else:
+                    text = f"recorded for '{r.item}' ({how})"
+                lines.append(f"{d}  {text}; score {change[r.item]:+d} -> {r.score}.")
+            case "shamed":
+                lines.append(f"{d}  shown on a public screen for '{r.item}'"
+                             + (" (it was not them)." if wrong else "."))
+            case "court_list_entry":
+                lines.append(f"{d}  put on the courts' list of dishonest judgment debtors"
+                             f" (listing runs to day {r.value} unless they pay).")
+            case "court_list_extended":
+                lines.append(f"{d}  court listing extended by a new judgment.")
+            case "court_list_exit":
+                why = {"complied": "paid the debt",
+                       "complied_under_pressure": "paid the debt under the pressure of sanctions",
+                       "expired": "the listing expired"}[r.truth]
+                lines.append(f"{d}  removed from the court list: {why}.")
+            case "blacklist_entry":
+                note = (" A wrongly attributed record was part of that score." if wrong else "")
+                lines.append(f"{d}  blacklisted: score {r.score} fell below "
+                             f"{sc.blacklist.entry_below}.{note}")
+            case "blacklist_exit":
+                lines.append(f"{d}  left the blacklist: score back at {r.score} "
+                             f"(exit at {sc.blacklist.exit_at}).")
+            case "grade_change":
+                lines.append(f"{d}  grade is now {r.item} (score {r.score}).")
+            case "measure_start":
+                lines.append(f"{d}  {_measure_text(sc, r.item, True)}"
+                             + (" -- wrongfully, through a wrong record." if wrong else "."))
+            case "measure_end":
+                lines.append(f"{d}  {_measure_text(sc, r.item, False)}.")
+            case "attempts":
+                lines.append(f"{d}  {_attempt_text(sc, r.item, int(r.value))}.")
+    return "\n".join(lines)
+
+
+def _measure_text(sc: Scenario, name: str, start: bool) -> str:
+    reward = name in {m.name for m in sc.rewards}
+    m = next(m for m in sc.sanctions + sc.rewards if m.name == name)
+    whom = {"person": "", "children": " (for their children)", "both": " (and their children)"}
+    if reward:
+        return f"{'now receives' if start else 'no longer receives'} reward '{name}'"
+    return f"{'barred from' if start else 'no longer barred from'} '{name}'{whom[m.target]}"
+
+
+def _attempt_text(sc: Scenario, name: str, k: int) -> str:
+    if name in {m.name for m in sc.rewards}:
+        return f"used reward '{name}' {k} time{'s' if k > 1 else ''}"
+    return f"{k} attempt{'s' if k > 1 else ''} at '{name}' blocked"

@@ -1,0 +1,283 @@
+"""The engine: builds the state and runs the days (MODEL.md sections 7 and 8).
+
+``Sim(scenario, n_agents=..., seed=...).run()`` returns :class:`~socialcreditsim.results.Results`.
+The day loop is Python; everything per person or per event is in ``kernels`` (Numba).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import kernels as kn
+from .audit import audit_sample
+from .behaviours import BehaviourModel
+from .population import Population, build_population
+from .results import Results, TimeseriesLayout, snapshot_rows
+from .rollout import join_days
+from .sanctions import compile_measures
+from .scenario import Scenario, load_scenario
+from .scoring import recovery_ticks
+from .surveillance import coverage
+
+__all__ = ["Sim", "estimate_memory", "MemoryError_"]
+
+STATE_BYTES = 9  # per scored person: score, last, since, until (int16) and flags (uint8)
+
+
+class MemoryError_(RuntimeError):
+    """The run would not fit in memory; the message gives the estimate."""
+
+
+def estimate_memory(scenario: Scenario, n_agents: int) -> dict[str, int]:
+    """Predicted peak memory of a run, by part, in bytes (before any work is done)."""
+    pop = scenario.population
+    n_days = (scenario.time.end - scenario.time.start).days + 1
+    n_loc = int(np.ceil(n_agents / pop.locality_size)) + 2 * 31
+    scored = int(n_agents * (1 - pop.child_share))
+    n_blocks = 2 * (len(scenario.groups) + 1) * pop.propensity_classes * pop.prosocial_classes
+    n_beh, n_m = len(scenario.behaviours), len(scenario.sanctions) + len(scenario.rewards)
+    init_share = min(1.0, scenario.initial.court_listed_share + scenario.initial.blacklisted_share
+                     + (1.0 if scenario.initial.score_sd > 0 else 0.0))
+    return {
+        "state": scored * STATE_BYTES,
+        "calendar": n_loc * n_days * 4 + int(scored * (0.1 + init_share)) * 10 + n_loc * 10_240,
+        "layout": n_loc * (n_blocks + 1) * 4 + n_loc * 64,
+        "snapshot": n_loc * n_blocks * (kn.N_SNAP + 8) * 8 * 2,
+        "timeseries": n_days * 32 * (5 * n_beh + 7 + 2 * n_m + 3 + 4 * n_m + 8) * 8 * 3,
+        "runtime": 350 * 2**20,  # interpreter, NumPy, Numba and compiled kernels
+    }
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+class Sim:
+    """One run of one scenario on N agents with one seed.
+
+    >>> res = Sim("rongcheng", n_agents=100_000, seed=1).run()   # doctest: +SKIP
+    >>> res.headline()                                             # doctest: +SKIP
+    """
+
+    def __init__(self, scenario: str | Path | dict[str, Any] | Scenario = "national",
+                 n_agents: int = 1_000_000, seed: int = 0,
+                 overrides: list[str] | dict[str, Any] | None = None, threads: int | None = None):
+        self.threads = threads or len(os.sched_getaffinity(0))
+        self.scenario = load_scenario(scenario, overrides)
+        if n_agents < 1:
+            raise ValueError(f"n_agents must be at least 1, got {n_agents}")
+        if not 0 <= seed < 2**63:
+            raise ValueError(f"seed must be in [0, 2**63), got {seed}")
+        self.n_agents = int(n_agents)
+        self.seed = int(seed)
+        self.results: Results | None = None
+
+    def check_memory(self) -> int:
+        """Raise :class:`MemoryError_` if the run cannot fit; return the estimate in bytes."""
+        need = sum(estimate_memory(self.scenario, self.n_agents).values())
+        have = _available_memory()
+        if need > have:
+            raise MemoryError_(
+                f"--agents {self.n_agents:,}: the run needs about {need / 2**30:.1f} GiB but only "
+                f"{have / 2**30:.1f} GiB is available; use fewer agents"
+            )
+        return need
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> Results:
+        """Run every day; ``progress(day, n_days)`` is called after each day."""
+        self.check_memory()
+        t0 = time.perf_counter()
+        sc, seed = self.scenario, self.seed
+        n_days = (sc.time.end - sc.time.start).days + 1
+        days = [sc.time.start + dt.timedelta(days=i) for i in range(n_days)]
+        pop = build_population(sc, self.n_agents, seed)
+        beh = BehaviourModel(sc, pop, days)
+        measures = compile_measures(sc)
+        urban_share = float(pop.loc_scored[pop.loc_urban].sum() / max(pop.n_scored, 1))
+        cov_u, cov_r = coverage(sc, days, sc.population.size, urban_share)
+        joined_day = join_days(sc, pop, seed)
+        K = _params(sc, pop, measures, beh, n_days, seed)
+        L = kn.Layout(pop.loc_scored_start, pop.loc_scored, pop.loc_children, pop.loc_adults,
+                      pop.loc_parents, pop.loc_stride_inv, pop.loc_urban, pop.blocks)
+        n_scored = pop.n_scored
+        S = kn.State(
+            score=np.empty(n_scored, dtype=np.int16),
+            last=np.zeros(n_scored, dtype=np.int16),
+            flags=np.zeros(n_scored, dtype=np.uint8),
+            since=np.zeros(n_scored, dtype=np.int16),
+            until=np.zeros(n_scored, dtype=np.int16),
+        )
+        layout = TimeseriesLayout(sc, beh.names, measures)
+        ini = sc.initial
+        init_share = min(1.0, ini.court_listed_share + ini.blacklisted_share
+                         + (1.0 if ini.score_sd > 0 else 0.0))
+        cap = int(256 + pop.loc_scored.max() * (0.02 + init_share))
+        B = _books(pop.n_localities, n_days, cap, layout, acap=4096)
+        par = kn.Parallel(pop.n_localities, self.threads)
+        par(kn.init_state, K, L, S, B, ini.court_listed_share, ini.blacklisted_share, ini.score_sd)
+        t_init = time.perf_counter() - t0
+
+        counts = np.zeros((pop.n_localities, len(beh.names), 3), dtype=np.int64)
+        regions = _RegionSum(pop)
+        flows = np.zeros((n_days, regions.n, layout.n_flows), dtype=np.int64)
+        stocks = np.zeros((n_days, regions.n, layout.n_stocks), dtype=np.int64)
+        snap = _Snapshots(sc, pop, days)
+        audit: list[np.ndarray] = []
+        fnir, fpir = sc.surveillance.fnir, sc.surveillance.fpir
+        sampled_per_loc = (pop.loc_scored // max(K.audit_stride, 1) + 1) if K.audit_stride else 0
+        per_visit = 8 + len(measures.names)
+        for t in range(n_days):
+            cov = np.where(pop.loc_urban, cov_u[t], cov_r[t])
+            rate, q_right, q_wrong = beh.day_tables(t, joined_day <= t, cov, fnir, fpir)
+            par(kn.plan_day, K, L, t, rate, q_right, q_wrong, counts)
+            recorded = counts[:, :, :2].sum(axis=(1, 2))
+            B = _ensure_calendar(B, recorded + 1)
+            B = _ensure_audit(B, (recorded + 2 * sampled_per_loc) * per_visit, audit)
+            par(kn.apply_day, K, L, S, B, t, rate, q_right, counts)
+            flows[t] = regions.sum(B.flows)
+            stocks[t] = regions.sum(B.stocks)
+            if snap.due(t):
+                snap.take(par, K, L, S, t)
+            if progress is not None:
+                progress(t + 1, n_days)
+        par.close()
+        _drain_audit(B, audit)
+        t_run = time.perf_counter() - t0 - t_init
+        self.results = Results.build(
+            scenario=sc, population=pop, seed=seed, days=days, layout=layout, flows=flows,
+            stocks=stocks, snapshots=snap.frames(), audit=audit, measures=measures,
+            behaviour_names=beh.names,
+            timings={"init_s": t_init, "days_s": t_run, "threads": self.threads},
+        )
+        return self.results
+
+
+def _params(sc: Scenario, pop: Population, measures: Any, beh: BehaviourModel, n_days: int,
+            seed: int) -> kn.Params:
+    points, every = recovery_ticks(sc.score.recovery_per_day)
+    stride, offset = audit_sample(pop.n_scored, sc.output.audit_sample, seed)
+    bl, court = sc.blacklist, sc.court_list
+    return kn.Params(
+        seed=seed, n_days=n_days, start=sc.score.start, smin=sc.score.min, smax=sc.score.max,
+        rec_points=points, rec_every=every,
+        grade_min=np.array([g.min for g in sc.score.grades], dtype=np.int64),
+        bl_on=bl.enabled, bl_entry=bl.entry_below, bl_exit=bl.exit_at,
+        bl_min_stay=bl.min_stay_days,
+        court_duration=court.duration_days, court_extend=court.extend_on_new_record,
+        court_base=float(-np.expm1(-court.compliance_per_year / 365.0)),
+        court_pay=court.pay_per_blocked_attempt,
+        m_list=measures.list_mask, m_grade=measures.grade_mask, m_target=measures.target,
+        m_rate_u=measures.per_day_urban, m_rate_r=measures.per_day_rural,
+        m_reward=measures.is_reward,
+        b_channel=beh.channel, b_change=beh.change, b_shaming=beh.shaming, b_listing=beh.listing,
+        block_factor=beh.block_factor, block_record=beh.block_record, block_court=beh.block_court,
+        audit_stride=stride, audit_offset=offset,
+    )
+
+
+def _books(n_loc: int, n_days: int, cap: int, layout: TimeseriesLayout, acap: int) -> kn.Books:
+    meta = np.zeros((n_loc, 3), dtype=np.int32)
+    meta[:, kn.CAL_FREE] = -1
+    return kn.Books(
+        flows=np.zeros((n_loc, layout.n_flows), dtype=np.int64),
+        stocks=np.zeros((n_loc, layout.n_stocks), dtype=np.int64),
+        cal_head=np.full((n_loc, n_days), -1, dtype=np.int32),
+        cal=np.zeros((n_loc, cap, 3), dtype=np.int32),
+        cal_meta=meta,
+        audit=np.zeros((n_loc, acap, len(kn.AUDIT_COLUMNS)), dtype=np.int64),
+        audit_n=np.zeros(n_loc, dtype=np.int32),
+    )
+
+
+def _grow(a: np.ndarray, cap: int) -> np.ndarray:
+    out = np.zeros((a.shape[0], cap) + a.shape[2:], dtype=a.dtype)
+    out[:, : a.shape[1]] = a
+    return out
+
+
+def _ensure_calendar(B: kn.Books, need: np.ndarray) -> kn.Books:
+    """Make room for ``need`` new calendar entries in each locality (each visit adds at most one)."""
+    cap = B.cal.shape[1]
+    short = int((need - (cap - B.cal_meta[:, kn.CAL_LIVE])).max())
+    if short <= 0:
+        return B
+    return B._replace(cal=_grow(B.cal, max(2 * cap, cap + short)))
+
+
+def _drain_audit(B: kn.Books, out: list[np.ndarray]) -> None:
+    if not B.audit_n.any():
+        return
+    mask = np.arange(B.audit.shape[1])[None, :] < B.audit_n[:, None]
+    out.append(B.audit[mask])
+    B.audit_n[:] = 0
+
+
+def _ensure_audit(B: kn.Books, need: np.ndarray, out: list[np.ndarray]) -> kn.Books:
+    """Drain the audit buffer when the day could overflow it; grow it if one day could."""
+    cap = B.audit.shape[1]
+    if int((B.audit_n + need).max()) <= cap:
+        return B
+    _drain_audit(B, out)
+    if int(need.max()) <= cap:
+        return B
+    return B._replace(audit=_grow(B.audit, max(2 * cap, int(need.max()))))
+
+
+class _RegionSum:
+    """Sums per-locality counters into regions (localities are stored region by region)."""
+
+    def __init__(self, pop: Population):
+        self.n = len(pop.region_names)
+        self.present, self.starts = np.unique(pop.loc_region, return_index=True)
+
+    def sum(self, per_loc: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.n, per_loc.shape[1]), dtype=per_loc.dtype)
+        out[self.present] = np.add.reduceat(per_loc, self.starts, axis=0)
+        return out
+
+
+class _Snapshots:
+    """Whole-population scans on the first day of each month (or every k days) and the last."""
+
+    def __init__(self, sc: Scenario, pop: Population, days: list[dt.date]):
+        every = sc.output.snapshot_every_days
+        n = len(days)
+        if every:
+            self.days = set(range(every - 1, n, every))
+        else:
+            self.days = {t for t, d in enumerate(days) if d.day == 1}
+        self.days.add(n - 1)
+        self.sc, self.pop, self.dates = sc, pop, days
+        self.width = sc.output.score_bin_width
+        n_bins = (sc.score.max - sc.score.min) // self.width + 1
+        n_grades = max(1, len(sc.score.grades))
+        self.hist = np.zeros((pop.n_localities, n_bins), dtype=np.int64)
+        self.stats = np.zeros((pop.n_localities, pop.n_blocks, kn.N_SNAP + n_grades))
+        self.child = np.zeros((pop.n_localities, 3), dtype=np.int64)
+        self.taken: list[pd.DataFrame] = []
+
+    def due(self, t: int) -> bool:
+        return t in self.days
+
+    def take(self, par: kn.Parallel, K: kn.Params, L: kn.Layout, S: kn.State, t: int) -> None:
+        par(kn.snapshot, K, L, S, t, self.width, self.hist, self.stats, self.child)
+        self.taken.append(snapshot_rows(self.dates[t], self.sc, self.pop, self.hist, self.stats,
+                                        self.child))
+
+    def frames(self) -> list[pd.DataFrame]:
+        return self.taken

@@ -1,0 +1,625 @@
+"""Numba kernels of the day (MODEL.md section 7), one locality at a time.
+
+Localities are independent (a misidentification, a household, a list transition stays inside
+its locality), so the day runs in parallel over ranges of localities (``parallel``), each
+locality with its own random stream keyed by (seed, locality, day, purpose): the output does not
+depend on the number of threads.
+
+Per-day work is proportional to the recorded events and the scheduled revisits:
+
+1. ``plan_day`` draws how many events happen and are recorded, per locality and behaviour;
+2. ``apply_day`` fires the revisits due today (scheduled list exits and grade crossings), applies
+   the recorded events (lazy recovery, score change, court listing, blacklist entry), then draws
+   blocked attempts and reward uses from the stocks of affected people.
+
+A *revisit* is a calendar entry (locality, day, person, stamp); it is valid only if the person
+has not been touched since it was made (stamp == last update day), so a person has at most one
+valid pending revisit and stale ones are dropped when their day comes.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba as nb
+import numpy as np
+
+from .lists import (
+    BL,
+    BLW,
+    CL,
+    CLX,
+    COMPLIED,
+    COMPLIED_UNDER_PRESSURE,
+    EXPIRED,
+    NEVER,
+    TAINT,
+    court_until,
+    grade_bits,
+    with_grade,
+)
+from .population import children_count
+from .rng import new_stream, poisson, randint, uniform
+from .sanctions import TARGET_CHILDREN, TARGET_PERSON, affected
+from .scoring import crossing_day, grade_of, next_grade_crossing, recover
+
+# audit record kinds
+EVENT, COURT_ENTRY, COURT_EXIT, BL_ENTRY, BL_EXIT, MEASURE_START, MEASURE_END, ATTEMPTS, \
+    GRADE, SHAMED, COURT_EXTENDED = range(11)
+AUDIT_KINDS = ("event", "court_list_entry", "court_list_exit", "blacklist_entry", "blacklist_exit",
+               "measure_start", "measure_end", "attempts", "grade_change", "shamed",
+               "court_list_extended")
+
+# flows, per behaviour: true, recorded rightful, recorded wrongful, shamed rightful, wrongful
+FB = 5
+F_COURT_IN, F_COURT_OUT, F_BL_IN_R, F_BL_IN_W, F_BL_OUT = 0, 1, 4, 5, 6  # after the behaviours
+N_LIST_FLOWS = 7
+# stocks: court, blacklist rightful, blacklist wrongful, then 4 per measure, then grades
+S_COURT, S_BL_R, S_BL_W = 0, 1, 2
+N_LIST_STOCKS = 3
+
+# random stream purposes
+P_PLAN, P_EVENTS, P_ATTEMPTS, P_INIT = 0, 1, 2, 3
+
+
+class Params(NamedTuple):
+    seed: int
+    n_days: int
+    start: int
+    smin: int
+    smax: int
+    rec_points: int
+    rec_every: int
+    grade_min: np.ndarray
+    bl_on: bool
+    bl_entry: int
+    bl_exit: int
+    bl_min_stay: int
+    court_duration: int
+    court_extend: bool
+    court_base: float
+    court_pay: float
+    m_list: np.ndarray
+    m_grade: np.ndarray
+    m_target: np.ndarray
+    m_rate_u: np.ndarray
+    m_rate_r: np.ndarray
+    m_reward: np.ndarray
+    b_channel: np.ndarray
+    b_change: np.ndarray
+    b_shaming: np.ndarray
+    b_listing: np.ndarray
+    block_factor: np.ndarray
+    block_record: np.ndarray
+    block_court: np.ndarray
+    audit_stride: int
+    audit_offset: int
+
+
+class Layout(NamedTuple):
+    scored_start: np.ndarray
+    scored: np.ndarray
+    children: np.ndarray
+    adults: np.ndarray
+    parents: np.ndarray
+    stride_inv: np.ndarray
+    urban: np.ndarray
+    blocks: np.ndarray
+
+
+class State(NamedTuple):
+    """Per scored person: 2 + 2 + 1 + 2 + 2 = 9 bytes."""
+
+    score: np.ndarray  # int16
+    last: np.ndarray  # int16 day the score was last brought up to date
+    flags: np.ndarray  # uint8, see lists.py
+    since: np.ndarray  # int16 day of blacklist entry
+    until: np.ndarray  # int16 day the court listing ends
+
+
+class Books(NamedTuple):
+    """Per-locality counters, calendar and audit buffer."""
+
+    flows: np.ndarray  # int64 (n_loc, n_flows), reset each day
+    stocks: np.ndarray  # int64 (n_loc, n_stocks)
+    cal_head: np.ndarray  # int32 (n_loc, n_days): first calendar entry of each day
+    cal: np.ndarray  # int32 (n_loc, cap, 3): entries (who, stamp, next)
+    cal_meta: np.ndarray  # int32 (n_loc, 3): free-list head, high-water mark, entries in use
+    audit: np.ndarray  # int64 (n_loc, acap, 7): records, columns AUDIT_COLUMNS
+    audit_n: np.ndarray  # int32 (n_loc,)
+
+
+CAL_WHO, CAL_STAMP, CAL_NEXT = 0, 1, 2
+CAL_FREE, CAL_TOP, CAL_LIVE = 0, 1, 2
+AUDIT_COLUMNS = ("day", "who", "kind", "item", "truth", "value", "score")
+
+
+# Hot helpers take scalars and a few arrays, never the NamedTuples: every call that passes a
+# NamedTuple increments and decrements the reference count of each array inside it (~0.4 us).
+
+
+@nb.njit(cache=True)
+def _audit(aud: np.ndarray, audit_n: np.ndarray, i: int, t: int, a: int, kind: int, item: int,
+           truth: int, value: int, score: int) -> None:
+    n = audit_n[i]
+    if n >= aud.shape[0]:
+        return  # the driver sizes the buffer for the day; never reached
+    row = aud[n]
+    row[0], row[1], row[2], row[3], row[4], row[5], row[6] = t, a, kind, item, truth, value, score
+    audit_n[i] = n + 1
+
+
+@nb.njit(cache=True)
+def _count(stocks: np.ndarray, f: int, sign: int, m_list: np.ndarray, m_grade: np.ndarray,
+           m_target: np.ndarray, n_children: int) -> None:
+    """Add (sign=1) or remove (sign=-1) one person's contribution to the locality's stocks."""
+    if f & int(CL):
+        stocks[S_COURT] += sign
+    if f & int(BL):
+        stocks[S_BL_W if f & int(BLW) else S_BL_R] += sign
+    n_m = len(m_list)
+    stocks[N_LIST_STOCKS + 4 * n_m + grade_bits(np.uint8(f))] += sign
+    for m in range(n_m):
+        aff = affected(np.uint8(f), m_list[m], m_grade[m])
+        if aff == 0:
+            continue
+        base = N_LIST_STOCKS + 4 * m + (aff - 1)
+        if m_target[m] & TARGET_PERSON:
+            stocks[base] += sign
+        if m_target[m] & TARGET_CHILDREN:
+            stocks[base + 2] += sign * n_children
+
+
+@nb.njit(cache=True)
+def _pressure(pay: float, m_list: np.ndarray, m_target: np.ndarray, m_rate: np.ndarray,
+              m_reward: np.ndarray, n_children: int) -> float:
+    """Daily probability that a court-listed person pays because a sanction bit."""
+    if pay == 0.0:
+        return 0.0
+    rate = 0.0
+    for m in range(len(m_list)):
+        if m_reward[m] or not (int(m_list[m]) & int(CL)):
+            continue
+        units = 1 if m_target[m] & TARGET_PERSON else 0
+        if m_target[m] & TARGET_CHILDREN:
+            units += n_children
+        rate += units * m_rate[m]
+    return min(1.0, pay * rate)
+
+
+@nb.njit(cache=True)
+def _next_due(s: int, f: int, since: int, until: int, t: int, bl_exit: int, bl_min_stay: int,
+              start: int, points: int, every: int, grade_min: np.ndarray) -> int:
+    """Day of the person's next due transition: court exit, blacklist exit or grade change."""
+    nxt = NEVER
+    if f & int(CL):
+        nxt = until
+    if f & int(BL):
+        earliest = since + bl_min_stay
+        if s >= bl_exit:
+            d = earliest
+        else:
+            d = crossing_day(s, t, bl_exit, start, points, every)
+            if d >= 0:
+                d = max(d, earliest)
+        if d >= 0:
+            nxt = min(nxt, d)
+    if len(grade_min) > 1:
+        d = next_grade_crossing(s, t, start, points, every, grade_min)
+        if d >= 0:
+            nxt = min(nxt, d)
+    return nxt
+
+
+@nb.njit(cache=True)
+def _push(cal: np.ndarray, meta: np.ndarray, head: np.ndarray, day: int, off: int,
+          stamp: int) -> None:
+    e = meta[CAL_FREE]
+    if e >= 0:
+        meta[CAL_FREE] = cal[e, CAL_NEXT]
+    else:
+        e = meta[CAL_TOP]
+        meta[CAL_TOP] = e + 1
+    cal[e, CAL_WHO] = off
+    cal[e, CAL_STAMP] = stamp
+    cal[e, CAL_NEXT] = head[day]
+    head[day] = e
+    meta[CAL_LIVE] += 1
+
+
+@nb.njit(cache=True)
+def _block_weights(blocks: np.ndarray, factor: np.ndarray, record: np.ndarray, rate: float,
+                   q: float, cum: np.ndarray) -> float:
+    """Cumulative recorded-event weights over blocks into ``cum``; returns the total rate."""
+    total = 0.0
+    acc = 0.0
+    for k in range(len(blocks) - 1):
+        w = (blocks[k + 1] - blocks[k]) * rate * factor[k]
+        total += w
+        acc += w * min(1.0, q * record[k])
+        cum[k] = acc
+    return total
+
+
+# The public kernels take a range of localities [lo, hi) and release the GIL; ``Parallel`` runs
+# ranges on threads. (Threads rather than prange: the parfor versions took three times as long
+# to compile, and prange bodies lose writes to arrays held in NamedTuples.)
+
+
+@nb.njit(cache=True, nogil=True)
+def plan_day(lo: int, hi: int, K: Params, L: Layout, t: int, rate: np.ndarray,
+             q_right: np.ndarray, q_wrong: np.ndarray, counts: np.ndarray) -> None:
+    """Draw, per locality and behaviour, the events recorded rightly, wrongly, and not at all."""
+    n_blk = L.blocks.shape[1] - 1
+    cum = np.empty(n_blk)
+    for i in range(lo, hi):
+        rng = new_stream(K.seed, i, t, P_PLAN)
+        for b in range(rate.shape[1]):
+            total = _block_weights(L.blocks[i], K.block_factor[b], K.block_record, rate[i, b],
+                                   q_right[i, b], cum)
+            lam_r = cum[n_blk - 1]
+            lam_w = min(total * q_wrong[i, b], total - lam_r)
+            counts[i, b, 0] = poisson(rng, lam_r)
+            counts[i, b, 1] = poisson(rng, lam_w)
+            counts[i, b, 2] = poisson(rng, max(0.0, total - lam_r - lam_w))
+
+
+@nb.njit(cache=True, nogil=True)
+def apply_day(lo: int, hi: int, K: Params, L: Layout, S: State, B: Books, t: int,
+              rate: np.ndarray, q_right: np.ndarray, counts: np.ndarray) -> None:
+    """Revisits, recorded events, then attempts and uses: one day."""
+    for i in range(lo, hi):
+        _apply_locality(K, L, S, B, i, t, rate, q_right, counts)
+        _attempts(K, L, S, B, i, t)
+
+
+@nb.njit(cache=True)
+def _apply_locality(K: Params, L: Layout, S: State, B: Books, i: int, t: int, rate: np.ndarray,
+                    q_right: np.ndarray, counts: np.ndarray) -> None:
+    score, last, flags, since, until = S.score, S.last, S.flags, S.since, S.until
+    flows, stocks = B.flows[i], B.stocks[i]
+    head, cal, meta, aud = B.cal_head[i], B.cal[i], B.cal_meta[i], B.audit[i]
+    audit_n = B.audit_n
+    start, smin, smax, points, every = K.start, K.smin, K.smax, K.rec_points, K.rec_every
+    grade_min = K.grade_min
+    bl_on, bl_entry, bl_exit, bl_min = K.bl_on, K.bl_entry, K.bl_exit, K.bl_min_stay
+    m_list, m_grade, m_target, m_reward = K.m_list, K.m_grade, K.m_target, K.m_reward
+    urban = L.urban[i]
+    m_rate = K.m_rate_u if urban else K.m_rate_r
+    b_change, b_channel, b_listing, b_shaming = K.b_change, K.b_channel, K.b_listing, K.b_shaming
+    stride, offset = K.audit_stride, K.audit_offset
+    base = L.scored_start[i]
+    n_scored = L.scored[i]
+    n_child, n_adult, n_par, s_inv = L.children[i], L.adults[i], L.parents[i], L.stride_inv[i]
+    blocks = L.blocks[i]
+    n_blk = len(blocks) - 1
+    n_beh = rate.shape[1]
+    fb = FB * n_beh
+    rng = new_stream(K.seed, i, t, P_EVENTS)
+    flows[:] = 0
+
+    # 1. gather today's visits: scheduled revisits first, then the recorded events
+    n_rev = 0
+    e = head[t]
+    while e >= 0:
+        n_rev += 1
+        e = cal[e, CAL_NEXT]
+    n_vis = n_rev
+    for b in range(n_beh):
+        n_vis += counts[i, b, 0] + counts[i, b, 1]
+    v_off = np.empty(n_vis, dtype=np.int32)
+    v_code = np.empty(n_vis, dtype=np.int32)  # -1 - stamp for a revisit, else 2 b + wrongful
+    v_blk = np.zeros(n_vis, dtype=np.int32)
+    k = 0
+    e = head[t]
+    head[t] = -1
+    while e >= 0:
+        v_off[k] = cal[e, CAL_WHO]
+        v_code[k] = -1 - cal[e, CAL_STAMP]
+        k += 1
+        nxt = cal[e, CAL_NEXT]
+        cal[e, CAL_NEXT] = meta[CAL_FREE]
+        meta[CAL_FREE] = e
+        meta[CAL_LIVE] -= 1
+        e = nxt
+    cum = np.empty(n_blk)
+    for b in range(n_beh):
+        k_r, k_w, k_o = counts[i, b, 0], counts[i, b, 1], counts[i, b, 2]
+        flows[FB * b] += k_r + k_w + k_o
+        flows[FB * b + 1] += k_r
+        flows[FB * b + 2] += k_w
+        lam = 0.0
+        if k_r:
+            _block_weights(blocks, K.block_factor[b], K.block_record, rate[i, b], q_right[i, b],
+                           cum)
+            lam = cum[n_blk - 1]
+        for j in range(k_r + k_w):
+            wrongful = j >= k_r
+            if wrongful:
+                off = randint(rng, n_scored)
+                blk = np.searchsorted(blocks, off, side="right") - 1
+            else:
+                blk = min(np.searchsorted(cum, uniform(rng) * lam, side="right"), n_blk - 1)
+                off = blocks[blk] + randint(rng, blocks[blk + 1] - blocks[blk])
+            if b_shaming[b] > 0 and uniform(rng) < b_shaming[b]:
+                flows[FB * b + (4 if wrongful else 3)] += 1
+                a = base + off
+                if stride > 0 and a % stride == offset:
+                    _audit(aud, audit_n, i, t, a, SHAMED, b, 2 if wrongful else 1, 0, 0)
+            v_off[k] = off
+            v_code[k] = 2 * b + (1 if wrongful else 0)
+            v_blk[k] = blk
+            k += 1
+
+    # 2. visit: bring up to date (lazy recovery), apply the event, list transitions, schedule
+    for v in range(n_vis):
+        off = v_off[v]
+        a = base + off
+        code = v_code[v]
+        if code < 0 and last[a] != -1 - code:
+            continue  # a stale revisit: the person was touched after it was scheduled
+        sampled = stride > 0 and a % stride == offset
+        f0 = int(flags[a])
+        f = f0
+        s = recover(int(score[a]), int(last[a]), t, start, points, every)
+        if s == start:
+            f &= ~int(TAINT)
+        if (f & int(CL)) and t >= until[a]:
+            if f & int(CLX):
+                reason = EXPIRED
+            else:
+                nch = children_count(off, n_child, n_adult, n_par, s_inv)
+                pressure = _pressure(K.court_pay, m_list, m_target, m_rate, m_reward, nch)
+                share = pressure / (pressure + K.court_base) if pressure > 0 else 0.0
+                reason = COMPLIED_UNDER_PRESSURE if uniform(rng) < share else COMPLIED
+            f &= ~int(CL | CLX)
+            flows[fb + F_COURT_OUT + reason] += 1
+            if sampled:
+                _audit(aud, audit_n, i, t, a, COURT_EXIT, 0, reason, 0, s)
+        if code >= 0:
+            b = code >> 1
+            wrongful = (code & 1) == 1
+            s = min(smax, max(smin, s + b_change[b]))
+            if wrongful:
+                f |= int(TAINT)
+            if sampled:
+                _audit(aud, audit_n, i, t, a, EVENT, b, 2 if wrongful else 1, b_change[b], s)
+            if b_channel[b] == 1 and uniform(rng) < b_listing[b] * K.block_court[v_blk[v]]:
+                kind = -1
+                if not (f & int(CL)):
+                    f |= int(CL)
+                    flows[fb + F_COURT_IN] += 1
+                    kind = COURT_ENTRY
+                elif K.court_extend:
+                    kind = COURT_EXTENDED
+                if kind >= 0:
+                    nch = children_count(off, n_child, n_adult, n_par, s_inv)
+                    hazard = K.court_base + _pressure(K.court_pay, m_list, m_target, m_rate,
+                                                      m_reward, nch)
+                    end, expires = court_until(rng, t, K.court_duration, hazard)
+                    until[a] = end
+                    f = (f | int(CLX)) if expires else (f & ~int(CLX))
+                    if sampled:
+                        _audit(aud, audit_n, i, t, a, kind, 0, 1, end, s)
+        if (f & int(BL)) and s >= bl_exit and t >= since[a] + bl_min:
+            f &= ~int(BL | BLW)
+            flows[fb + F_BL_OUT] += 1
+            if sampled:
+                _audit(aud, audit_n, i, t, a, BL_EXIT, 0, 0, 0, s)
+        if bl_on and not (f & int(BL)) and s < bl_entry:
+            f |= int(BL)
+            if f & int(TAINT):
+                f |= int(BLW)
+            since[a] = t
+            flows[fb + (F_BL_IN_W if f & int(BLW) else F_BL_IN_R)] += 1
+            if sampled:
+                _audit(aud, audit_n, i, t, a, BL_ENTRY, 0, 2 if f & int(BLW) else 1, 0, s)
+        f = int(with_grade(np.uint8(f), grade_of(s, grade_min)))
+        score[a] = s
+        last[a] = t
+        flags[a] = f
+        if f != f0:
+            nch = children_count(off, n_child, n_adult, n_par, s_inv)
+            _count(stocks, f0, -1, m_list, m_grade, m_target, nch)
+            _count(stocks, f, 1, m_list, m_grade, m_target, nch)
+            if sampled:
+                if grade_bits(np.uint8(f0)) != grade_bits(np.uint8(f)):
+                    _audit(aud, audit_n, i, t, a, GRADE, grade_bits(np.uint8(f)), 0, 0, s)
+                for m in range(len(m_list)):
+                    a0 = affected(np.uint8(f0), m_list[m], m_grade[m])
+                    a1 = affected(np.uint8(f), m_list[m], m_grade[m])
+                    if a0 != a1:
+                        if a1 == 0:
+                            _audit(aud, audit_n, i, t, a, MEASURE_END, m, a0, 0, s)
+                        else:
+                            _audit(aud, audit_n, i, t, a, MEASURE_START, m, a1, 0, s)
+        nxt = _next_due(s, f, int(since[a]), int(until[a]), t, bl_exit, bl_min, start, points,
+                        every, grade_min)
+        if t < nxt < K.n_days:
+            _push(cal, meta, head, nxt, off, t)
+
+
+@nb.njit(cache=True)
+def _attempts(K: Params, L: Layout, S: State, B: Books, i: int, t: int) -> None:
+    """Attempts of the audited sample drawn one by one; everybody else's in aggregate."""
+    n_m = len(K.m_list)
+    if n_m == 0:
+        return
+    rng = new_stream(K.seed, i, t, P_ATTEMPTS)
+    flags, flows, stocks = S.flags, B.flows[i], B.stocks[i]
+    m_list, m_grade, m_target = K.m_list, K.m_grade, K.m_target
+    m_rate = K.m_rate_u if L.urban[i] else K.m_rate_r
+    fa = FB * len(K.b_change) + N_LIST_FLOWS
+    sampled_units = np.zeros((n_m, 2), dtype=np.int64)
+    start = L.scored_start[i]
+    stride = K.audit_stride
+    if stride > 0:
+        n_child, n_adult, n_par, s_inv = L.children[i], L.adults[i], L.parents[i], L.stride_inv[i]
+        first = start + (K.audit_offset - start) % stride
+        for a in range(first, start + L.scored[i], stride):
+            nch = -1
+            for m in range(n_m):
+                aff = affected(flags[a], m_list[m], m_grade[m])
+                if aff == 0:
+                    continue
+                units = 1 if m_target[m] & TARGET_PERSON else 0
+                if m_target[m] & TARGET_CHILDREN:
+                    if nch < 0:
+                        nch = children_count(a - start, n_child, n_adult, n_par, s_inv)
+                    units += nch
+                if units == 0:
+                    continue
+                sampled_units[m, aff - 1] += units
+                k = poisson(rng, units * m_rate[m])
+                if k:
+                    flows[fa + 2 * m + aff - 1] += k
+                    _audit(B.audit[i], B.audit_n, i, t, a, ATTEMPTS, m, aff, k, 0)
+    for m in range(n_m):
+        base = N_LIST_STOCKS + 4 * m
+        for truth in range(2):
+            units = 0
+            if m_target[m] & TARGET_PERSON:
+                units += stocks[base + truth]
+            if m_target[m] & TARGET_CHILDREN:
+                units += stocks[base + 2 + truth]
+            units -= sampled_units[m, truth]
+            flows[fa + 2 * m + truth] += poisson(rng, units * m_rate[m])
+
+
+@nb.njit(cache=True, nogil=True)
+def init_state(lo: int, hi: int, K: Params, L: Layout, S: State, B: Books, court_share: float,
+               bl_share: float, score_sd: float) -> None:
+    """Everybody at the start score, some already listed or spread; count stocks, schedule."""
+    for i in range(lo, hi):
+        _init_locality(K, L, S, B, i, court_share, bl_share, score_sd)
+
+
+@nb.njit(cache=True)
+def _init_locality(K: Params, L: Layout, S: State, B: Books, i: int, court_share: float,
+                   bl_share: float, score_sd: float) -> None:
+    g0 = grade_of(K.start, K.grade_min)
+    rng = new_stream(K.seed, i, -1, P_INIT)
+    start = L.scored_start[i]
+    head, cal, meta, stocks = B.cal_head[i], B.cal[i], B.cal_meta[i], B.stocks[i]
+    m_rate = K.m_rate_u if L.urban[i] else K.m_rate_r
+    n_child, n_adult, n_par, s_inv = L.children[i], L.adults[i], L.parents[i], L.stride_inv[i]
+    for off in range(L.scored[i]):
+        a = start + off
+        s = K.start
+        f = 0
+        if score_sd > 0:
+            u1 = max(uniform(rng), 1e-300)
+            z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * uniform(rng))
+            s = min(K.smax, max(K.smin, int(np.round(K.start + score_sd * z))))
+        if bl_share > 0 and uniform(rng) < bl_share:
+            lo = max(K.smin, K.bl_entry - (K.start - K.bl_entry))
+            s = min(s, lo + randint(rng, max(1, K.bl_entry - lo)))
+            f |= int(BL)
+            S.since[a] = -randint(rng, K.bl_min_stay + 1)
+        if court_share > 0 and uniform(rng) < court_share:
+            f |= int(CL)
+            nch = children_count(off, n_child, n_adult, n_par, s_inv)
+            hazard = K.court_base + _pressure(K.court_pay, K.m_list, K.m_target, m_rate,
+                                              K.m_reward, nch)
+            until, expires = court_until(rng, 0, K.court_duration, hazard)
+            if expires:  # part of the listing has already run
+                until = max(1, until - randint(rng, max(1, K.court_duration)))
+            S.until[a] = until
+            if expires:
+                f |= int(CLX)
+        fl = with_grade(np.uint8(f), grade_of(s, K.grade_min) if s != K.start else g0)
+        S.score[a] = s
+        S.last[a] = 0
+        S.flags[a] = fl
+        _count(stocks, int(fl), 1, K.m_list, K.m_grade, K.m_target,
+               children_count(off, n_child, n_adult, n_par, s_inv))
+        if fl != with_grade(np.uint8(0), g0) or s != K.start:
+            nxt = _next_due(s, int(fl), int(S.since[a]), int(S.until[a]), 0, K.bl_exit,
+                            K.bl_min_stay, K.start, K.rec_points, K.rec_every, K.grade_min)
+            if 0 < nxt < K.n_days:
+                _push(cal, meta, head, nxt, off, 0)
+
+
+# snapshot statistics per (locality, block)
+SN_N, SN_SCORE, SN_COURT, SN_BL_R, SN_BL_W, SN_SANC_R, SN_SANC_W, SN_REWARD = range(8)
+N_SNAP = 8  # then one column per grade
+# children per locality: number, sanctioned through a parent rightfully, wrongfully
+SC_N, SC_R, SC_W = range(3)
+
+
+@nb.njit(cache=True, nogil=True)
+def snapshot(lo: int, hi: int, K: Params, L: Layout, S: State, t: int, bin_width: int,
+             hist: np.ndarray, stats: np.ndarray, child: np.ndarray) -> None:
+    """Scan everybody once: score histogram, and per block the shares listed, hit, rewarded."""
+    for i in range(lo, hi):
+        _snapshot_locality(K, L, S, i, t, bin_width, hist, stats, child)
+
+
+@nb.njit(cache=True)
+def _snapshot_locality(K: Params, L: Layout, S: State, i: int, t: int, bin_width: int,
+                       hist: np.ndarray, stats: np.ndarray, child: np.ndarray) -> None:
+    n_m = len(K.m_list)
+    hist[i] = 0
+    stats[i] = 0
+    child[i] = 0
+    start = L.scored_start[i]
+    child[i, SC_N] = L.children[i]
+    blocks = L.blocks[i]
+    for k in range(len(blocks) - 1):
+        row = stats[i, k]
+        for off in range(blocks[k], blocks[k + 1]):
+            a = start + off
+            s = recover(int(S.score[a]), int(S.last[a]), t, K.start, K.rec_points, K.rec_every)
+            f = S.flags[a]
+            fi = int(f)
+            hist[i, (s - K.smin) // bin_width] += 1
+            row[SN_N] += 1
+            row[SN_SCORE] += s
+            if fi & int(CL):
+                row[SN_COURT] += 1
+            if fi & int(BL):
+                row[SN_BL_W if fi & int(BLW) else SN_BL_R] += 1
+            row[N_SNAP + grade_of(s, K.grade_min)] += 1
+            person, kids, rewarded = 0, 0, False
+            for m in range(n_m):
+                aff = affected(f, K.m_list[m], K.m_grade[m])
+                if aff == 0:
+                    continue
+                if K.m_reward[m]:
+                    rewarded = True
+                    continue
+                if K.m_target[m] & TARGET_PERSON and (person == 0 or aff == 1):
+                    person = aff
+                if K.m_target[m] & TARGET_CHILDREN and (kids == 0 or aff == 1):
+                    kids = aff
+            if person:
+                row[SN_SANC_R if person == 1 else SN_SANC_W] += 1
+            if rewarded:
+                row[SN_REWARD] += 1
+            if kids:
+                child[i, SC_R if kids == 1 else SC_W] += children_count(
+                    off, L.children[i], L.adults[i], L.parents[i], L.stride_inv[i])
+
+
+class Parallel:
+    """Runs a nogil kernel over ranges of localities on a pool of threads."""
+
+    def __init__(self, n_loc: int, threads: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.threads = max(1, threads)
+        n_chunks = min(n_loc, 4 * self.threads) if self.threads > 1 else 1
+        edges = np.linspace(0, n_loc, n_chunks + 1).astype(np.int64)
+        self.ranges = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+
+    def __call__(self, kernel, *args) -> None:  # noqa: ANN001
+        if self.pool is None:
+            kernel(self.ranges[0][0], self.ranges[-1][1], *args)
+            return
+        for f in [self.pool.submit(kernel, lo, hi, *args) for lo, hi in self.ranges]:
+            f.result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()

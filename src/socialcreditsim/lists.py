@@ -1,0 +1,65 @@
+"""Lists: the score blacklist, the courts' list of dishonest debtors, the red list (MODEL.md 5).
+
+List membership lives in one flag byte per scored person:
+
+====== =====================================================================
+bit    meaning
+====== =====================================================================
+0      on the score blacklist
+1      that blacklisting is wrongful (a wrongful record was part of the score that put them there)
+2      on the court list
+3      the court listing ends by expiry (else by compliance) on day ``until``
+4      taint: a wrongful record is part of the current distance from the start score
+5-7    grade index (0 = highest grade)
+====== =====================================================================
+
+The red list is implied by the grade. A blacklisting is *wrongful* when a wrongfully attributed
+record contributed to the score at entry (the taint bit); the taint clears when the score is back
+at its start value. Court listings come from court records, which carry no misidentification.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from .rng import geometric_days
+
+__all__ = ["BL", "BLW", "CL", "CLX", "TAINT", "GRADE_SHIFT", "grade_bits", "court_until"]
+
+BL = np.uint8(1)
+BLW = np.uint8(2)
+CL = np.uint8(4)
+CLX = np.uint8(8)
+TAINT = np.uint8(16)
+GRADE_SHIFT = 5
+GRADE_MASK = np.uint8(0xE0)
+NEVER = 32767  # a day beyond any run (day counters are int16)
+
+# court-list exit reasons (audit and time series)
+COMPLIED, COMPLIED_UNDER_PRESSURE, EXPIRED = 0, 1, 2
+COURT_EXIT_REASONS = ("complied", "complied_under_pressure", "expired")
+
+
+@nb.njit(cache=True)
+def grade_bits(flags: np.uint8) -> int:
+    return int(flags) >> GRADE_SHIFT
+
+
+@nb.njit(cache=True)
+def with_grade(flags: np.uint8, grade: int) -> np.uint8:
+    return np.uint8((int(flags) & 0x1F) | (grade << GRADE_SHIFT))
+
+
+@nb.njit(cache=True)
+def court_until(state: np.ndarray, day: int, duration: int, hazard: float) -> tuple[int, bool]:
+    """Day a new court listing ends, and whether by expiry (True) or by compliance (False).
+
+    Compliance is a daily Bernoulli(hazard); the listing expires after ``duration`` days
+    (0 = never). Because the hazard is memoryless, redrawing it at an extension is exact.
+    """
+    comply = day + geometric_days(state, hazard)
+    expire = day + duration if duration > 0 else NEVER
+    if expire <= comply:
+        return min(expire, NEVER), True
+    return min(comply, NEVER), False

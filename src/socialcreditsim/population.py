@@ -1,0 +1,219 @@
+"""The synthetic population: regions, localities, age bands, groups, propensities, households.
+
+No per-agent attribute array is stored here. Agents are laid out in order, so every attribute is
+implied by position (MODEL.md section 2):
+
+- regions are cut into an urban and a rural part, each cut into localities of
+  ``locality_size`` agents (the last one of a part may be smaller);
+- inside a locality come first its children, then its scored people (adults, then seniors);
+- scored people are sorted into *blocks* by (age band, group, rule-breaking class, pro-social
+  class), so a block is a contiguous range of people with the same rates;
+- children are linked to parents (adults of the same locality) by an arithmetic rule, so a
+  person's children and a child's parent are found in O(1) without a household array.
+
+Person ids are positions in this order (0 .. N-1). Only scored people have state arrays
+(``engine.State``), indexed by *scored index*.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from .scenario import Scenario
+
+__all__ = ["Population", "build_population", "propensity_class_means"]
+
+AGE_ADULT, AGE_SENIOR = 0, 1
+
+
+def propensity_class_means(shape: float, classes: int) -> np.ndarray:
+    """Mean of a gamma(shape, mean 1) propensity inside each of ``classes`` equal-probability bins.
+
+    Estimated once from a fixed 2-million draw (deterministic) and rescaled to mean exactly 1.
+    """
+    if classes == 1:
+        return np.ones(1)
+    x = np.sort(np.random.default_rng(20200101).gamma(shape, 1.0 / shape, 2_000_000))
+    means = np.array([b.mean() for b in np.array_split(x, classes)])
+    return means / means.mean()
+
+
+def _apportion(total: int, weights: np.ndarray) -> np.ndarray:
+    """Largest-remainder rounding of ``total`` by ``weights`` (deterministic, exact sum)."""
+    exact = total * weights / weights.sum()
+    base = np.floor(exact).astype(np.int64)
+    rest = total - int(base.sum())
+    order = np.argsort(-(exact - base), kind="stable")
+    base[order[:rest]] += 1
+    return base
+
+
+def _coprime_stride(n: int) -> int:
+    s = max(1, int(n * 0.6180339887)) | 1
+    while math.gcd(s, n) != 1:
+        s += 2
+    return s % n if n > 1 else 0
+
+
+@dataclass(frozen=True)
+class Population:
+    """Where everybody is, by locality, and what their block says about them."""
+
+    n_agents: int
+    scale: float  # people represented by one agent (P / N)
+    region_names: list[str]
+    # per locality
+    loc_region: np.ndarray  # int16
+    loc_urban: np.ndarray  # bool
+    loc_start: np.ndarray  # int64 person id of the first person
+    loc_children: np.ndarray  # int32
+    loc_scored_start: np.ndarray  # int64 scored index of the first scored person
+    loc_scored: np.ndarray  # int32
+    loc_adults: np.ndarray  # int32 (non-senior scored people; parents come from these)
+    loc_parents: np.ndarray  # int32 number of adults with children
+    loc_stride: np.ndarray  # int64 parent permutation stride (coprime to loc_adults)
+    loc_stride_inv: np.ndarray  # int64 its inverse modulo loc_adults
+    blocks: np.ndarray  # int32 (n_loc, n_blocks + 1) block offsets inside the scored range
+    # per block
+    block_age: np.ndarray  # int8: 0 adult, 1 senior
+    block_group: np.ndarray  # int8: 0 none, g + 1 for scenario group g
+    block_rclass: np.ndarray  # int8
+    block_pclass: np.ndarray  # int8
+    r_values: np.ndarray  # float64 rule-breaking propensity per class
+    p_values: np.ndarray  # float64 pro-social propensity per class
+
+    @property
+    def n_localities(self) -> int:
+        return len(self.loc_region)
+
+    @property
+    def n_scored(self) -> int:
+        return int(self.loc_scored.sum())
+
+    @property
+    def n_children(self) -> int:
+        return int(self.loc_children.sum())
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.block_age)
+
+    def locality_of_person(self, person: np.ndarray | int) -> np.ndarray:
+        return np.searchsorted(self.loc_start, person, side="right") - 1
+
+    def scored_index(self, person: int) -> int | None:
+        """Scored index of a person id, or None for a child."""
+        loc = int(self.locality_of_person(person))
+        off = person - int(self.loc_start[loc]) - int(self.loc_children[loc])
+        return None if off < 0 else int(self.loc_scored_start[loc]) + off
+
+    def person_of_scored(self, scored: np.ndarray) -> np.ndarray:
+        scored = np.asarray(scored, dtype=np.int64)
+        loc = np.searchsorted(self.loc_scored_start, scored, side="right") - 1
+        return self.loc_start[loc] + self.loc_children[loc] + (scored - self.loc_scored_start[loc])
+
+    def describe_scored(self, scored: int) -> dict[str, object]:
+        """Attributes of one scored person, read off the layout."""
+        loc = int(np.searchsorted(self.loc_scored_start, scored, side="right") - 1)
+        off = scored - int(self.loc_scored_start[loc])
+        b = int(np.searchsorted(self.blocks[loc], off, side="right") - 1)
+        return {
+            "locality": loc,
+            "region": self.region_names[int(self.loc_region[loc])],
+            "urban": bool(self.loc_urban[loc]),
+            "age_band": "adult" if self.block_age[b] == AGE_ADULT else "senior",
+            "group_index": int(self.block_group[b]),
+            "propensity_class": int(self.block_rclass[b]),
+            "rule_breaking_propensity": float(self.r_values[self.block_rclass[b]]),
+            "children": children_count(
+                off, int(self.loc_children[loc]), int(self.loc_adults[loc]),
+                int(self.loc_parents[loc]), int(self.loc_stride_inv[loc])
+            ),
+        }
+
+
+@nb.njit(cache=True)
+def children_count(offset: int, n_children: int, n_adults: int, n_parents: int,
+                   stride_inv: int) -> int:
+    """Number of children of the scored person at ``offset`` in its locality (0 for seniors)."""
+    if offset >= n_adults or n_parents == 0:
+        return 0
+    slot = (offset * stride_inv) % n_adults
+    if slot >= n_parents:
+        return 0
+    lo = -(-slot * n_children // n_parents)
+    hi = -(-(slot + 1) * n_children // n_parents)
+    return hi - lo
+
+
+def build_population(scenario: Scenario, n_agents: int, seed: int) -> Population:
+    """Lay out ``n_agents`` agents for ``scenario``; the same (scenario, N, seed) gives the same."""
+    pop = scenario.population
+    names, shares, urban = scenario.region_table()
+    per_region = _apportion(n_agents, np.asarray(shares))
+    L = pop.locality_size
+    loc_region, loc_urban, loc_size = [], [], []
+    for r, n in enumerate(per_region):
+        n_urban = int(round(n * urban[r]))
+        for is_urban, part in ((True, n_urban), (False, int(n) - n_urban)):
+            full, rest = divmod(part, L)
+            sizes = [L] * full + ([rest] if rest else [])
+            loc_region += [r] * len(sizes)
+            loc_urban += [is_urban] * len(sizes)
+            loc_size += sizes
+
+    G = len(scenario.groups)
+    Kr, Kp = pop.propensity_classes, pop.prosocial_classes
+    group_w = np.array([1 - sum(g.share for g in scenario.groups)] + [g.share for g in scenario.groups])
+    grid = np.indices((2, G + 1, Kr, Kp)).reshape(4, -1)
+    block_w = group_w[grid[1]] / (Kr * Kp)  # within an age band
+    n_blocks = grid.shape[1]
+
+    n_loc = len(loc_size)
+    blocks = np.zeros((n_loc, n_blocks + 1), dtype=np.int32)
+    children = np.zeros(n_loc, dtype=np.int32)
+    adults = np.zeros(n_loc, dtype=np.int32)
+    scored = np.zeros(n_loc, dtype=np.int32)
+    half = n_blocks // 2
+    age_p = np.array([pop.child_share, 1 - pop.child_share - pop.senior_share, pop.senior_share])
+    for i, size in enumerate(loc_size):
+        rng = np.random.default_rng([seed, 1, i])
+        n_child, n_adult, n_senior = rng.multinomial(size, age_p)
+        counts = np.concatenate([rng.multinomial(n_adult, block_w[:half] / block_w[:half].sum()),
+                                 rng.multinomial(n_senior, block_w[half:] / block_w[half:].sum())])
+        blocks[i, 1:] = np.cumsum(counts)
+        children[i], adults[i], scored[i] = n_child, n_adult, n_adult + n_senior
+
+    parents = np.minimum(adults, np.ceil(children / pop.children_per_parent).astype(np.int32))
+    stride = np.array([_coprime_stride(int(a)) for a in adults], dtype=np.int64)
+    stride_inv = np.array(
+        [pow(int(s), -1, int(a)) if a > 1 else 0 for s, a in zip(stride, adults, strict=True)],
+        dtype=np.int64,
+    )
+    sizes = np.asarray(loc_size, dtype=np.int64)
+    return Population(
+        n_agents=n_agents,
+        scale=pop.size / n_agents,
+        region_names=names,
+        loc_region=np.asarray(loc_region, dtype=np.int16),
+        loc_urban=np.asarray(loc_urban, dtype=bool),
+        loc_start=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64),
+        loc_children=children,
+        loc_scored_start=np.concatenate([[0], np.cumsum(scored)[:-1]]).astype(np.int64),
+        loc_scored=scored,
+        loc_adults=adults,
+        loc_parents=parents.astype(np.int32),
+        loc_stride=stride,
+        loc_stride_inv=stride_inv,
+        blocks=blocks,
+        block_age=grid[0].astype(np.int8),
+        block_group=grid[1].astype(np.int8),
+        block_rclass=grid[2].astype(np.int8),
+        block_pclass=grid[3].astype(np.int8),
+        r_values=propensity_class_means(pop.propensity_shape, Kr),
+        p_values=propensity_class_means(pop.prosocial_shape, Kp),
+    )

@@ -1,0 +1,306 @@
+"""Results of a run: tables in memory, Parquet on disk, headline figures (MODEL.md section 8).
+
+A run folder holds
+
+- ``timeseries.parquet``: one row per (date, region, metric, item, truth); ``region`` is a
+  province or ``national``; counts are scaled to the population (P/N) unless the scenario's
+  ``output.raw_counts`` is set. Flows (entries, events, attempts) are per day; stocks (listed,
+  sanctioned, grade holders) are at the end of the day.
+- ``snapshots.parquet``: one row per (date, dimension, category, metric, bin): score histograms,
+  mean scores, grade shares and who is hit, nationally and by region, urban or rural, age band,
+  propensity class and group.
+- ``audit.parquet``: every recorded event, list entry and exit, sanction and blocked attempt of
+  the audited sample, and ``people.parquet``: who they are.
+- ``manifest.json`` and ``scenario.toml``: the resolved scenario, seed, N, P, version, timings.
+
+Folders are written under a temporary name and renamed when complete, so an interrupted run
+leaves nothing that looks finished.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .lists import COURT_EXIT_REASONS
+from .scenario import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    import matplotlib.figure
+
+    from .population import Population
+    from .sanctions import Measures
+
+__all__ = ["Results", "TimeseriesLayout", "TABLES"]
+
+TABLES = ("timeseries", "snapshots", "audit", "people")
+AGE_NAMES = ("adult", "senior")
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+class TimeseriesLayout:
+    """Names of the per-locality flow and stock counters the kernels fill, in kernel order."""
+
+    def __init__(self, sc: Scenario, behaviours: list[str], measures: Measures):
+        R, W = "rightful", "wrongful"
+        flows: list[tuple[str, str, str]] = []
+        for b in behaviours:
+            flows += [("events_true", b, ""), ("events_recorded", b, R),
+                      ("events_recorded", b, W), ("shamings", b, R), ("shamings", b, W)]
+        flows += [("court_list_entries", "", "")]
+        flows += [("court_list_exits", reason, "") for reason in COURT_EXIT_REASONS]
+        flows += [("blacklist_entries", "", R), ("blacklist_entries", "", W),
+                  ("blacklist_exits", "recovered", "")]
+        stocks: list[tuple[str, str, str]] = [("court_listed", "", ""), ("blacklisted", "", R),
+                                              ("blacklisted", "", W)]
+        for name, reward in zip(measures.names, measures.is_reward, strict=True):
+            verb = "reward_uses" if reward else "blocked_attempts"
+            who = "rewarded" if reward else "sanctioned"
+            flows += [(verb, name, R), (verb, name, W)]
+            stocks += [(f"{who}_people", name, R), (f"{who}_people", name, W),
+                       (f"{who}_children", name, R), (f"{who}_children", name, W)]
+        grades = [g.name for g in sc.score.grades] or ["all"]
+        stocks += [("grade_holders", g, "") for g in grades]
+        self.flows, self.stocks = flows, stocks
+        self.n_flows, self.n_stocks = len(flows), len(stocks)
+        self.grades = grades
+        red = sc.red_list.min_grade
+        self.red_grades = grades[: grades.index(red) + 1] if red else []
+
+
+def _long_timeseries(days: list[dt.date], regions: list[str], layout: TimeseriesLayout,
+                     flows: np.ndarray, stocks: np.ndarray, scale: float) -> pd.DataFrame:
+    values = np.concatenate([flows, stocks], axis=2)  # (days, regions, metrics)
+    values = np.concatenate([values, values.sum(axis=1, keepdims=True)], axis=1)
+    cols = layout.flows + layout.stocks
+    if layout.red_grades:
+        idx = [len(layout.flows) + layout.stocks.index(("grade_holders", g, ""))
+               for g in layout.red_grades]
+        values = np.concatenate([values, values[:, :, idx].sum(axis=2, keepdims=True)], axis=2)
+        cols = cols + [("red_listed", "", "")]
+    n_d, n_r, n_m = values.shape
+    data = values.reshape(-1) if scale == 1.0 else values.reshape(-1) * scale
+    region_names = regions + ["national"]
+    metric, item, truth = (np.array([c[k] for c in cols]) for k in range(3))
+    frame = pd.DataFrame({
+        "date": np.repeat(np.array(days, dtype="datetime64[D]"), n_r * n_m),
+        "region": pd.Categorical.from_codes(np.tile(np.repeat(np.arange(n_r), n_m), n_d),
+                                            region_names),
+        "metric": pd.Categorical(np.tile(metric, n_d * n_r)),
+        "item": pd.Categorical(np.tile(item, n_d * n_r)),
+        "truth": pd.Categorical(np.tile(truth, n_d * n_r)),
+        "value": data,
+    })
+    return frame
+
+
+def snapshot_rows(date: dt.date, sc: Scenario, pop: Population, hist: np.ndarray,
+                  stats: np.ndarray, child: np.ndarray) -> pd.DataFrame:
+    """Aggregate one whole-population scan into long rows by dimension and category."""
+    from . import kernels as kn
+
+    grades = [g.name for g in sc.score.grades] or ["all"]
+    groups = ["general"] + [g.name for g in sc.groups]
+    rows: list[tuple[str, str, str, float, float]] = []
+
+    def add(dim: str, cat: str, s: np.ndarray) -> None:
+        n = s[kn.SN_N]
+        if n == 0:
+            return
+        rows.append((dim, cat, "people", np.nan, n))
+        rows.append((dim, cat, "mean_score", np.nan, s[kn.SN_SCORE] / n))
+        for col, name in ((kn.SN_COURT, "share_court_listed"),
+                          (kn.SN_BL_R, "share_blacklisted_rightful"),
+                          (kn.SN_BL_W, "share_blacklisted_wrongful"),
+                          (kn.SN_SANC_R, "share_sanctioned_rightful"),
+                          (kn.SN_SANC_W, "share_sanctioned_wrongful"),
+                          (kn.SN_REWARD, "share_rewarded")):
+            rows.append((dim, cat, name, np.nan, s[col] / n))
+        for g, name in enumerate(grades):
+            rows.append((dim, cat, f"share_grade_{name}", np.nan, s[kn.N_SNAP + g] / n))
+
+    by_loc = stats.sum(axis=1)
+    add("national", "national", by_loc.sum(axis=0))
+    for r, name in enumerate(pop.region_names):
+        add("region", name, by_loc[pop.loc_region == r].sum(axis=0))
+    for urban, name in ((True, "urban"), (False, "rural")):
+        add("urban_rural", name, by_loc[pop.loc_urban == urban].sum(axis=0))
+    by_blk = stats.sum(axis=0)
+    for a, name in enumerate(AGE_NAMES):
+        add("age_band", name, by_blk[pop.block_age == a].sum(axis=0))
+    for c in range(len(pop.r_values)):
+        add("propensity", f"class {c + 1} of {len(pop.r_values)} (mean {pop.r_values[c]:.2f})",
+            by_blk[pop.block_rclass == c].sum(axis=0))
+    for g, name in enumerate(groups):
+        add("group", name, by_blk[pop.block_group == g].sum(axis=0))
+    kids = child.sum(axis=0)
+    if kids[kn.SC_N]:
+        rows.append(("age_band", "child", "people", np.nan, kids[kn.SC_N]))
+        rows.append(("age_band", "child", "share_sanctioned_rightful", np.nan,
+                     kids[kn.SC_R] / kids[kn.SC_N]))
+        rows.append(("age_band", "child", "share_sanctioned_wrongful", np.nan,
+                     kids[kn.SC_W] / kids[kn.SC_N]))
+    width = sc.output.score_bin_width
+    nat = hist.sum(axis=0)
+    for b in np.flatnonzero(nat):
+        rows.append(("national", "national", "score_histogram", sc.score.min + b * width, nat[b]))
+    reg = np.zeros((len(pop.region_names), hist.shape[1]), dtype=np.int64)
+    np.add.at(reg, pop.loc_region, hist)
+    for r, b in zip(*np.nonzero(reg), strict=True):
+        rows.append(("region", pop.region_names[r], "score_histogram",
+                     sc.score.min + b * width, reg[r, b]))
+    frame = pd.DataFrame(rows, columns=["dimension", "category", "metric", "bin", "value"])
+    frame.insert(0, "date", np.datetime64(date, "D"))
+    return frame
+
+
+@dataclass
+class Results:
+    """Tables of one run, with the manifest that says how they were made."""
+
+    timeseries: pd.DataFrame
+    snapshots: pd.DataFrame
+    audit: pd.DataFrame
+    people: pd.DataFrame
+    manifest: dict[str, Any]
+    path: Path | None = None
+    _scenario: Scenario | None = field(default=None, repr=False)
+
+    # ---------------------------------------------------------------- building
+    @classmethod
+    def build(cls, *, scenario: Scenario, population: Population, seed: int,
+              days: list[dt.date], layout: TimeseriesLayout, flows: np.ndarray,
+              stocks: np.ndarray, snapshots: list[pd.DataFrame],
+              audit: list[np.ndarray], measures: Measures,
+              behaviour_names: list[str], timings: dict[str, float]) -> Results:
+        from .audit import audit_frame, people_frame
+
+        raw = scenario.output.raw_counts
+        scale = 1.0 if raw else population.scale
+        ts = _long_timeseries(days, population.region_names, layout, flows, stocks, scale)
+        manifest = {
+            "software": "socialcreditsim",
+            "version": _version(),
+            "scenario": scenario.meta.name,
+            "seed": seed,
+            "n_agents": population.n_agents,
+            "population": scenario.population.size,
+            "scale": population.scale,
+            "counts": "raw" if raw else "scaled to the population",
+            "start": str(days[0]),
+            "end": str(days[-1]),
+            "n_localities": population.n_localities,
+            "n_scored": population.n_scored,
+            "n_children": population.n_children,
+            "timings": timings,
+            "resolved_scenario": scenario.model_dump(mode="json"),
+        }
+        people = people_frame(scenario, population, seed)
+        manifest["audited"] = len(people)
+        return cls(
+            timeseries=ts,
+            snapshots=pd.concat(snapshots, ignore_index=True) if snapshots else pd.DataFrame(),
+            audit=audit_frame(audit, population, days, behaviour_names, measures, layout.grades),
+            people=people,
+            manifest=manifest,
+            _scenario=scenario,
+        )
+
+    @property
+    def scenario(self) -> Scenario:
+        if self._scenario is None:
+            self._scenario = load_scenario(self.manifest["resolved_scenario"])
+        return self._scenario
+
+    # ---------------------------------------------------------------- disk
+    def save(self, out: str | Path, overwrite: bool = False) -> Path:
+        """Write the run folder atomically; refuses to replace an existing one unless asked."""
+        out = Path(out)
+        if out.exists() and not overwrite and any(out.iterdir()):
+            raise FileExistsError(f"{out} already exists and is not empty")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        try:
+            for name in TABLES:
+                table = pa.Table.from_pandas(getattr(self, name), preserve_index=False)
+                pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
+            (tmp / "scenario.toml").write_text(self.scenario.to_toml())
+            (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
+            if out.exists():
+                shutil.rmtree(out)
+            os.replace(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.path = out
+        return out
+
+    @classmethod
+    def load(cls, path: str | Path) -> Results:
+        """Read a run folder written by :meth:`save`."""
+        path = Path(path)
+        if not (path / "manifest.json").is_file():
+            raise FileNotFoundError(f"{path} is not a run folder (no manifest.json)")
+        tables = {name: pd.read_parquet(path / f"{name}.parquet") for name in TABLES}
+        manifest = json.loads((path / "manifest.json").read_text())
+        return cls(**tables, manifest=manifest, path=path)
+
+    # ---------------------------------------------------------------- reading
+    def series(self, metric: str, item: str | None = None, truth: str | None = None,
+               region: str = "national", cumulative: bool = False) -> pd.Series:
+        """One daily series, summed over items and truths left unspecified."""
+        ts = self.timeseries
+        sel = (ts["metric"] == metric) & (ts["region"] == region)
+        if item is not None:
+            sel &= ts["item"] == item
+        if truth is not None:
+            sel &= ts["truth"] == truth
+        if not sel.any():
+            known = sorted(ts["metric"].unique())
+            raise KeyError(f"no rows for metric={metric!r} item={item!r} truth={truth!r} "
+                           f"region={region!r}; metrics are {known}")
+        out = ts[sel].groupby("date", observed=True)["value"].sum()
+        return out.cumsum() if cumulative else out
+
+    def headline(self) -> pd.DataFrame:
+        """The figures a reader wants first, national, scaled, at the end of the run."""
+        from .audit import headline_rows
+
+        return headline_rows(self)
+
+    def explain(self, person: int) -> str:
+        """A sampled person's story in plain words."""
+        from .audit import explain
+
+        return explain(self, person)
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """DuckDB SQL over the tables (timeseries, snapshots, audit, people)."""
+        import duckdb
+
+        con = duckdb.connect()
+        for name in TABLES:
+            con.register(name, getattr(self, name))
+        return con.execute(sql).df()
+
+    def plot(self) -> matplotlib.figure.Figure:
+        """Sanctions, lists, shamings and the score distribution over time, in one figure."""
+        from .plots import overview
+
+        return overview(self)
