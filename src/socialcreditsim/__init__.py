@@ -1,8 +1,8 @@
 """socialcreditsim: population-scale social credit systems, simulated on synthetic people.
 
-    >>> import socialcreditsim as scs
-    >>> res = scs.Sim("national", n_agents=100_000, seed=1).run()   # doctest: +SKIP
-    >>> res.headline()                                               # doctest: +SKIP
+>>> import socialcreditsim as scs
+>>> res = scs.Sim("national", n_agents=100_000, seed=1).run()   # doctest: +SKIP
+>>> res.headline()                                               # doctest: +SKIP
 """
 
 __version__ = "0.1.0"

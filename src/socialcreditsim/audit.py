@@ -42,23 +42,39 @@ def people_frame(sc: Scenario, pop: Population, seed: int) -> pd.DataFrame:
     rows = []
     for a in scored:
         d = pop.describe_scored(int(a))
-        rows.append({
-            "person": int(pop.person_of_scored(a)),
-            "region": d["region"],
-            "urban": d["urban"],
-            "age_band": d["age_band"],
-            "group": groups[int(d["group_index"])],
-            "propensity_class": int(d["propensity_class"]) + 1,
-            "rule_breaking_propensity": d["rule_breaking_propensity"],
-            "children": d["children"],
-        })
-    cols = ["person", "region", "urban", "age_band", "group", "propensity_class",
-            "rule_breaking_propensity", "children"]
+        rows.append(
+            {
+                "person": int(pop.person_of_scored(a)),
+                "region": d["region"],
+                "urban": d["urban"],
+                "age_band": d["age_band"],
+                "group": groups[int(d["group_index"])],
+                "propensity_class": int(d["propensity_class"]) + 1,
+                "rule_breaking_propensity": d["rule_breaking_propensity"],
+                "children": d["children"],
+            }
+        )
+    cols = [
+        "person",
+        "region",
+        "urban",
+        "age_band",
+        "group",
+        "propensity_class",
+        "rule_breaking_propensity",
+        "children",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
-def audit_frame(chunks: list[np.ndarray], pop: Population, days: list[dt.date],
-                behaviours: list[str], measures: Measures, grades: list[str]) -> pd.DataFrame:
+def audit_frame(
+    chunks: list[np.ndarray],
+    pop: Population,
+    days: list[dt.date],
+    behaviours: list[str],
+    measures: Measures,
+    grades: list[str],
+) -> pd.DataFrame:
     cols = ["person", "date", "kind", "item", "truth", "value", "score"]
     if not chunks:
         return pd.DataFrame({c: [] for c in cols})
@@ -80,15 +96,17 @@ def audit_frame(chunks: list[np.ndarray], pop: Population, days: list[dt.date],
     is_exit = kind_names == "court_list_exit"
     truth[is_exit] = np.array(COURT_EXIT_REASONS, dtype=object)[truth_idx[is_exit]]
     start = np.datetime64(days[0], "D")
-    frame = pd.DataFrame({
-        "person": pop.person_of_scored(raw["who"]),
-        "date": start + raw["day"].astype("timedelta64[D]"),
-        "kind": pd.Categorical(kind_names, categories=list(AUDIT_KINDS)),
-        "item": item.astype(str),
-        "truth": truth.astype(str),
-        "value": raw["value"],
-        "score": raw["score"],
-    })
+    frame = pd.DataFrame(
+        {
+            "person": pop.person_of_scored(raw["who"]),
+            "date": start + raw["day"].astype("timedelta64[D]"),
+            "kind": pd.Categorical(kind_names, categories=list(AUDIT_KINDS)),
+            "item": item.astype(str),
+            "truth": truth.astype(str),
+            "value": raw["value"],
+            "score": raw["score"],
+        }
+    )
     return frame.sort_values(["person", "date"], kind="stable", ignore_index=True)
 
 
@@ -119,26 +137,36 @@ def headline_rows(res: Results) -> pd.DataFrame:
     sc = res.scenario
     offsets = sc.initial.cumulative
     for m in sc.sanctions:
-        rows.append((f"people barred: {m.name} (now)",
-                     *total("sanctioned_people", m.name, at_end=True)))
+        rows.append(
+            (f"people barred: {m.name} (now)", *total("sanctioned_people", m.name, at_end=True))
+        )
         if m.target != "person":
-            rows.append((f"children barred: {m.name} (now)",
-                         *total("sanctioned_children", m.name, at_end=True)))
+            rows.append(
+                (
+                    f"children barred: {m.name} (now)",
+                    *total("sanctioned_children", m.name, at_end=True),
+                )
+            )
         att = total("blocked_attempts", m.name)
         rows.append((f"blocked attempts: {m.name} (over the run)", *att))
         key = f"blocked_attempts:{m.name}"
         if key in offsets:
-            rows.append((f"blocked attempts: {m.name} (cumulative, incl. before start)",
-                         att[0] + offsets[key], att[1]))
+            rows.append(
+                (
+                    f"blocked attempts: {m.name} (cumulative, incl. before start)",
+                    att[0] + offsets[key],
+                    att[1],
+                )
+            )
     rows.append(("court list: people listed (now)", *total("court_listed", at_end=True)))
     rows.append(("court list: new listings (over the run)", *total("court_list_entries")))
     if sc.blacklist.enabled:
-        rows.append(("score blacklist: people listed (now)",
-                     *total("blacklisted", at_end=True)))
+        rows.append(("score blacklist: people listed (now)", *total("blacklisted", at_end=True)))
         rows.append(("score blacklist: entries (over the run)", *total("blacklist_entries")))
     for m in sc.rewards:
-        rows.append((f"people rewarded: {m.name} (now)",
-                     *total("rewarded_people", m.name, at_end=True)))
+        rows.append(
+            (f"people rewarded: {m.name} (now)", *total("rewarded_people", m.name, at_end=True))
+        )
     rows.append(("recorded events (over the run)", *total("events_recorded")))
     if any(b.shaming_probability > 0 for b in sc.behaviours):
         rows.append(("shamed on public screens (over the run)", *total("shamings")))
@@ -149,8 +177,9 @@ def headline_rows(res: Results) -> pd.DataFrame:
         if len(mean):
             rows.append(("mean score (now)", float(mean.iloc[0]), np.nan))
     frame = pd.DataFrame(rows, columns=["figure", "value", "wrongful"])
-    frame["wrongful_share"] = np.where(frame["value"] > 0, frame["wrongful"] / frame["value"],
-                                       np.nan)
+    frame["wrongful_share"] = np.where(
+        frame["value"] > 0, frame["wrongful"] / frame["value"], np.nan
+    )
     return frame
 
 
@@ -160,8 +189,10 @@ def explain(res: Results, person: int) -> str:
     who = people[people["person"] == person]
     if who.empty:
         sample = ", ".join(str(p) for p in people["person"].head(5))
-        raise KeyError(f"person {person} is not in this run's audited sample "
-                       f"({len(people):,} people; for example {sample})")
+        raise KeyError(
+            f"person {person} is not in this run's audited sample "
+            f"({len(people):,} people; for example {sample})"
+        )
     p = who.iloc[0]
     sc = res.scenario
     change = {b.name: b.score_change for b in sc.behaviours}
@@ -183,39 +214,57 @@ def explain(res: Results, person: int) -> str:
         wrong = r.truth == "wrongful"
         match r.kind:
             case "event":
-                how = {"camera": "caught on camera", "online": "seen online",
-                       "court": "in a court judgment", "records": "in records"}[channel[r.item]]
+                how = {
+                    "camera": "caught on camera",
+                    "online": "seen online",
+                    "court": "in a court judgment",
+                    "records": "in records",
+                }[channel[r.item]]
                 if wrong:
-                    text = (f"WRONGLY recorded for '{r.item}' ({how}): face recognition "
-                            "attributed somebody else's act to this person")
+                    text = (
+                        f"WRONGLY recorded for '{r.item}' ({how}): face recognition "
+                        "attributed somebody else's act to this person"
+                    )
                 else:
                     text = f"recorded for '{r.item}' ({how})"
                 lines.append(f"{d}  {text}; score {change[r.item]:+d} -> {r.score}.")
             case "shamed":
-                lines.append(f"{d}  shown on a public screen for '{r.item}'"
-                             + (" (it was not them)." if wrong else "."))
+                lines.append(
+                    f"{d}  shown on a public screen for '{r.item}'"
+                    + (" (it was not them)." if wrong else ".")
+                )
             case "court_list_entry":
-                lines.append(f"{d}  put on the courts' list of dishonest judgment debtors"
-                             f" (listing runs to day {r.value} unless they pay).")
+                lines.append(
+                    f"{d}  put on the courts' list of dishonest judgment debtors"
+                    f" (listing runs to day {r.value} unless they pay)."
+                )
             case "court_list_extended":
                 lines.append(f"{d}  court listing extended by a new judgment.")
             case "court_list_exit":
-                why = {"complied": "paid the debt",
-                       "complied_under_pressure": "paid the debt under the pressure of sanctions",
-                       "expired": "the listing expired"}[r.truth]
+                why = {
+                    "complied": "paid the debt",
+                    "complied_under_pressure": "paid the debt under the pressure of sanctions",
+                    "expired": "the listing expired",
+                }[r.truth]
                 lines.append(f"{d}  removed from the court list: {why}.")
             case "blacklist_entry":
-                note = (" A wrongly attributed record was part of that score." if wrong else "")
-                lines.append(f"{d}  blacklisted: score {r.score} fell below "
-                             f"{sc.blacklist.entry_below}.{note}")
+                note = " A wrongly attributed record was part of that score." if wrong else ""
+                lines.append(
+                    f"{d}  blacklisted: score {r.score} fell below "
+                    f"{sc.blacklist.entry_below}.{note}"
+                )
             case "blacklist_exit":
-                lines.append(f"{d}  left the blacklist: score back at {r.score} "
-                             f"(exit at {sc.blacklist.exit_at}).")
+                lines.append(
+                    f"{d}  left the blacklist: score back at {r.score} "
+                    f"(exit at {sc.blacklist.exit_at})."
+                )
             case "grade_change":
                 lines.append(f"{d}  grade is now {r.item} (score {r.score}).")
             case "measure_start":
-                lines.append(f"{d}  {_measure_text(sc, r.item, True)}"
-                             + (" -- wrongfully, through a wrong record." if wrong else "."))
+                lines.append(
+                    f"{d}  {_measure_text(sc, r.item, True)}"
+                    + (" -- wrongfully, through a wrong record." if wrong else ".")
+                )
             case "measure_end":
                 lines.append(f"{d}  {_measure_text(sc, r.item, False)}.")
             case "attempts":

@@ -45,9 +45,14 @@ class BehaviourModel:
         self.follows_rollout = np.array([b.follows_rollout for b in bs], dtype=bool)
         mult = np.array([[b.rural_multiplier, b.urban_multiplier] for b in bs]).reshape(-1, 2)
         self.loc_mult = mult[:, pop.loc_urban.astype(int)].T  # (n_loc, B)
-        self.rate = np.array([schedule_values(b.rate, days) for b in bs]).reshape(len(bs), -1).T / 365.0
-        self.record = np.array([schedule_values(b.record_probability, days)
-                                for b in bs]).reshape(len(bs), -1).T
+        self.rate = (
+            np.array([schedule_values(b.rate, days) for b in bs]).reshape(len(bs), -1).T / 365.0
+        )
+        self.record = (
+            np.array([schedule_values(b.record_probability, days) for b in bs])
+            .reshape(len(bs), -1)
+            .T
+        )
 
         groups = scenario.groups
         g_rate = np.ones((len(bs), len(groups) + 1))
@@ -58,17 +63,21 @@ class BehaviourModel:
         self.block_factor = np.zeros((len(bs), pop.n_blocks))
         for bi, b in enumerate(bs):
             age_ok = np.isin(np.array(ages)[pop.block_age], b.ages)
-            prop = {"rule_breaking": pop.r_values[pop.block_rclass],
-                    "pro_social": pop.p_values[pop.block_pclass],
-                    "none": np.ones(pop.n_blocks)}[b.propensity]
+            prop = {
+                "rule_breaking": pop.r_values[pop.block_rclass],
+                "pro_social": pop.p_values[pop.block_pclass],
+                "none": np.ones(pop.n_blocks),
+            }[b.propensity]
             self.block_factor[bi] = age_ok * g_rate[bi, pop.block_group] * prop
         self.block_record = np.array([1.0] + [g.record_multiplier for g in groups])[pop.block_group]
-        self.block_court = np.array([1.0] + [g.court_listing_multiplier
-                                              for g in groups])[pop.block_group]
+        self.block_court = np.array([1.0] + [g.court_listing_multiplier for g in groups])[
+            pop.block_group
+        ]
         self.perceived: np.ndarray | None = None
 
-    def day_tables(self, t: int, joined: np.ndarray, cov: np.ndarray, fnir: float,
-                   fpir: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def day_tables(
+        self, t: int, joined: np.ndarray, cov: np.ndarray, fnir: float, fpir: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rate per person-day, P(recorded against doer), P(recorded against a wrong person)),
         each (localities x behaviours), for day ``t``; advances the perceived probabilities."""
         is_cam = self.channel == CAMERA

@@ -44,8 +44,12 @@ def estimate_memory(scenario: Scenario, n_agents: int) -> dict[str, int]:
     scored = int(n_agents * (1 - pop.child_share))
     n_blocks = 2 * (len(scenario.groups) + 1) * pop.propensity_classes * pop.prosocial_classes
     n_beh, n_m = len(scenario.behaviours), len(scenario.sanctions) + len(scenario.rewards)
-    init_share = min(1.0, scenario.initial.court_listed_share + scenario.initial.blacklisted_share
-                     + (1.0 if scenario.initial.score_sd > 0 else 0.0))
+    init_share = min(
+        1.0,
+        scenario.initial.court_listed_share
+        + scenario.initial.blacklisted_share
+        + (1.0 if scenario.initial.score_sd > 0 else 0.0),
+    )
     return {
         "state": scored * STATE_BYTES,
         "calendar": n_loc * n_days * 4 + int(scored * (0.1 + init_share)) * 10 + n_loc * 10_240,
@@ -74,9 +78,14 @@ class Sim:
     >>> res.headline()                                             # doctest: +SKIP
     """
 
-    def __init__(self, scenario: str | Path | dict[str, Any] | Scenario = "national",
-                 n_agents: int = 1_000_000, seed: int = 0,
-                 overrides: list[str] | dict[str, Any] | None = None, threads: int | None = None):
+    def __init__(
+        self,
+        scenario: str | Path | dict[str, Any] | Scenario = "national",
+        n_agents: int = 1_000_000,
+        seed: int = 0,
+        overrides: list[str] | dict[str, Any] | None = None,
+        threads: int | None = None,
+    ):
         self.threads = threads or len(os.sched_getaffinity(0))
         self.scenario = load_scenario(scenario, overrides)
         if n_agents < 1:
@@ -112,8 +121,16 @@ class Sim:
         cov_u, cov_r = coverage(sc, days, sc.population.size, urban_share)
         joined_day = join_days(sc, pop, seed)
         K = _params(sc, pop, measures, beh, n_days, seed)
-        L = kn.Layout(pop.loc_scored_start, pop.loc_scored, pop.loc_children, pop.loc_adults,
-                      pop.loc_parents, pop.loc_stride_inv, pop.loc_urban, pop.blocks)
+        L = kn.Layout(
+            pop.loc_scored_start,
+            pop.loc_scored,
+            pop.loc_children,
+            pop.loc_adults,
+            pop.loc_parents,
+            pop.loc_stride_inv,
+            pop.loc_urban,
+            pop.blocks,
+        )
         n_scored = pop.n_scored
         S = kn.State(
             score=np.empty(n_scored, dtype=np.int16),
@@ -124,8 +141,9 @@ class Sim:
         )
         layout = TimeseriesLayout(sc, beh.names, measures)
         ini = sc.initial
-        init_share = min(1.0, ini.court_listed_share + ini.blacklisted_share
-                         + (1.0 if ini.score_sd > 0 else 0.0))
+        init_share = min(
+            1.0, ini.court_listed_share + ini.blacklisted_share + (1.0 if ini.score_sd > 0 else 0.0)
+        )
         cap = int(256 + pop.loc_scored.max() * (0.02 + init_share))
         B = _books(pop.n_localities, n_days, cap, layout, acap=4096)
         par = kn.Parallel(pop.n_localities, self.threads)
@@ -159,34 +177,60 @@ class Sim:
         _drain_audit(B, audit)
         t_run = time.perf_counter() - t0 - t_init
         self.results = Results.build(
-            scenario=sc, population=pop, seed=seed, days=days, layout=layout, flows=flows,
-            stocks=stocks, snapshots=snap.frames(), audit=audit, measures=measures,
+            scenario=sc,
+            population=pop,
+            seed=seed,
+            days=days,
+            layout=layout,
+            flows=flows,
+            stocks=stocks,
+            snapshots=snap.frames(),
+            audit=audit,
+            measures=measures,
             behaviour_names=beh.names,
             timings={"init_s": t_init, "days_s": t_run, "threads": self.threads},
         )
         return self.results
 
 
-def _params(sc: Scenario, pop: Population, measures: Any, beh: BehaviourModel, n_days: int,
-            seed: int) -> kn.Params:
+def _params(
+    sc: Scenario, pop: Population, measures: Any, beh: BehaviourModel, n_days: int, seed: int
+) -> kn.Params:
     points, every = recovery_ticks(sc.score.recovery_per_day)
     stride, offset = audit_sample(pop.n_scored, sc.output.audit_sample, seed)
     bl, court = sc.blacklist, sc.court_list
     return kn.Params(
-        seed=seed, n_days=n_days, start=sc.score.start, smin=sc.score.min, smax=sc.score.max,
-        rec_points=points, rec_every=every,
+        seed=seed,
+        n_days=n_days,
+        start=sc.score.start,
+        smin=sc.score.min,
+        smax=sc.score.max,
+        rec_points=points,
+        rec_every=every,
         grade_min=np.array([g.min for g in sc.score.grades], dtype=np.int64),
-        bl_on=bl.enabled, bl_entry=bl.entry_below, bl_exit=bl.exit_at,
+        bl_on=bl.enabled,
+        bl_entry=bl.entry_below,
+        bl_exit=bl.exit_at,
         bl_min_stay=bl.min_stay_days,
-        court_duration=court.duration_days, court_extend=court.extend_on_new_record,
+        court_duration=court.duration_days,
+        court_extend=court.extend_on_new_record,
         court_base=float(-np.expm1(-court.compliance_per_year / 365.0)),
         court_pay=court.pay_per_blocked_attempt,
-        m_list=measures.list_mask, m_grade=measures.grade_mask, m_target=measures.target,
-        m_rate_u=measures.per_day_urban, m_rate_r=measures.per_day_rural,
+        m_list=measures.list_mask,
+        m_grade=measures.grade_mask,
+        m_target=measures.target,
+        m_rate_u=measures.per_day_urban,
+        m_rate_r=measures.per_day_rural,
         m_reward=measures.is_reward,
-        b_channel=beh.channel, b_change=beh.change, b_shaming=beh.shaming, b_listing=beh.listing,
-        block_factor=beh.block_factor, block_record=beh.block_record, block_court=beh.block_court,
-        audit_stride=stride, audit_offset=offset,
+        b_channel=beh.channel,
+        b_change=beh.change,
+        b_shaming=beh.shaming,
+        b_listing=beh.listing,
+        block_factor=beh.block_factor,
+        block_record=beh.block_record,
+        block_court=beh.block_court,
+        audit_stride=stride,
+        audit_offset=offset,
     )
 
 
@@ -211,7 +255,7 @@ def _grow(a: np.ndarray, cap: int) -> np.ndarray:
 
 
 def _ensure_calendar(B: kn.Books, need: np.ndarray) -> kn.Books:
-    """Make room for ``need`` new calendar entries in each locality (each visit adds at most one)."""
+    """Make room for ``need`` new calendar entries per locality (a visit adds at most one)."""
     cap = B.cal.shape[1]
     short = int((need - (cap - B.cal_meta[:, kn.CAL_LIVE])).max())
     if short <= 0:
@@ -276,8 +320,9 @@ class _Snapshots:
 
     def take(self, par: kn.Parallel, K: kn.Params, L: kn.Layout, S: kn.State, t: int) -> None:
         par(kn.snapshot, K, L, S, t, self.width, self.hist, self.stats, self.child)
-        self.taken.append(snapshot_rows(self.dates[t], self.sc, self.pop, self.hist, self.stats,
-                                        self.child))
+        self.taken.append(
+            snapshot_rows(self.dates[t], self.sc, self.pop, self.hist, self.stats, self.child)
+        )
 
     def frames(self) -> list[pd.DataFrame]:
         return self.taken

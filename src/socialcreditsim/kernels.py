@@ -44,11 +44,32 @@ from .sanctions import TARGET_CHILDREN, TARGET_PERSON, affected
 from .scoring import crossing_day, grade_of, next_grade_crossing, recover
 
 # audit record kinds
-EVENT, COURT_ENTRY, COURT_EXIT, BL_ENTRY, BL_EXIT, MEASURE_START, MEASURE_END, ATTEMPTS, \
-    GRADE, SHAMED, COURT_EXTENDED = range(11)
-AUDIT_KINDS = ("event", "court_list_entry", "court_list_exit", "blacklist_entry", "blacklist_exit",
-               "measure_start", "measure_end", "attempts", "grade_change", "shamed",
-               "court_list_extended")
+(
+    EVENT,
+    COURT_ENTRY,
+    COURT_EXIT,
+    BL_ENTRY,
+    BL_EXIT,
+    MEASURE_START,
+    MEASURE_END,
+    ATTEMPTS,
+    GRADE,
+    SHAMED,
+    COURT_EXTENDED,
+) = range(11)
+AUDIT_KINDS = (
+    "event",
+    "court_list_entry",
+    "court_list_exit",
+    "blacklist_entry",
+    "blacklist_exit",
+    "measure_start",
+    "measure_end",
+    "attempts",
+    "grade_change",
+    "shamed",
+    "court_list_extended",
+)
 
 # flows, per behaviour: true, recorded rightful, recorded wrongful, shamed rightful, wrongful
 FB = 5
@@ -139,8 +160,18 @@ AUDIT_COLUMNS = ("day", "who", "kind", "item", "truth", "value", "score")
 
 
 @nb.njit(cache=True)
-def _audit(aud: np.ndarray, audit_n: np.ndarray, i: int, t: int, a: int, kind: int, item: int,
-           truth: int, value: int, score: int) -> None:
+def _audit(
+    aud: np.ndarray,
+    audit_n: np.ndarray,
+    i: int,
+    t: int,
+    a: int,
+    kind: int,
+    item: int,
+    truth: int,
+    value: int,
+    score: int,
+) -> None:
     n = audit_n[i]
     if n >= aud.shape[0]:
         return  # the driver sizes the buffer for the day; never reached
@@ -150,8 +181,15 @@ def _audit(aud: np.ndarray, audit_n: np.ndarray, i: int, t: int, a: int, kind: i
 
 
 @nb.njit(cache=True)
-def _count(stocks: np.ndarray, f: int, sign: int, m_list: np.ndarray, m_grade: np.ndarray,
-           m_target: np.ndarray, n_children: int) -> None:
+def _count(
+    stocks: np.ndarray,
+    f: int,
+    sign: int,
+    m_list: np.ndarray,
+    m_grade: np.ndarray,
+    m_target: np.ndarray,
+    n_children: int,
+) -> None:
     """Add (sign=1) or remove (sign=-1) one person's contribution to the locality's stocks."""
     if f & int(CL):
         stocks[S_COURT] += sign
@@ -171,8 +209,14 @@ def _count(stocks: np.ndarray, f: int, sign: int, m_list: np.ndarray, m_grade: n
 
 
 @nb.njit(cache=True)
-def _pressure(pay: float, m_list: np.ndarray, m_target: np.ndarray, m_rate: np.ndarray,
-              m_reward: np.ndarray, n_children: int) -> float:
+def _pressure(
+    pay: float,
+    m_list: np.ndarray,
+    m_target: np.ndarray,
+    m_rate: np.ndarray,
+    m_reward: np.ndarray,
+    n_children: int,
+) -> float:
     """Daily probability that a court-listed person pays because a sanction bit."""
     if pay == 0.0:
         return 0.0
@@ -188,8 +232,19 @@ def _pressure(pay: float, m_list: np.ndarray, m_target: np.ndarray, m_rate: np.n
 
 
 @nb.njit(cache=True)
-def _next_due(s: int, f: int, since: int, until: int, t: int, bl_exit: int, bl_min_stay: int,
-              start: int, points: int, every: int, grade_min: np.ndarray) -> int:
+def _next_due(
+    s: int,
+    f: int,
+    since: int,
+    until: int,
+    t: int,
+    bl_exit: int,
+    bl_min_stay: int,
+    start: int,
+    points: int,
+    every: int,
+    grade_min: np.ndarray,
+) -> int:
     """Day of the person's next due transition: court exit, blacklist exit or grade change."""
     nxt = NEVER
     if f & int(CL):
@@ -212,8 +267,9 @@ def _next_due(s: int, f: int, since: int, until: int, t: int, bl_exit: int, bl_m
 
 
 @nb.njit(cache=True)
-def _push(cal: np.ndarray, meta: np.ndarray, head: np.ndarray, day: int, off: int,
-          stamp: int) -> None:
+def _push(
+    cal: np.ndarray, meta: np.ndarray, head: np.ndarray, day: int, off: int, stamp: int
+) -> None:
     e = meta[CAL_FREE]
     if e >= 0:
         meta[CAL_FREE] = cal[e, CAL_NEXT]
@@ -228,8 +284,14 @@ def _push(cal: np.ndarray, meta: np.ndarray, head: np.ndarray, day: int, off: in
 
 
 @nb.njit(cache=True)
-def _block_weights(blocks: np.ndarray, factor: np.ndarray, record: np.ndarray, rate: float,
-                   q: float, cum: np.ndarray) -> float:
+def _block_weights(
+    blocks: np.ndarray,
+    factor: np.ndarray,
+    record: np.ndarray,
+    rate: float,
+    q: float,
+    cum: np.ndarray,
+) -> float:
     """Cumulative recorded-event weights over blocks into ``cum``; returns the total rate."""
     total = 0.0
     acc = 0.0
@@ -247,16 +309,26 @@ def _block_weights(blocks: np.ndarray, factor: np.ndarray, record: np.ndarray, r
 
 
 @nb.njit(cache=True, nogil=True)
-def plan_day(lo: int, hi: int, K: Params, L: Layout, t: int, rate: np.ndarray,
-             q_right: np.ndarray, q_wrong: np.ndarray, counts: np.ndarray) -> None:
+def plan_day(
+    lo: int,
+    hi: int,
+    K: Params,
+    L: Layout,
+    t: int,
+    rate: np.ndarray,
+    q_right: np.ndarray,
+    q_wrong: np.ndarray,
+    counts: np.ndarray,
+) -> None:
     """Draw, per locality and behaviour, the events recorded rightly, wrongly, and not at all."""
     n_blk = L.blocks.shape[1] - 1
     cum = np.empty(n_blk)
     for i in range(lo, hi):
         rng = new_stream(K.seed, i, t, P_PLAN)
         for b in range(rate.shape[1]):
-            total = _block_weights(L.blocks[i], K.block_factor[b], K.block_record, rate[i, b],
-                                   q_right[i, b], cum)
+            total = _block_weights(
+                L.blocks[i], K.block_factor[b], K.block_record, rate[i, b], q_right[i, b], cum
+            )
             lam_r = cum[n_blk - 1]
             lam_w = min(total * q_wrong[i, b], total - lam_r)
             counts[i, b, 0] = poisson(rng, lam_r)
@@ -265,8 +337,18 @@ def plan_day(lo: int, hi: int, K: Params, L: Layout, t: int, rate: np.ndarray,
 
 
 @nb.njit(cache=True, nogil=True)
-def apply_day(lo: int, hi: int, K: Params, L: Layout, S: State, B: Books, t: int,
-              rate: np.ndarray, q_right: np.ndarray, counts: np.ndarray) -> None:
+def apply_day(
+    lo: int,
+    hi: int,
+    K: Params,
+    L: Layout,
+    S: State,
+    B: Books,
+    t: int,
+    rate: np.ndarray,
+    q_right: np.ndarray,
+    counts: np.ndarray,
+) -> None:
     """Revisits, recorded events, then attempts and uses: one day."""
     for i in range(lo, hi):
         _apply_locality(K, L, S, B, i, t, rate, q_right, counts)
@@ -274,8 +356,17 @@ def apply_day(lo: int, hi: int, K: Params, L: Layout, S: State, B: Books, t: int
 
 
 @nb.njit(cache=True)
-def _apply_locality(K: Params, L: Layout, S: State, B: Books, i: int, t: int, rate: np.ndarray,
-                    q_right: np.ndarray, counts: np.ndarray) -> None:
+def _apply_locality(
+    K: Params,
+    L: Layout,
+    S: State,
+    B: Books,
+    i: int,
+    t: int,
+    rate: np.ndarray,
+    q_right: np.ndarray,
+    counts: np.ndarray,
+) -> None:
     score, last, flags, since, until = S.score, S.last, S.flags, S.since, S.until
     flows, stocks = B.flows[i], B.stocks[i]
     head, cal, meta, aud = B.cal_head[i], B.cal[i], B.cal_meta[i], B.audit[i]
@@ -330,8 +421,9 @@ def _apply_locality(K: Params, L: Layout, S: State, B: Books, i: int, t: int, ra
         flows[FB * b + 2] += k_w
         lam = 0.0
         if k_r:
-            _block_weights(blocks, K.block_factor[b], K.block_record, rate[i, b], q_right[i, b],
-                           cum)
+            _block_weights(
+                blocks, K.block_factor[b], K.block_record, rate[i, b], q_right[i, b], cum
+            )
             lam = cum[n_blk - 1]
         for j in range(k_r + k_w):
             wrongful = j >= k_r
@@ -394,8 +486,9 @@ def _apply_locality(K: Params, L: Layout, S: State, B: Books, i: int, t: int, ra
                     kind = COURT_EXTENDED
                 if kind >= 0:
                     nch = children_count(off, n_child, n_adult, n_par, s_inv)
-                    hazard = K.court_base + _pressure(K.court_pay, m_list, m_target, m_rate,
-                                                      m_reward, nch)
+                    hazard = K.court_base + _pressure(
+                        K.court_pay, m_list, m_target, m_rate, m_reward, nch
+                    )
                     end, expires = court_until(rng, t, K.court_duration, hazard)
                     until[a] = end
                     f = (f | int(CLX)) if expires else (f & ~int(CLX))
@@ -433,8 +526,9 @@ def _apply_locality(K: Params, L: Layout, S: State, B: Books, i: int, t: int, ra
                             _audit(aud, audit_n, i, t, a, MEASURE_END, m, a0, 0, s)
                         else:
                             _audit(aud, audit_n, i, t, a, MEASURE_START, m, a1, 0, s)
-        nxt = _next_due(s, f, int(since[a]), int(until[a]), t, bl_exit, bl_min, start, points,
-                        every, grade_min)
+        nxt = _next_due(
+            s, f, int(since[a]), int(until[a]), t, bl_exit, bl_min, start, points, every, grade_min
+        )
         if t < nxt < K.n_days:
             _push(cal, meta, head, nxt, off, t)
 
@@ -487,16 +581,33 @@ def _attempts(K: Params, L: Layout, S: State, B: Books, i: int, t: int) -> None:
 
 
 @nb.njit(cache=True, nogil=True)
-def init_state(lo: int, hi: int, K: Params, L: Layout, S: State, B: Books, court_share: float,
-               bl_share: float, score_sd: float) -> None:
+def init_state(
+    lo: int,
+    hi: int,
+    K: Params,
+    L: Layout,
+    S: State,
+    B: Books,
+    court_share: float,
+    bl_share: float,
+    score_sd: float,
+) -> None:
     """Everybody at the start score, some already listed or spread; count stocks, schedule."""
     for i in range(lo, hi):
         _init_locality(K, L, S, B, i, court_share, bl_share, score_sd)
 
 
 @nb.njit(cache=True)
-def _init_locality(K: Params, L: Layout, S: State, B: Books, i: int, court_share: float,
-                   bl_share: float, score_sd: float) -> None:
+def _init_locality(
+    K: Params,
+    L: Layout,
+    S: State,
+    B: Books,
+    i: int,
+    court_share: float,
+    bl_share: float,
+    score_sd: float,
+) -> None:
     g0 = grade_of(K.start, K.grade_min)
     rng = new_stream(K.seed, i, -1, P_INIT)
     start = L.scored_start[i]
@@ -519,8 +630,9 @@ def _init_locality(K: Params, L: Layout, S: State, B: Books, i: int, court_share
         if court_share > 0 and uniform(rng) < court_share:
             f |= int(CL)
             nch = children_count(off, n_child, n_adult, n_par, s_inv)
-            hazard = K.court_base + _pressure(K.court_pay, K.m_list, K.m_target, m_rate,
-                                              K.m_reward, nch)
+            hazard = K.court_base + _pressure(
+                K.court_pay, K.m_list, K.m_target, m_rate, K.m_reward, nch
+            )
             until, expires = court_until(rng, 0, K.court_duration, hazard)
             if expires:  # part of the listing has already run
                 until = max(1, until - randint(rng, max(1, K.court_duration)))
@@ -531,11 +643,29 @@ def _init_locality(K: Params, L: Layout, S: State, B: Books, i: int, court_share
         S.score[a] = s
         S.last[a] = 0
         S.flags[a] = fl
-        _count(stocks, int(fl), 1, K.m_list, K.m_grade, K.m_target,
-               children_count(off, n_child, n_adult, n_par, s_inv))
+        _count(
+            stocks,
+            int(fl),
+            1,
+            K.m_list,
+            K.m_grade,
+            K.m_target,
+            children_count(off, n_child, n_adult, n_par, s_inv),
+        )
         if fl != with_grade(np.uint8(0), g0) or s != K.start:
-            nxt = _next_due(s, int(fl), int(S.since[a]), int(S.until[a]), 0, K.bl_exit,
-                            K.bl_min_stay, K.start, K.rec_points, K.rec_every, K.grade_min)
+            nxt = _next_due(
+                s,
+                int(fl),
+                int(S.since[a]),
+                int(S.until[a]),
+                0,
+                K.bl_exit,
+                K.bl_min_stay,
+                K.start,
+                K.rec_points,
+                K.rec_every,
+                K.grade_min,
+            )
             if 0 < nxt < K.n_days:
                 _push(cal, meta, head, nxt, off, 0)
 
@@ -548,16 +678,35 @@ SC_N, SC_R, SC_W = range(3)
 
 
 @nb.njit(cache=True, nogil=True)
-def snapshot(lo: int, hi: int, K: Params, L: Layout, S: State, t: int, bin_width: int,
-             hist: np.ndarray, stats: np.ndarray, child: np.ndarray) -> None:
+def snapshot(
+    lo: int,
+    hi: int,
+    K: Params,
+    L: Layout,
+    S: State,
+    t: int,
+    bin_width: int,
+    hist: np.ndarray,
+    stats: np.ndarray,
+    child: np.ndarray,
+) -> None:
     """Scan everybody once: score histogram, and per block the shares listed, hit, rewarded."""
     for i in range(lo, hi):
         _snapshot_locality(K, L, S, i, t, bin_width, hist, stats, child)
 
 
 @nb.njit(cache=True)
-def _snapshot_locality(K: Params, L: Layout, S: State, i: int, t: int, bin_width: int,
-                       hist: np.ndarray, stats: np.ndarray, child: np.ndarray) -> None:
+def _snapshot_locality(
+    K: Params,
+    L: Layout,
+    S: State,
+    i: int,
+    t: int,
+    bin_width: int,
+    hist: np.ndarray,
+    stats: np.ndarray,
+    child: np.ndarray,
+) -> None:
     n_m = len(K.m_list)
     hist[i] = 0
     stats[i] = 0
@@ -598,7 +747,8 @@ def _snapshot_locality(K: Params, L: Layout, S: State, i: int, t: int, bin_width
                 row[SN_REWARD] += 1
             if kids:
                 child[i, SC_R if kids == 1 else SC_W] += children_count(
-                    off, L.children[i], L.adults[i], L.parents[i], L.stride_inv[i])
+                    off, L.children[i], L.adults[i], L.parents[i], L.stride_inv[i]
+                )
 
 
 class Parallel:

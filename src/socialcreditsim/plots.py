@@ -34,8 +34,9 @@ def overview(res: Results) -> matplotlib.figure.Figure:
     ax.plot(*_xy(res.series("court_listed")), label="court list")
     if sc.blacklist.enabled:
         ax.plot(*_xy(res.series("blacklisted", truth="rightful")), label="blacklist (rightful)")
-        ax.plot(*_xy(res.series("blacklisted", truth="wrongful")), "--",
-                label="blacklist (wrongful)")
+        ax.plot(
+            *_xy(res.series("blacklisted", truth="wrongful")), "--", label="blacklist (wrongful)"
+        )
     ax.set_title("People on lists")
     ax.set_ylabel(scale)
     ax = axes[1, 0]
@@ -54,8 +55,9 @@ def overview(res: Results) -> matplotlib.figure.Figure:
     for a in axes.flat:
         if a.get_legend_handles_labels()[0]:
             a.legend(fontsize=8)
-    fig.suptitle(f"{res.manifest['scenario']}: N={res.manifest['n_agents']:,}, "
-                 f"seed {res.manifest['seed']}")
+    fig.suptitle(
+        f"{res.manifest['scenario']}: N={res.manifest['n_agents']:,}, seed {res.manifest['seed']}"
+    )
     return fig
 
 

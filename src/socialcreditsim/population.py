@@ -130,15 +130,19 @@ class Population:
             "propensity_class": int(self.block_rclass[b]),
             "rule_breaking_propensity": float(self.r_values[self.block_rclass[b]]),
             "children": children_count(
-                off, int(self.loc_children[loc]), int(self.loc_adults[loc]),
-                int(self.loc_parents[loc]), int(self.loc_stride_inv[loc])
+                off,
+                int(self.loc_children[loc]),
+                int(self.loc_adults[loc]),
+                int(self.loc_parents[loc]),
+                int(self.loc_stride_inv[loc]),
             ),
         }
 
 
 @nb.njit(cache=True)
-def children_count(offset: int, n_children: int, n_adults: int, n_parents: int,
-                   stride_inv: int) -> int:
+def children_count(
+    offset: int, n_children: int, n_adults: int, n_parents: int, stride_inv: int
+) -> int:
     """Number of children of the scored person at ``offset`` in its locality (0 for seniors)."""
     if offset >= n_adults or n_parents == 0:
         return 0
@@ -168,7 +172,9 @@ def build_population(scenario: Scenario, n_agents: int, seed: int) -> Population
 
     G = len(scenario.groups)
     Kr, Kp = pop.propensity_classes, pop.prosocial_classes
-    group_w = np.array([1 - sum(g.share for g in scenario.groups)] + [g.share for g in scenario.groups])
+    group_w = np.array(
+        [1 - sum(g.share for g in scenario.groups)] + [g.share for g in scenario.groups]
+    )
     grid = np.indices((2, G + 1, Kr, Kp)).reshape(4, -1)
     block_w = group_w[grid[1]] / (Kr * Kp)  # within an age band
     n_blocks = grid.shape[1]
@@ -183,8 +189,12 @@ def build_population(scenario: Scenario, n_agents: int, seed: int) -> Population
     for i, size in enumerate(loc_size):
         rng = np.random.default_rng([seed, 1, i])
         n_child, n_adult, n_senior = rng.multinomial(size, age_p)
-        counts = np.concatenate([rng.multinomial(n_adult, block_w[:half] / block_w[:half].sum()),
-                                 rng.multinomial(n_senior, block_w[half:] / block_w[half:].sum())])
+        counts = np.concatenate(
+            [
+                rng.multinomial(n_adult, block_w[:half] / block_w[:half].sum()),
+                rng.multinomial(n_senior, block_w[half:] / block_w[half:].sum()),
+            ]
+        )
         blocks[i, 1:] = np.cumsum(counts)
         children[i], adults[i], scored[i] = n_child, n_adult, n_adult + n_senior
 

@@ -61,20 +61,35 @@ class TimeseriesLayout:
         R, W = "rightful", "wrongful"
         flows: list[tuple[str, str, str]] = []
         for b in behaviours:
-            flows += [("events_true", b, ""), ("events_recorded", b, R),
-                      ("events_recorded", b, W), ("shamings", b, R), ("shamings", b, W)]
+            flows += [
+                ("events_true", b, ""),
+                ("events_recorded", b, R),
+                ("events_recorded", b, W),
+                ("shamings", b, R),
+                ("shamings", b, W),
+            ]
         flows += [("court_list_entries", "", "")]
         flows += [("court_list_exits", reason, "") for reason in COURT_EXIT_REASONS]
-        flows += [("blacklist_entries", "", R), ("blacklist_entries", "", W),
-                  ("blacklist_exits", "recovered", "")]
-        stocks: list[tuple[str, str, str]] = [("court_listed", "", ""), ("blacklisted", "", R),
-                                              ("blacklisted", "", W)]
+        flows += [
+            ("blacklist_entries", "", R),
+            ("blacklist_entries", "", W),
+            ("blacklist_exits", "recovered", ""),
+        ]
+        stocks: list[tuple[str, str, str]] = [
+            ("court_listed", "", ""),
+            ("blacklisted", "", R),
+            ("blacklisted", "", W),
+        ]
         for name, reward in zip(measures.names, measures.is_reward, strict=True):
             verb = "reward_uses" if reward else "blocked_attempts"
             who = "rewarded" if reward else "sanctioned"
             flows += [(verb, name, R), (verb, name, W)]
-            stocks += [(f"{who}_people", name, R), (f"{who}_people", name, W),
-                       (f"{who}_children", name, R), (f"{who}_children", name, W)]
+            stocks += [
+                (f"{who}_people", name, R),
+                (f"{who}_people", name, W),
+                (f"{who}_children", name, R),
+                (f"{who}_children", name, W),
+            ]
         grades = [g.name for g in sc.score.grades] or ["all"]
         stocks += [("grade_holders", g, "") for g in grades]
         self.flows, self.stocks = flows, stocks
@@ -84,34 +99,51 @@ class TimeseriesLayout:
         self.red_grades = grades[: grades.index(red) + 1] if red else []
 
 
-def _long_timeseries(days: list[dt.date], regions: list[str], layout: TimeseriesLayout,
-                     flows: np.ndarray, stocks: np.ndarray, scale: float) -> pd.DataFrame:
+def _long_timeseries(
+    days: list[dt.date],
+    regions: list[str],
+    layout: TimeseriesLayout,
+    flows: np.ndarray,
+    stocks: np.ndarray,
+    scale: float,
+) -> pd.DataFrame:
     values = np.concatenate([flows, stocks], axis=2)  # (days, regions, metrics)
     values = np.concatenate([values, values.sum(axis=1, keepdims=True)], axis=1)
     cols = layout.flows + layout.stocks
     if layout.red_grades:
-        idx = [len(layout.flows) + layout.stocks.index(("grade_holders", g, ""))
-               for g in layout.red_grades]
+        idx = [
+            len(layout.flows) + layout.stocks.index(("grade_holders", g, ""))
+            for g in layout.red_grades
+        ]
         values = np.concatenate([values, values[:, :, idx].sum(axis=2, keepdims=True)], axis=2)
         cols = cols + [("red_listed", "", "")]
     n_d, n_r, n_m = values.shape
     data = values.reshape(-1) if scale == 1.0 else values.reshape(-1) * scale
     region_names = regions + ["national"]
     metric, item, truth = (np.array([c[k] for c in cols]) for k in range(3))
-    frame = pd.DataFrame({
-        "date": np.repeat(np.array(days, dtype="datetime64[D]"), n_r * n_m),
-        "region": pd.Categorical.from_codes(np.tile(np.repeat(np.arange(n_r), n_m), n_d),
-                                            region_names),
-        "metric": pd.Categorical(np.tile(metric, n_d * n_r)),
-        "item": pd.Categorical(np.tile(item, n_d * n_r)),
-        "truth": pd.Categorical(np.tile(truth, n_d * n_r)),
-        "value": data,
-    })
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(np.array(days, dtype="datetime64[D]"), n_r * n_m),
+            "region": pd.Categorical.from_codes(
+                np.tile(np.repeat(np.arange(n_r), n_m), n_d), region_names
+            ),
+            "metric": pd.Categorical(np.tile(metric, n_d * n_r)),
+            "item": pd.Categorical(np.tile(item, n_d * n_r)),
+            "truth": pd.Categorical(np.tile(truth, n_d * n_r)),
+            "value": data,
+        }
+    )
     return frame
 
 
-def snapshot_rows(date: dt.date, sc: Scenario, pop: Population, hist: np.ndarray,
-                  stats: np.ndarray, child: np.ndarray) -> pd.DataFrame:
+def snapshot_rows(
+    date: dt.date,
+    sc: Scenario,
+    pop: Population,
+    hist: np.ndarray,
+    stats: np.ndarray,
+    child: np.ndarray,
+) -> pd.DataFrame:
     """Aggregate one whole-population scan into long rows by dimension and category."""
     from . import kernels as kn
 
@@ -125,12 +157,14 @@ def snapshot_rows(date: dt.date, sc: Scenario, pop: Population, hist: np.ndarray
             return
         rows.append((dim, cat, "people", np.nan, n))
         rows.append((dim, cat, "mean_score", np.nan, s[kn.SN_SCORE] / n))
-        for col, name in ((kn.SN_COURT, "share_court_listed"),
-                          (kn.SN_BL_R, "share_blacklisted_rightful"),
-                          (kn.SN_BL_W, "share_blacklisted_wrongful"),
-                          (kn.SN_SANC_R, "share_sanctioned_rightful"),
-                          (kn.SN_SANC_W, "share_sanctioned_wrongful"),
-                          (kn.SN_REWARD, "share_rewarded")):
+        for col, name in (
+            (kn.SN_COURT, "share_court_listed"),
+            (kn.SN_BL_R, "share_blacklisted_rightful"),
+            (kn.SN_BL_W, "share_blacklisted_wrongful"),
+            (kn.SN_SANC_R, "share_sanctioned_rightful"),
+            (kn.SN_SANC_W, "share_sanctioned_wrongful"),
+            (kn.SN_REWARD, "share_rewarded"),
+        ):
             rows.append((dim, cat, name, np.nan, s[col] / n))
         for g, name in enumerate(grades):
             rows.append((dim, cat, f"share_grade_{name}", np.nan, s[kn.N_SNAP + g] / n))
@@ -145,17 +179,34 @@ def snapshot_rows(date: dt.date, sc: Scenario, pop: Population, hist: np.ndarray
     for a, name in enumerate(AGE_NAMES):
         add("age_band", name, by_blk[pop.block_age == a].sum(axis=0))
     for c in range(len(pop.r_values)):
-        add("propensity", f"class {c + 1} of {len(pop.r_values)} (mean {pop.r_values[c]:.2f})",
-            by_blk[pop.block_rclass == c].sum(axis=0))
+        add(
+            "propensity",
+            f"class {c + 1} of {len(pop.r_values)} (mean {pop.r_values[c]:.2f})",
+            by_blk[pop.block_rclass == c].sum(axis=0),
+        )
     for g, name in enumerate(groups):
         add("group", name, by_blk[pop.block_group == g].sum(axis=0))
     kids = child.sum(axis=0)
     if kids[kn.SC_N]:
         rows.append(("age_band", "child", "people", np.nan, kids[kn.SC_N]))
-        rows.append(("age_band", "child", "share_sanctioned_rightful", np.nan,
-                     kids[kn.SC_R] / kids[kn.SC_N]))
-        rows.append(("age_band", "child", "share_sanctioned_wrongful", np.nan,
-                     kids[kn.SC_W] / kids[kn.SC_N]))
+        rows.append(
+            (
+                "age_band",
+                "child",
+                "share_sanctioned_rightful",
+                np.nan,
+                kids[kn.SC_R] / kids[kn.SC_N],
+            )
+        )
+        rows.append(
+            (
+                "age_band",
+                "child",
+                "share_sanctioned_wrongful",
+                np.nan,
+                kids[kn.SC_W] / kids[kn.SC_N],
+            )
+        )
     width = sc.output.score_bin_width
     nat = hist.sum(axis=0)
     for b in np.flatnonzero(nat):
@@ -163,8 +214,9 @@ def snapshot_rows(date: dt.date, sc: Scenario, pop: Population, hist: np.ndarray
     reg = np.zeros((len(pop.region_names), hist.shape[1]), dtype=np.int64)
     np.add.at(reg, pop.loc_region, hist)
     for r, b in zip(*np.nonzero(reg), strict=True):
-        rows.append(("region", pop.region_names[r], "score_histogram",
-                     sc.score.min + b * width, reg[r, b]))
+        rows.append(
+            ("region", pop.region_names[r], "score_histogram", sc.score.min + b * width, reg[r, b])
+        )
     frame = pd.DataFrame(rows, columns=["dimension", "category", "metric", "bin", "value"])
     frame.insert(0, "date", np.datetime64(date, "D"))
     return frame
@@ -184,11 +236,22 @@ class Results:
 
     # ---------------------------------------------------------------- building
     @classmethod
-    def build(cls, *, scenario: Scenario, population: Population, seed: int,
-              days: list[dt.date], layout: TimeseriesLayout, flows: np.ndarray,
-              stocks: np.ndarray, snapshots: list[pd.DataFrame],
-              audit: list[np.ndarray], measures: Measures,
-              behaviour_names: list[str], timings: dict[str, float]) -> Results:
+    def build(
+        cls,
+        *,
+        scenario: Scenario,
+        population: Population,
+        seed: int,
+        days: list[dt.date],
+        layout: TimeseriesLayout,
+        flows: np.ndarray,
+        stocks: np.ndarray,
+        snapshots: list[pd.DataFrame],
+        audit: list[np.ndarray],
+        measures: Measures,
+        behaviour_names: list[str],
+        timings: dict[str, float],
+    ) -> Results:
         from .audit import audit_frame, people_frame
 
         raw = scenario.output.raw_counts
@@ -262,8 +325,14 @@ class Results:
         return cls(**tables, manifest=manifest, path=path)
 
     # ---------------------------------------------------------------- reading
-    def series(self, metric: str, item: str | None = None, truth: str | None = None,
-               region: str = "national", cumulative: bool = False) -> pd.Series:
+    def series(
+        self,
+        metric: str,
+        item: str | None = None,
+        truth: str | None = None,
+        region: str = "national",
+        cumulative: bool = False,
+    ) -> pd.Series:
         """One daily series, summed over items and truths left unspecified."""
         ts = self.timeseries
         sel = (ts["metric"] == metric) & (ts["region"] == region)
@@ -273,8 +342,10 @@ class Results:
             sel &= ts["truth"] == truth
         if not sel.any():
             known = sorted(ts["metric"].unique())
-            raise KeyError(f"no rows for metric={metric!r} item={item!r} truth={truth!r} "
-                           f"region={region!r}; metrics are {known}")
+            raise KeyError(
+                f"no rows for metric={metric!r} item={item!r} truth={truth!r} "
+                f"region={region!r}; metrics are {known}"
+            )
         out = ts[sel].groupby("date", observed=True)["value"].sum()
         return out.cumsum() if cumulative else out
 

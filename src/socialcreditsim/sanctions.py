@@ -43,14 +43,21 @@ def compile_measures(scenario: Scenario) -> Measures:
     items = [(m, False) for m in scenario.sanctions] + [(m, True) for m in scenario.rewards]
     list_mask, grade_mask, target = [], [], []
     for m, _ in items:
-        lm = (CL if "court" in m.trigger_lists else 0) | (BL if "blacklist" in m.trigger_lists else 0)
+        lm = (CL if "court" in m.trigger_lists else 0) | (
+            BL if "blacklist" in m.trigger_lists else 0
+        )
         gm = sum(1 << grades.index(g) for g in m.trigger_grades)
         if "red" in m.trigger_lists:
             gm |= (1 << (red + 1)) - 1
         list_mask.append(lm)
         grade_mask.append(gm)
-        target.append({"person": TARGET_PERSON, "children": TARGET_CHILDREN,
-                       "both": TARGET_PERSON | TARGET_CHILDREN}[m.target])
+        target.append(
+            {
+                "person": TARGET_PERSON,
+                "children": TARGET_CHILDREN,
+                "both": TARGET_PERSON | TARGET_CHILDREN,
+            }[m.target]
+        )
     return Measures(
         names=[m.name for m, _ in items],
         is_reward=np.array([r for _, r in items], dtype=bool),

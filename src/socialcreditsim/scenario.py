@@ -363,11 +363,13 @@ class Scenario(_Model):
                         f" grades are {sorted(grade_names)}"
                     )
                 if "red" in m.trigger_lists and rl is None:
-                    raise ValueError(f"{kind}.{m.name}: triggered by 'red' but red_list.min_grade"
-                                     " is not set")
+                    raise ValueError(
+                        f"{kind}.{m.name}: triggered by 'red' but red_list.min_grade is not set"
+                    )
                 if "blacklist" in m.trigger_lists and not self.blacklist.enabled:
-                    raise ValueError(f"{kind}.{m.name}: triggered by 'blacklist' but"
-                                     " blacklist.enabled is false")
+                    raise ValueError(
+                        f"{kind}.{m.name}: triggered by 'blacklist' but blacklist.enabled is false"
+                    )
         region_names = set(self.region_table()[0])
         for step in self.rollout:
             bad = set(step.regions) - region_names
@@ -392,16 +394,24 @@ class Scenario(_Model):
             )
         regs = self.population.regions
         total = sum(r.share for r in regs)
-        return [r.name for r in regs], [r.share / total for r in regs], [r.urban_share for r in regs]
+        return (
+            [r.name for r in regs],
+            [r.share / total for r in regs],
+            [r.urban_share for r in regs],
+        )
 
     def to_toml(self) -> str:
         """The resolved scenario as TOML: every field, defaults included."""
         return tomli_w.dumps(_tomlable(self.model_dump(mode="python")))
 
-    def with_overrides(self, overrides: list[str] | dict[str, Any], source: str = "--set") -> Scenario:
+    def with_overrides(
+        self, overrides: list[str] | dict[str, Any], source: str = "--set"
+    ) -> Scenario:
         """A copy with ``key=value`` overrides applied and validated again."""
         data = self.model_dump(mode="python")
-        items = overrides.items() if isinstance(overrides, dict) else map(_split_override, overrides)
+        items = (
+            overrides.items() if isinstance(overrides, dict) else map(_split_override, overrides)
+        )
         for key, value in items:
             _apply(data, key, value)
         return _validate(data, source)
@@ -436,15 +446,17 @@ def _apply(data: dict[str, Any], key: str, value: Any) -> None:
             match = [x for x in node if isinstance(x, dict) and x.get("name") == part]
             if not match:
                 names = [x.get("name") for x in node if isinstance(x, dict)]
-                raise ScenarioError(f"--set {key}: no item named '{part}' in {where}; "
-                                    f"names are {names}")
+                raise ScenarioError(
+                    f"--set {key}: no item named '{part}' in {where}; names are {names}"
+                )
             if last:
                 raise ScenarioError(f"--set {key}: cannot replace a whole item; set its fields")
             node = match[0]
         elif isinstance(node, dict):
             if part not in node:
-                raise ScenarioError(f"--set {key}: unknown field '{where}'; "
-                                    f"fields here are {sorted(node)}")
+                raise ScenarioError(
+                    f"--set {key}: unknown field '{where}'; fields here are {sorted(node)}"
+                )
             if last:
                 node[part] = value
             else:
@@ -488,7 +500,9 @@ def _loc_name(data: Any, loc: tuple[Any, ...]) -> str:
 def builtin_scenarios() -> dict[str, str]:
     """Built-in scenario names and their one-line descriptions."""
     out = {}
-    for entry in sorted(resources.files("socialcreditsim.scenarios").iterdir(), key=lambda p: p.name):
+    for entry in sorted(
+        resources.files("socialcreditsim.scenarios").iterdir(), key=lambda p: p.name
+    ):
         if entry.name.endswith(".toml"):
             meta = tomllib.loads(entry.read_text()).get("meta", {})
             out[entry.name.removesuffix(".toml")] = meta.get("description", "").split("\n")[0]

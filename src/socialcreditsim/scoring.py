@@ -69,8 +69,9 @@ def crossing_day(score: int, day: int, target: int, start: int, points: int, eve
 
 
 @nb.njit(cache=True)
-def next_grade_crossing(score: int, day: int, start: int, points: int, every: int,
-                        grade_min: np.ndarray) -> int:
+def next_grade_crossing(
+    score: int, day: int, start: int, points: int, every: int, grade_min: np.ndarray
+) -> int:
     """First day recovery moves ``score`` into another grade, or -1."""
     best = -1
     for g in range(len(grade_min)):

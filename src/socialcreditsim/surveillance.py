@@ -18,8 +18,9 @@ from .scenario import Scenario, schedule_values
 __all__ = ["coverage", "attribution", "base_rate_alerts", "AlertCounts"]
 
 
-def coverage(scenario: Scenario, days: list[dt.date], population: float,
-             urban_share: float) -> tuple[np.ndarray, np.ndarray]:
+def coverage(
+    scenario: Scenario, days: list[dt.date], population: float, urban_share: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Daily probability that a public event is in a camera's view, (urban, rural).
 
     Either the scenario's given schedules, or a saturating function of cameras per person:
@@ -28,8 +29,10 @@ def coverage(scenario: Scenario, days: list[dt.date], population: float,
     """
     s = scenario.surveillance
     if s.coverage_urban is not None and s.coverage_rural is not None:
-        return (np.asarray(schedule_values(s.coverage_urban, days)),
-                np.asarray(schedule_values(s.coverage_rural, days)))
+        return (
+            np.asarray(schedule_values(s.coverage_urban, days)),
+            np.asarray(schedule_values(s.coverage_rural, days)),
+        )
     cams = np.asarray(schedule_values(s.cameras, days))
     urban_people = max(population * urban_share, 1.0)
     rural_people = max(population * (1 - urban_share), 1.0)
@@ -61,8 +64,9 @@ class AlertCounts:
         return self.rightful / total if total else float("nan")
 
 
-def base_rate_alerts(innocents: int, targets: int, sensitivity: float, fpir: float,
-                     rng: np.random.Generator) -> AlertCounts:
+def base_rate_alerts(
+    innocents: int, targets: int, sensitivity: float, fpir: float, rng: np.random.Generator
+) -> AlertCounts:
     """Screen a crowd of innocents and targets once: the base-rate fallacy (Rudmin 2006).
 
     Each target is flagged with probability ``sensitivity``, each innocent wrongly with ``fpir``;
