@@ -22,6 +22,7 @@ import numpy as np
 
 from .population import Population
 from .scenario import Scenario, schedule_values
+from .surveillance import attribution
 
 __all__ = ["BehaviourModel", "CHANNELS"]
 
@@ -43,6 +44,9 @@ class BehaviourModel:
         self.elasticity = np.array([b.deterrence_elasticity for b in bs])
         self.lag = np.array([b.perception_lag_days for b in bs])
         self.follows_rollout = np.array([b.follows_rollout for b in bs], dtype=bool)
+        sv = scenario.surveillance
+        self.fnir = np.array([sv.fnir if b.fnir is None else b.fnir for b in bs])
+        self.fpir = np.array([sv.fpir if b.fpir is None else b.fpir for b in bs])
         mult = np.array([[b.rural_multiplier, b.urban_multiplier] for b in bs]).reshape(-1, 2)
         self.loc_mult = mult[:, pop.loc_urban.astype(int)].T  # (n_loc, B)
         self.rate = (
@@ -76,14 +80,15 @@ class BehaviourModel:
         self.perceived: np.ndarray | None = None
 
     def day_tables(
-        self, t: int, joined: np.ndarray, cov: np.ndarray, fnir: float, fpir: float
+        self, t: int, joined: np.ndarray, cov: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rate per person-day, P(recorded against doer), P(recorded against a wrong person)),
         each (localities x behaviours), for day ``t``; advances the perceived probabilities."""
         is_cam = self.channel == CAMERA
         j = (joined[:, None] | ~self.follows_rollout[None, :]).astype(float)
-        q_right = j * np.where(is_cam, cov[:, None] * (1 - fnir), self.record[t][None, :])
-        q_wrong = j * np.where(is_cam, cov[:, None] * fnir * fpir, 0.0)
+        cam_right, cam_wrong = attribution(cov[:, None], self.fnir, self.fpir)
+        q_right = j * np.where(is_cam, cam_right, self.record[t][None, :])
+        q_wrong = j * np.where(is_cam, cam_wrong, 0.0)
         if self.perceived is None:
             self.perceived = q_right.copy()
         else:

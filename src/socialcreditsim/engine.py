@@ -22,7 +22,7 @@ from .behaviours import BehaviourModel
 from .population import Population, build_population
 from .results import Results, TimeseriesLayout, snapshot_rows
 from .rollout import join_days
-from .sanctions import compile_measures
+from .sanctions import Measures, compile_measures
 from .scenario import Scenario, load_scenario
 from .scoring import recovery_ticks
 from .surveillance import coverage
@@ -95,6 +95,10 @@ class Sim:
         self.n_agents = int(n_agents)
         self.seed = int(seed)
         self.results: Results | None = None
+        # after run(): the final state, for inspection and tests
+        self.population: Population | None = None
+        self.state: kn.State | None = None
+        self.measures: Measures | None = None
 
     def check_memory(self) -> int:
         """Raise :class:`MemoryError_` if the run cannot fit; return the estimate in bytes."""
@@ -156,12 +160,11 @@ class Sim:
         stocks = np.zeros((n_days, regions.n, layout.n_stocks), dtype=np.int64)
         snap = _Snapshots(sc, pop, days)
         audit: list[np.ndarray] = []
-        fnir, fpir = sc.surveillance.fnir, sc.surveillance.fpir
         sampled_per_loc = (pop.loc_scored // max(K.audit_stride, 1) + 1) if K.audit_stride else 0
         per_visit = 8 + len(measures.names)
         for t in range(n_days):
             cov = np.where(pop.loc_urban, cov_u[t], cov_r[t])
-            rate, q_right, q_wrong = beh.day_tables(t, joined_day <= t, cov, fnir, fpir)
+            rate, q_right, q_wrong = beh.day_tables(t, joined_day <= t, cov)
             par(kn.plan_day, K, L, t, rate, q_right, q_wrong, counts)
             recorded = counts[:, :, :2].sum(axis=(1, 2))
             B = _ensure_calendar(B, recorded + 1)
@@ -175,6 +178,7 @@ class Sim:
                 progress(t + 1, n_days)
         par.close()
         _drain_audit(B, audit)
+        self.population, self.state, self.measures = pop, S, measures
         t_run = time.perf_counter() - t0 - t_init
         self.results = Results.build(
             scenario=sc,

@@ -159,6 +159,8 @@ class Behaviour(_Model):
     perception_lag_days: Annotated[float, Field(ge=1)] = 90.0
     shaming_probability: Prob = 0.0
     listing_probability: Prob = 1.0
+    fnir: Prob | None = None  # camera only: overrides surveillance.fnir for this behaviour
+    fpir: Prob | None = None  # camera only: overrides surveillance.fpir for this behaviour
     follows_rollout: bool = True
 
     @field_validator("rate")
@@ -182,6 +184,8 @@ class Behaviour(_Model):
     def _channel_fields(self) -> Behaviour:
         if self.shaming_probability > 0 and self.channel != "camera":
             raise ValueError("shaming_probability applies to camera behaviours only")
+        if (self.fnir is not None or self.fpir is not None) and self.channel != "camera":
+            raise ValueError("fnir and fpir apply to camera behaviours only")
         return self
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .scenario import Scenario, schedule_values
 
-__all__ = ["coverage", "attribution", "base_rate_alerts", "AlertCounts"]
+__all__ = ["coverage", "attribution", "screening", "Screening"]
 
 
 def coverage(
@@ -46,30 +46,34 @@ def coverage(
     return cov_u, cov_r
 
 
-def attribution(cov: np.ndarray | float, fnir: float, fpir: float) -> tuple[np.ndarray, np.ndarray]:
+def attribution(
+    cov: np.ndarray | float, fnir: np.ndarray | float, fpir: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray]:
     """Per true event: probability it is recorded against its doer, and against a wrong person."""
     cov = np.asarray(cov, dtype=float)
     return cov * (1 - fnir), cov * fnir * fpir
 
 
 @dataclass(frozen=True)
-class AlertCounts:
-    rightful: int
-    wrongful: int
+class Screening:
+    """Expected alerts when faces are searched against a watch list (the base-rate fallacy)."""
+
+    rightful: float
+    wrongful: float
 
     @property
     def ppv(self) -> float:
         """Share of alerts that name the right person (positive predictive value)."""
-        total = self.rightful + self.wrongful
-        return self.rightful / total if total else float("nan")
+        return self.rightful / (self.rightful + self.wrongful)
 
 
-def base_rate_alerts(
-    innocents: int, targets: int, sensitivity: float, fpir: float, rng: np.random.Generator
-) -> AlertCounts:
-    """Screen a crowd of innocents and targets once: the base-rate fallacy (Rudmin 2006).
+def screening(
+    innocent_searches: float, target_searches: float, sensitivity: float, fpir: float
+) -> Screening:
+    """Expected rightful and wrongful alerts: S innocent searches give S x FPIR wrongful ones.
 
-    Each target is flagged with probability ``sensitivity``, each innocent wrongly with ``fpir``;
-    expected wrongful alerts are innocents x FPIR.
+    Rudmin (2006): 300 million people, 1,000 targets, sensitivity 0.4, FPIR 1e-4 give 400
+    rightful and 30,000 wrongful alerts, a PPV of 0.0132. The engine reproduces this with a
+    camera behaviour of innocents (FNIR 1: nothing of theirs to identify) and one of targets.
     """
-    return AlertCounts(int(rng.binomial(targets, sensitivity)), int(rng.binomial(innocents, fpir)))
+    return Screening(target_searches * sensitivity, innocent_searches * fpir)

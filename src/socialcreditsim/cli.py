@@ -1,0 +1,386 @@
+"""The command line: run scenarios, list and show them, explain people and query runs.
+
+``socialcreditsim run national --agents 100000`` runs a scenario and writes a run folder;
+``scenarios``, ``show``, ``explain`` and ``query`` read scenarios and run folders.
+Errors the user can fix (a bad scenario, a bad ``--set``, a folder in the way, a run too big for
+memory) print one message in red and exit with code 2; Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from .engine import MemoryError_, Sim, estimate_memory
+from .results import Results
+from .scenario import ScenarioError, builtin_scenarios, load_scenario
+
+__all__ = ["app", "main"]
+
+DEFAULT_AGENTS = 1_000_000
+MAX_ROWS = 50
+EXPLAIN_LIST = 10
+GIB = 2**30
+
+app = typer.Typer(
+    name="socialcreditsim",
+    help="Simulate social credit systems on synthetic populations, from one city to 1.4 billion.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a scenario field by dotted path, e.g. score.start=1000 (repeatable).",
+    ),
+]
+
+
+def _date_option(help: str) -> Any:
+    return typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help=help)
+
+
+# ------------------------------------------------------------------ helpers
+def _out() -> Console:
+    return Console()
+
+
+def _err() -> Console:
+    return Console(stderr=True)
+
+
+def _fail(message: object, code: int = 2) -> NoReturn:
+    """Print one message in red on stderr and exit."""
+    _err().print(str(message), style="red", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _num(x: float) -> str:
+    """A figure with thousands separators; fractions only where they matter."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    if float(x).is_integer() or abs(x) >= 10_000:
+        return f"{x:,.0f}"
+    return f"{x:,.2f}"
+
+
+def _share(x: float) -> str:
+    if x is None or math.isnan(x):
+        return ""
+    if x == 0:
+        return "0%"
+    return "<0.01%" if x < 1e-4 else f"{x:.2%}"
+
+
+def _cell(v: Any) -> str:
+    """One value of a query result, shown as a person would write it."""
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat() if v == v.normalize() else str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        return f"{v:.0f}" if v.is_integer() and abs(v) < 1e15 else f"{v:.6g}"
+    return "" if v is None or v is pd.NA or v is pd.NaT else str(v)
+
+
+def _load_run(run_dir: Path) -> Results:
+    try:
+        return Results.load(run_dir)
+    except FileNotFoundError as exc:
+        _fail(exc if str(exc).startswith(str(run_dir)) else f"{run_dir}: not a run folder: {exc}")
+    except (OSError, ValueError) as exc:
+        _fail(f"{run_dir}: cannot read this run folder: {exc}")
+
+
+def _default_out(name: str, agents: int, seed: int) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "scenario"
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{safe}-{agents}-seed{seed}-{stamp}"
+
+
+def _headline_table(res: Results) -> Table:
+    table = Table(title=f"{res.manifest['scenario']}: headline figures")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("wrongful", justify="right")
+    table.add_column("wrongful share", justify="right")
+    for row in res.headline().itertuples(index=False):
+        table.add_row(row.figure, _num(row.value), _num(row.wrongful), _share(row.wrongful_share))
+    return table
+
+
+def _dry_run(sim: Sim, source: str, overrides: list[str], out: Path) -> None:
+    sc = sim.scenario
+    n_days = (sc.time.end - sc.time.start).days + 1
+    pop = sc.population.size
+    params = Table(title="run parameters", show_header=False)
+    params.add_column("parameter", style="bold")
+    params.add_column("value")
+    params.add_row("scenario", f"{sc.meta.name} ({source})")
+    params.add_row("period", f"{sc.time.start} to {sc.time.end} ({n_days:,} days)")
+    params.add_row(
+        "agents",
+        f"{sim.n_agents:,} standing for {pop:,} people (1 agent = {pop / sim.n_agents:,.1f})",
+    )
+    params.add_row("seed", str(sim.seed))
+    params.add_row("threads", str(sim.threads))
+    params.add_row("overrides", "\n".join(overrides) or "none")
+    params.add_row("output folder", str(out))
+    parts = estimate_memory(sc, sim.n_agents)
+    mem = Table(title="predicted peak memory")
+    mem.add_column("part")
+    mem.add_column("GiB", justify="right")
+    for name, size in parts.items():
+        mem.add_row(name, f"{size / GIB:,.3f}")
+    mem.add_row("total", f"{sum(parts.values()) / GIB:,.3f}", style="bold")
+    console = _out()
+    console.print(params)
+    console.print(mem)
+    try:
+        sim.check_memory()
+    except MemoryError_ as exc:
+        console.print(f"would not fit: {exc}", style="red", markup=False, soft_wrap=True)
+    else:
+        console.print("fits in the memory available now; dry run, nothing was run or written")
+
+
+# ------------------------------------------------------------------ commands
+@app.command()
+def run(
+    scenario: Annotated[
+        str, typer.Argument(help="A built-in scenario name or a scenario TOML file.")
+    ] = "national",
+    agents: Annotated[
+        int,
+        typer.Option(
+            "--agents",
+            "-n",
+            min=1,
+            help="Simulated agents; they stand for the scenario's population.size "
+            "(1,411,778,724 by default), counts are scaled up.",
+        ),
+    ] = DEFAULT_AGENTS,
+    seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Random seed.")] = 0,
+    start: Annotated[dt.datetime | None, _date_option("First day (sets time.start).")] = None,
+    end: Annotated[dt.datetime | None, _date_option("Last day (sets time.end).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Run folder to write [default: runs/<scenario>-<N>-seed<S>-<timestamp>]; "
+            "must not exist or be empty."
+        ),
+    ] = None,
+    set_: SetOption = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Worker threads [default: all cores].")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the parameters and predicted memory; stop.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar or table; print the folder.")
+    ] = False,
+) -> None:
+    """Run a scenario and write a run folder (Parquet tables, manifest, resolved scenario)."""
+    try:
+        _run(scenario, agents, seed, start, end, out, set_ or [], threads, dry_run, quiet)
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing was written", code=130)
+
+
+def _run(
+    source: str,
+    agents: int,
+    seed: int,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    out: Path | None,
+    sets: list[str],
+    threads: int | None,
+    dry_run: bool,
+    quiet: bool,
+) -> None:
+    overrides = list(sets)
+    if start is not None:
+        overrides.append(f"time.start={start.date().isoformat()}")
+    if end is not None:
+        overrides.append(f"time.end={end.date().isoformat()}")
+    try:
+        sim = Sim(source, n_agents=agents, seed=seed, overrides=overrides, threads=threads)
+    except (ScenarioError, ValueError) as exc:
+        _fail(exc)
+    sc = sim.scenario
+    out = out if out is not None else _default_out(sc.meta.name, agents, seed)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        _fail(f"--out {out}: already exists and is not empty; choose another folder")
+    if dry_run:
+        _dry_run(sim, source, overrides, out)
+        return
+    try:
+        sim.check_memory()
+    except MemoryError_ as exc:
+        _fail(exc)
+
+    n_days = (sc.time.end - sc.time.start).days + 1
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days"),
+        TimeElapsedColumn(),
+        TextColumn("elapsed,"),
+        TimeRemainingColumn(),
+        TextColumn("left"),
+        console=_err(),
+        disable=quiet,
+    ) as bar:
+        task = bar.add_task(
+            "building the population; compiling kernels on first use (cached afterwards)",
+            total=n_days,
+        )
+
+        def progress(day: int, total: int) -> None:
+            date = sc.time.start + dt.timedelta(days=day - 1)
+            bar.update(task, completed=day, total=total, description=f"simulated {date}")
+
+        res = sim.run(progress=progress)
+        bar.update(task, description="writing the run folder")
+        try:
+            path = res.save(out)
+        except FileExistsError as exc:
+            _fail(exc)
+
+    console = _out()
+    if quiet:
+        console.print(str(path), markup=False, highlight=False, soft_wrap=True)
+        return
+    console.print(_headline_table(res))
+    console.print(f"results written to {path}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def scenarios() -> None:
+    """List the built-in scenarios."""
+    table = Table(title="built-in scenarios")
+    table.add_column("name", style="bold", no_wrap=True)
+    table.add_column("description")
+    for name, description in builtin_scenarios().items():
+        table.add_row(name, description)
+    _out().print(table)
+
+
+@app.command()
+def show(
+    scenario: Annotated[str, typer.Argument(help="A built-in scenario name or a TOML file.")],
+    set_: SetOption = None,
+) -> None:
+    """Print the resolved scenario as TOML, every field included (redirect it to edit it)."""
+    try:
+        sc = load_scenario(scenario, set_ or None)
+    except ScenarioError as exc:
+        _fail(exc)
+    typer.echo(sc.to_toml(), nl=False)
+
+
+@app.command()
+def explain(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `run`.")],
+    person: Annotated[
+        int | None, typer.Argument(help="An audited person's id (omit to list some).")
+    ] = None,
+) -> None:
+    """Tell an audited person's story; without PERSON_ID, list the people with most records."""
+    res = _load_run(run_dir)
+    if person is not None:
+        try:
+            story = res.explain(person)
+        except KeyError as exc:
+            _fail(exc.args[0] if exc.args else exc)
+        typer.echo(story)
+        return
+    people, audit = res.people, res.audit
+    if people.empty:
+        _out().print("this run audited nobody (output.audit_sample = 0)")
+        return
+    records = audit.groupby("person").size().rename("records")
+    wrongful = (audit["truth"] == "wrongful").groupby(audit["person"]).any().rename("wrongful")
+    top = people[["person", "region"]].join(records, on="person").join(wrongful, on="person")
+    top = top.fillna({"records": 0, "wrongful": False})
+    top = top.sort_values(["records", "person"], ascending=[False, True]).head(EXPLAIN_LIST)
+    table = Table(title=f"audited people with the most records ({len(people):,} audited)")
+    table.add_column("person", justify="right")
+    table.add_column("region")
+    table.add_column("records", justify="right")
+    table.add_column("anything wrongful")
+    for row in top.itertuples(index=False):
+        table.add_row(
+            str(row.person), row.region, f"{int(row.records):,}", "yes" if row.wrongful else "no"
+        )
+    console = _out()
+    console.print(table)
+    console.print(
+        f"tell one story with: socialcreditsim explain {run_dir} PERSON_ID",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def query(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `run`.")],
+    sql: Annotated[
+        str, typer.Argument(help="DuckDB SQL over timeseries, snapshots, audit, people.")
+    ],
+    csv: Annotated[bool, typer.Option("--csv", help="Print every row as CSV instead.")] = False,
+) -> None:
+    """Run SQL over a run's tables (timeseries, snapshots, audit, people)."""
+    import duckdb
+
+    res = _load_run(run_dir)
+    try:
+        frame = res.query(sql)
+    except duckdb.Error as exc:
+        _fail(f"query failed: {exc}")
+    if csv:
+        typer.echo(frame.to_csv(index=False), nl=False)
+        return
+    table = Table()
+    for col in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[col])
+        table.add_column(str(col), justify="right" if numeric else "left")
+    for row in frame.head(MAX_ROWS).itertuples(index=False, name=None):
+        table.add_row(*(_cell(v) for v in row))
+    console = _out()
+    console.print(table)
+    if len(frame) > MAX_ROWS:
+        console.print(f"showing {MAX_ROWS} of {len(frame):,} rows; use --csv for all of them")
+
+
+def main() -> None:
+    """Entry point of the ``socialcreditsim`` console script."""
+    app(prog_name="socialcreditsim")
+
+
+if __name__ == "__main__":
+    main()
