@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from minimal import minimal, run, total
 
 Z = 5.0
@@ -14,8 +15,15 @@ def test_deterrence(elasticity: float, q: float) -> None:
     """With elasticity e and constant recording probability q, the true rate is base x (1 - e q),
     floored at 0. True events are Poisson, so the tolerance is Z sqrt(expected)."""
     base = 10.0
-    beh = {"name": "offence", "channel": "records", "rate": base, "record_probability": q,
-           "deterrence_elasticity": elasticity, "score_change": 0, "propensity": "none"}
+    beh = {
+        "name": "offence",
+        "channel": "records",
+        "rate": base,
+        "record_probability": q,
+        "deterrence_elasticity": elasticity,
+        "score_change": 0,
+        "propensity": "none",
+    }
     days = 120
     res, sim = run(minimal(days=days, behaviours=[beh]), n_agents=50_000)
     person_days = sim.population.n_scored * days
@@ -28,11 +36,16 @@ def test_deterrence(elasticity: float, q: float) -> None:
 
 def test_perceived_probability_lags_the_real_one() -> None:
     """When monitoring jumps, behaviour adjusts gradually (exponential lag), not at once."""
-    beh = {"name": "post", "channel": "online", "rate": 20.0,
-           "record_probability": [["2020-01-01", 0.0], ["2020-02-01", 0.0],
-                                  ["2020-02-02", 0.5]],
-           "deterrence_elasticity": 1.0, "perception_lag_days": 30, "score_change": 0,
-           "propensity": "none"}
+    beh = {
+        "name": "post",
+        "channel": "online",
+        "rate": 20.0,
+        "record_probability": [["2020-01-01", 0.0], ["2020-02-01", 0.0], ["2020-02-02", 0.5]],
+        "deterrence_elasticity": 1.0,
+        "perception_lag_days": 30,
+        "score_change": 0,
+        "propensity": "none",
+    }
     res, _ = run(minimal(days=200, behaviours=[beh]), n_agents=20_000)
     true = res.series("events_true").to_numpy()
     before, just_after, late = true[:31].mean(), true[33:36].mean(), true[150:].mean()
@@ -43,8 +56,9 @@ def test_perceived_probability_lags_the_real_one() -> None:
 def test_propensity_scales_rates() -> None:
     """Rates scale with the propensity class means, which average to 1: totals are unchanged."""
     beh = {"name": "offence", "channel": "records", "rate": 10.0, "score_change": 0}
-    sc = minimal(days=60, behaviours=[beh],
-                 population={"propensity_classes": 8, "propensity_shape": 0.5})
+    sc = minimal(
+        days=60, behaviours=[beh], population={"propensity_classes": 8, "propensity_shape": 0.5}
+    )
     res, sim = run(sc, n_agents=50_000)
     expected = sim.population.n_scored * 60 * 10 / 365
     assert abs(total(res, "events_true") - expected) < Z * np.sqrt(expected) + 0.01 * expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from minimal import minimal, run, total
 
 Z = 5.0
@@ -20,11 +21,22 @@ def test_littles_law_court_list(compliance_per_year: float) -> None:
     of its standard deviations.
     """
     D = 200
-    beh = {"name": "default", "channel": "court", "rate": 0.02, "score_change": 0,
-           "propensity": "none"}
-    sc = minimal(days=400, behaviours=[beh],
-                 court_list={"duration_days": D, "extend_on_new_record": False,
-                             "compliance_per_year": compliance_per_year})
+    beh = {
+        "name": "default",
+        "channel": "court",
+        "rate": 0.02,
+        "score_change": 0,
+        "propensity": "none",
+    }
+    sc = minimal(
+        days=400,
+        behaviours=[beh],
+        court_list={
+            "duration_days": D,
+            "extend_on_new_record": False,
+            "compliance_per_year": compliance_per_year,
+        },
+    )
     res, sim = run(sc, n_agents=400_000)
     n_scored = sim.population.n_scored
     inflow = n_scored * 0.02 / 365  # expected listings a day (nobody listed twice at once: rare)
@@ -44,16 +56,23 @@ def test_littles_law_court_list(compliance_per_year: float) -> None:
 
 def test_blacklist_entry_exit_min_stay() -> None:
     """Enter below the entry threshold; leave at the exit threshold after the minimum stay."""
-    beh = {"name": "offence", "channel": "records", "rate": 5.0, "score_change": -100,
-           "propensity": "none"}
-    sc = minimal(days=365, behaviours=[beh],
-                 score={"start": 1000, "min": 0, "max": 2000, "recovery_per_day": 5},
-                 blacklist={"enabled": True, "entry_below": 700, "exit_at": 900,
-                            "min_stay_days": 60},
-                 output={"audit_sample": 2000})
+    beh = {
+        "name": "offence",
+        "channel": "records",
+        "rate": 5.0,
+        "score_change": -100,
+        "propensity": "none",
+    }
+    sc = minimal(
+        days=365,
+        behaviours=[beh],
+        score={"start": 1000, "min": 0, "max": 2000, "recovery_per_day": 5},
+        blacklist={"enabled": True, "entry_below": 700, "exit_at": 900, "min_stay_days": 60},
+        output={"audit_sample": 2000},
+    )
     res, _ = run(sc, n_agents=20_000)
     audit = res.audit
-    for person, rows in audit.groupby("person"):
+    for _, rows in audit.groupby("person"):
         entered = None
         for r in rows.itertuples():
             if r.kind == "blacklist_entry":

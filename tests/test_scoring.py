@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from minimal import final_snapshot, minimal, run
 
+from minimal import final_snapshot, minimal, run
 from socialcreditsim.scoring import crossing_day, grade_of, recover, recovery_ticks
 
 Z = 5.0  # sigmas: a false alarm about once in 3.5 million runs
@@ -28,8 +28,11 @@ def test_lazy_recovery_equals_daily_recovery() -> None:
         stepped = score
         for d in range(last + 1, day + 1):
             if d % every == 0 and stepped != start:
-                stepped = min(start, stepped + points) if stepped < start else max(
-                    start, stepped - points)
+                stepped = (
+                    min(start, stepped + points)
+                    if stepped < start
+                    else max(start, stepped - points)
+                )
         assert recover(score, last, day, start, points, every) == stepped
 
 
@@ -62,15 +65,26 @@ def test_md1_score_deficit(points_per_day: int) -> None:
     """
     d, rho = 20, 0.5
     lam = rho * points_per_day / d  # events per person-day
-    beh = {"name": "offence", "channel": "records", "rate": lam * 365, "score_change": -d,
-           "propensity": "none"}
-    sc = minimal(days=1500, behaviours=[beh],
-                 score={"start": 1000, "min": -30000, "max": 2000,
-                        "recovery_per_day": points_per_day},
-                 output={"score_bin_width": 1})
+    beh = {
+        "name": "offence",
+        "channel": "records",
+        "rate": lam * 365,
+        "score_change": -d,
+        "propensity": "none",
+    }
+    sc = minimal(
+        days=1500,
+        behaviours=[beh],
+        score={"start": 1000, "min": -30000, "max": 2000, "recovery_per_day": points_per_day},
+        output={"score_bin_width": 1},
+    )
     res, sim = run(sc, n_agents=250_000)
-    deficit = 1000 - np.array([recover(int(s), int(t), 1499, 1000, points_per_day, 1)
-                               for s, t in zip(sim.state.score, sim.state.last, strict=True)])
+    deficit = 1000 - np.array(
+        [
+            recover(int(s), int(t), 1499, 1000, points_per_day, 1)
+            for s, t in zip(sim.state.score, sim.state.last, strict=True)
+        ]
+    )
     assert deficit.min() >= 0
     n = len(deficit)
     share = (deficit > 0).mean()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from minimal import minimal, run, total
 
+from minimal import minimal, run, total
 from socialcreditsim.surveillance import screening
 
 Z = 5.0
@@ -19,16 +19,26 @@ def test_rudmin_arithmetic() -> None:
 
 
 def _camera(name: str, rate: float, fnir: float, fpir: float) -> dict:
-    return {"name": name, "channel": "camera", "rate": rate, "score_change": 0,
-            "propensity": "none", "fnir": fnir, "fpir": fpir}
+    return {
+        "name": name,
+        "channel": "camera",
+        "rate": rate,
+        "score_change": 0,
+        "propensity": "none",
+        "fnir": fnir,
+        "fpir": fpir,
+    }
 
 
 def test_wrongful_attributions_are_searches_times_fpir() -> None:
     """S searches of people who did nothing (nothing of theirs to identify: FNIR 1) give
     S x FPIR wrongful attributions, Poisson: tolerance Z sqrt(expected)."""
     fpir = 1e-3
-    sc = minimal(days=60, behaviours=[_camera("passing", 365.0, 1.0, fpir)],
-                 surveillance={"coverage_urban": 1.0, "coverage_rural": 1.0})
+    sc = minimal(
+        days=60,
+        behaviours=[_camera("passing", 365.0, 1.0, fpir)],
+        surveillance={"coverage_urban": 1.0, "coverage_rural": 1.0},
+    )
     res, _ = run(sc, n_agents=50_000)
     searches = total(res, "events_true")
     wrongful = total(res, "events_recorded", truth="wrongful")
@@ -44,8 +54,11 @@ def test_ppv_reproduces_rudmin() -> None:
     innocents = _camera("passing", 365.0, 1.0, 1e-4)
     target_rate = 365.0 * 1000 / 300e6  # target searches per person-year, in Rudmin's ratio
     targets = _camera("wanted", target_rate, 0.6, 0.0)
-    sc = minimal(days=days, behaviours=[innocents, targets],
-                 surveillance={"coverage_urban": 1.0, "coverage_rural": 1.0})
+    sc = minimal(
+        days=days,
+        behaviours=[innocents, targets],
+        surveillance={"coverage_urban": 1.0, "coverage_rural": 1.0},
+    )
     res, sim = run(sc, n_agents=n)
     right = total(res, "events_recorded", truth="rightful")
     wrong = total(res, "events_recorded", truth="wrongful")
@@ -53,7 +66,9 @@ def test_ppv_reproduces_rudmin() -> None:
     expect = screening(searches, searches * 1000 / 300e6, 0.4, 1e-4)
     ppv = right / (right + wrong)
     # Var(ppv) for independent Poisson R, W: (W^2 var R + R^2 var W) / (R + W)^4
-    se = np.sqrt(expect.wrongful**2 * expect.rightful + expect.rightful**2 * expect.wrongful) / (
-        expect.rightful + expect.wrongful) ** 2
+    se = (
+        np.sqrt(expect.wrongful**2 * expect.rightful + expect.rightful**2 * expect.wrongful)
+        / (expect.rightful + expect.wrongful) ** 2
+    )
     assert abs(ppv - expect.ppv) < Z * se
     assert abs(ppv - 0.0132) < Z * se
