@@ -119,17 +119,21 @@ def _long_timeseries(
         cols = cols + [("red_listed", "", "")]
     n_d, n_r, n_m = values.shape
     data = values.reshape(-1) if scale == 1.0 else values.reshape(-1) * scale
-    region_names = regions + ["national"]
-    metric, item, truth = (np.array([c[k] for c in cols]) for k in range(3))
+
+    def column(codes: np.ndarray, names: list[str], reps: int, tile: int) -> pd.Categorical:
+        return pd.Categorical.from_codes(np.tile(np.repeat(codes, reps), tile), names)
+
+    parts = []
+    for k in range(3):
+        names = sorted({c[k] for c in cols})
+        parts.append((np.array([names.index(c[k]) for c in cols]), names))
     frame = pd.DataFrame(
         {
             "date": np.repeat(np.array(days, dtype="datetime64[D]"), n_r * n_m),
-            "region": pd.Categorical.from_codes(
-                np.tile(np.repeat(np.arange(n_r), n_m), n_d), region_names
-            ),
-            "metric": pd.Categorical(np.tile(metric, n_d * n_r)),
-            "item": pd.Categorical(np.tile(item, n_d * n_r)),
-            "truth": pd.Categorical(np.tile(truth, n_d * n_r)),
+            "region": column(np.arange(n_r), regions + ["national"], n_m, n_d),
+            "metric": column(parts[0][0], parts[0][1], 1, n_d * n_r),
+            "item": column(parts[1][0], parts[1][1], 1, n_d * n_r),
+            "truth": column(parts[2][0], parts[2][1], 1, n_d * n_r),
             "value": data,
         }
     )
