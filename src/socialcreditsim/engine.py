@@ -29,7 +29,7 @@ from .surveillance import coverage
 
 __all__ = ["Sim", "estimate_memory", "MemoryError_"]
 
-STATE_BYTES = 9  # per scored person: score, last, since, until (int16) and flags (uint8)
+STATE_BYTES = 5  # per scored person: score and last (int16), flags (uint8)
 
 
 class MemoryError_(RuntimeError):
@@ -140,8 +140,6 @@ class Sim:
             score=np.empty(n_scored, dtype=np.int16),
             last=np.zeros(n_scored, dtype=np.int16),
             flags=np.zeros(n_scored, dtype=np.uint8),
-            since=np.zeros(n_scored, dtype=np.int16),
-            until=np.zeros(n_scored, dtype=np.int16),
         )
         layout = TimeseriesLayout(sc, beh.names, measures)
         ini = sc.initial
@@ -149,7 +147,9 @@ class Sim:
             1.0, ini.court_listed_share + ini.blacklisted_share + (1.0 if ini.score_sd > 0 else 0.0)
         )
         cap = int(256 + pop.loc_scored.max() * (0.02 + init_share))
-        B = _books(pop.n_localities, n_days, cap, layout, acap=4096)
+        listed_share = min(1.0, ini.court_listed_share + ini.blacklisted_share)
+        lcap = _pow2(4 * (64 + listed_share * pop.loc_scored.max()))
+        B = _books(pop.n_localities, n_days, cap, layout, acap=4096, lcap=lcap)
         par = kn.Parallel(pop.n_localities, self.threads)
         par(kn.init_state, K, L, S, B, ini.court_listed_share, ini.blacklisted_share, ini.score_sd)
         t_init = time.perf_counter() - t0
@@ -168,6 +168,7 @@ class Sim:
             par(kn.plan_day, K, L, t, rate, q_right, q_wrong, counts)
             recorded = counts[:, :, :2].sum(axis=(1, 2))
             B = _ensure_calendar(B, recorded + 1)
+            B = _ensure_listed(B, recorded)
             B = _ensure_audit(B, (recorded + 2 * sampled_per_loc) * per_visit, audit)
             par(kn.apply_day, K, L, S, B, t, rate, q_right, counts)
             flows[t] = regions.sum(B.flows)
@@ -238,7 +239,9 @@ def _params(
     )
 
 
-def _books(n_loc: int, n_days: int, cap: int, layout: TimeseriesLayout, acap: int) -> kn.Books:
+def _books(
+    n_loc: int, n_days: int, cap: int, layout: TimeseriesLayout, acap: int, lcap: int
+) -> kn.Books:
     meta = np.zeros((n_loc, 3), dtype=np.int32)
     meta[:, kn.CAL_FREE] = -1
     return kn.Books(
@@ -249,7 +252,25 @@ def _books(n_loc: int, n_days: int, cap: int, layout: TimeseriesLayout, acap: in
         cal_meta=meta,
         audit=np.zeros((n_loc, acap, len(kn.AUDIT_COLUMNS)), dtype=np.int64),
         audit_n=np.zeros(n_loc, dtype=np.int32),
+        listed=np.full((n_loc, lcap, 3), kn.LS_EMPTY, dtype=np.int32),
+        listed_meta=np.zeros((n_loc, 2), dtype=np.int32),
     )
+
+
+def _pow2(x: float) -> int:
+    return 1 << max(6, int(np.ceil(np.log2(max(x, 1)))))
+
+
+def _ensure_listed(B: kn.Books, need: np.ndarray) -> kn.Books:
+    """Keep each locality's table of listed people under half full after today's ``need``
+    new records (each recorded event lists at most one person); rehash when it could not."""
+    cap = B.listed.shape[1]
+    if int((B.listed_meta[:, kn.LM_USED] + need).max()) * 2 <= cap:
+        return B
+    live = int((B.listed_meta[:, kn.LM_LIVE] + need).max())
+    new = np.empty((B.listed.shape[0], max(cap, _pow2(4 * live)), 3), dtype=np.int32)
+    kn.rehash_listed(0, B.listed.shape[0], B.listed, new, B.listed_meta)
+    return B._replace(listed=new)
 
 
 def _grow(a: np.ndarray, cap: int) -> np.ndarray:

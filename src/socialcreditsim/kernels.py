@@ -129,13 +129,12 @@ class Layout(NamedTuple):
 
 
 class State(NamedTuple):
-    """Per scored person: 2 + 2 + 1 + 2 + 2 = 9 bytes."""
+    """Per scored person: 2 + 2 + 1 = 5 bytes. The few listed people have a record in
+    ``Books.listed`` too (day of blacklist entry, day the court listing ends)."""
 
     score: np.ndarray  # int16
     last: np.ndarray  # int16 day the score was last brought up to date
     flags: np.ndarray  # uint8, see lists.py
-    since: np.ndarray  # int16 day of blacklist entry
-    until: np.ndarray  # int16 day the court listing ends
 
 
 class Books(NamedTuple):
@@ -148,11 +147,16 @@ class Books(NamedTuple):
     cal_meta: np.ndarray  # int32 (n_loc, 3): free-list head, high-water mark, entries in use
     audit: np.ndarray  # int64 (n_loc, acap, 7): records, columns AUDIT_COLUMNS
     audit_n: np.ndarray  # int32 (n_loc,)
+    listed: np.ndarray  # int32 (n_loc, lcap, 3): hash table of listed people (who, since, until)
+    listed_meta: np.ndarray  # int32 (n_loc, 2): records live, slots used (live + deleted)
 
 
 CAL_WHO, CAL_STAMP, CAL_NEXT = 0, 1, 2
 CAL_FREE, CAL_TOP, CAL_LIVE = 0, 1, 2
 AUDIT_COLUMNS = ("day", "who", "kind", "item", "truth", "value", "score")
+LS_WHO, LS_SINCE, LS_UNTIL = 0, 1, 2
+LS_EMPTY, LS_DELETED = -1, -2
+LM_LIVE, LM_USED = 0, 1
 
 
 # Hot helpers take scalars and a few arrays, never the NamedTuples: every call that passes a
@@ -284,6 +288,63 @@ def _push(
 
 
 @nb.njit(cache=True)
+def _slot(tab: np.ndarray, lmeta: np.ndarray, off: int, insert: bool) -> int:
+    """Slot of person ``off`` in its locality's table of listed people (open addressing,
+    linear probing); -1 if absent and not ``insert``. The driver keeps the load under 1/2."""
+    mask = tab.shape[0] - 1
+    h = (off * 2654435761) & mask
+    reuse = -1
+    while True:
+        key = tab[h, LS_WHO]
+        if key == off:
+            return h
+        if key == LS_EMPTY:
+            if not insert:
+                return -1
+            if reuse < 0:
+                reuse = h
+                lmeta[LM_USED] += 1
+            tab[reuse, LS_WHO] = off
+            tab[reuse, LS_SINCE] = 0
+            tab[reuse, LS_UNTIL] = 0
+            lmeta[LM_LIVE] += 1
+            return reuse
+        if key == LS_DELETED and reuse < 0:
+            reuse = h
+        h = (h + 1) & mask
+
+
+@nb.njit(cache=True)
+def _keep_listing(
+    tab: np.ndarray, lmeta: np.ndarray, off: int, slot: int, f: int, since: int, until: int
+) -> None:
+    """Store a listed person's days, or drop the record of a person on no list."""
+    if f & int(BL | CL):
+        if slot < 0:
+            slot = _slot(tab, lmeta, off, True)
+        tab[slot, LS_SINCE] = since
+        tab[slot, LS_UNTIL] = until
+    elif slot >= 0:
+        tab[slot, LS_WHO] = LS_DELETED
+        lmeta[LM_LIVE] -= 1
+
+
+@nb.njit(cache=True, nogil=True)
+def rehash_listed(lo: int, hi: int, old: np.ndarray, new: np.ndarray, meta: np.ndarray) -> None:
+    """Move every live record into a fresh (larger) table, dropping deleted slots."""
+    for i in range(lo, hi):
+        new[i, :, LS_WHO] = LS_EMPTY
+        meta[i, LM_LIVE] = 0
+        meta[i, LM_USED] = 0
+        for h in range(old.shape[1]):
+            off = old[i, h, LS_WHO]
+            if off >= 0:
+                slot = _slot(new[i], meta[i], off, True)
+                new[i, slot, LS_SINCE] = old[i, h, LS_SINCE]
+                new[i, slot, LS_UNTIL] = old[i, h, LS_UNTIL]
+
+
+@nb.njit(cache=True)
 def _block_weights(
     blocks: np.ndarray,
     factor: np.ndarray,
@@ -367,7 +428,8 @@ def _apply_locality(
     q_right: np.ndarray,
     counts: np.ndarray,
 ) -> None:
-    score, last, flags, since, until = S.score, S.last, S.flags, S.since, S.until
+    score, last, flags = S.score, S.last, S.flags
+    tab, lmeta = B.listed[i], B.listed_meta[i]
     flows, stocks = B.flows[i], B.stocks[i]
     head, cal, meta, aud = B.cal_head[i], B.cal[i], B.cal_meta[i], B.audit[i]
     audit_n = B.audit_n
@@ -456,7 +518,10 @@ def _apply_locality(
         s = recover(int(score[a]), int(last[a]), t, start, points, every)
         if s == start:
             f &= ~int(TAINT)
-        if (f & int(CL)) and t >= until[a]:
+        slot = _slot(tab, lmeta, off, False) if f & int(BL | CL) else -1
+        since = tab[slot, LS_SINCE] if slot >= 0 else 0
+        until = tab[slot, LS_UNTIL] if slot >= 0 else 0
+        if (f & int(CL)) and t >= until:
             if f & int(CLX):
                 reason = EXPIRED
             else:
@@ -489,12 +554,11 @@ def _apply_locality(
                     hazard = K.court_base + _pressure(
                         K.court_pay, m_list, m_target, m_rate, m_reward, nch
                     )
-                    end, expires = court_until(rng, t, K.court_duration, hazard)
-                    until[a] = end
+                    until, expires = court_until(rng, t, K.court_duration, hazard)
                     f = (f | int(CLX)) if expires else (f & ~int(CLX))
                     if sampled:
-                        _audit(aud, audit_n, i, t, a, kind, 0, 1, end, s)
-        if (f & int(BL)) and s >= bl_exit and t >= since[a] + bl_min:
+                        _audit(aud, audit_n, i, t, a, kind, 0, 1, until, s)
+        if (f & int(BL)) and s >= bl_exit and t >= since + bl_min:
             f &= ~int(BL | BLW)
             flows[fb + F_BL_OUT] += 1
             if sampled:
@@ -503,7 +567,7 @@ def _apply_locality(
             f |= int(BL)
             if f & int(TAINT):
                 f |= int(BLW)
-            since[a] = t
+            since = t
             flows[fb + (F_BL_IN_W if f & int(BLW) else F_BL_IN_R)] += 1
             if sampled:
                 _audit(aud, audit_n, i, t, a, BL_ENTRY, 0, 2 if f & int(BLW) else 1, 0, s)
@@ -511,6 +575,7 @@ def _apply_locality(
         score[a] = s
         last[a] = t
         flags[a] = f
+        _keep_listing(tab, lmeta, off, slot, f, since, until)
         if f != f0:
             nch = children_count(off, n_child, n_adult, n_par, s_inv)
             _count(stocks, f0, -1, m_list, m_grade, m_target, nch)
@@ -526,9 +591,7 @@ def _apply_locality(
                             _audit(aud, audit_n, i, t, a, MEASURE_END, m, a0, 0, s)
                         else:
                             _audit(aud, audit_n, i, t, a, MEASURE_START, m, a1, 0, s)
-        nxt = _next_due(
-            s, f, int(since[a]), int(until[a]), t, bl_exit, bl_min, start, points, every, grade_min
-        )
+        nxt = _next_due(s, f, since, until, t, bl_exit, bl_min, start, points, every, grade_min)
         if t < nxt < K.n_days:
             _push(cal, meta, head, nxt, off, t)
 
@@ -612,12 +675,14 @@ def _init_locality(
     rng = new_stream(K.seed, i, -1, P_INIT)
     start = L.scored_start[i]
     head, cal, meta, stocks = B.cal_head[i], B.cal[i], B.cal_meta[i], B.stocks[i]
+    tab, lmeta = B.listed[i], B.listed_meta[i]
     m_rate = K.m_rate_u if L.urban[i] else K.m_rate_r
     n_child, n_adult, n_par, s_inv = L.children[i], L.adults[i], L.parents[i], L.stride_inv[i]
     for off in range(L.scored[i]):
         a = start + off
         s = K.start
         f = 0
+        since, until = 0, 0
         if score_sd > 0:
             u1 = max(uniform(rng), 1e-300)
             z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * uniform(rng))
@@ -626,7 +691,7 @@ def _init_locality(
             lo = max(K.smin, K.bl_entry - (K.start - K.bl_entry))
             s = min(s, lo + randint(rng, max(1, K.bl_entry - lo)))
             f |= int(BL)
-            S.since[a] = -randint(rng, K.bl_min_stay + 1)
+            since = -randint(rng, K.bl_min_stay + 1)
         if court_share > 0 and uniform(rng) < court_share:
             f |= int(CL)
             nch = children_count(off, n_child, n_adult, n_par, s_inv)
@@ -636,13 +701,13 @@ def _init_locality(
             until, expires = court_until(rng, 0, K.court_duration, hazard)
             if expires:  # part of the listing has already run
                 until = max(1, until - randint(rng, max(1, K.court_duration)))
-            S.until[a] = until
             if expires:
                 f |= int(CLX)
         fl = with_grade(np.uint8(f), grade_of(s, K.grade_min) if s != K.start else g0)
         S.score[a] = s
         S.last[a] = 0
         S.flags[a] = fl
+        _keep_listing(tab, lmeta, off, -1, int(fl), since, until)
         _count(
             stocks,
             int(fl),
@@ -656,8 +721,8 @@ def _init_locality(
             nxt = _next_due(
                 s,
                 int(fl),
-                int(S.since[a]),
-                int(S.until[a]),
+                since,
+                until,
                 0,
                 K.bl_exit,
                 K.bl_min_stay,
