@@ -336,7 +336,12 @@ class _Snapshots:
         n_bins = (sc.score.max - sc.score.min) // self.width + 1
         n_grades = max(1, len(sc.score.grades))
         self.hist = np.zeros((pop.n_localities, n_bins), dtype=np.int64)
-        self.stats = np.zeros((pop.n_localities, pop.n_blocks, kn.N_SNAP + n_grades))
+        n_groups, n_classes = len(sc.groups) + 1, len(pop.r_values)
+        self.block_rows = np.stack(
+            [1 + pop.block_age, 3 + pop.block_group, 3 + n_groups + pop.block_rclass], axis=1
+        ).astype(np.int64)
+        n_rows = 3 + n_groups + n_classes
+        self.stats = np.zeros((pop.n_localities, n_rows, kn.N_SNAP + n_grades), dtype=np.int64)
         self.child = np.zeros((pop.n_localities, 3), dtype=np.int64)
         self.taken: list[pd.DataFrame] = []
 
@@ -344,7 +349,7 @@ class _Snapshots:
         return t in self.days
 
     def take(self, par: kn.Parallel, K: kn.Params, L: kn.Layout, S: kn.State, t: int) -> None:
-        par(kn.snapshot, K, L, S, t, self.width, self.hist, self.stats, self.child)
+        par(kn.snapshot, K, L, S, t, self.width, self.hist, self.stats, self.child, self.block_rows)
         self.taken.append(
             snapshot_rows(self.dates[t], self.sc, self.pop, self.hist, self.stats, self.child)
         )

@@ -754,10 +754,13 @@ def snapshot(
     hist: np.ndarray,
     stats: np.ndarray,
     child: np.ndarray,
+    block_rows: np.ndarray,
 ) -> None:
-    """Scan everybody once: score histogram, and per block the shares listed, hit, rewarded."""
+    """Scan everybody once: the score histogram, and the numbers listed, hit and rewarded by
+    category (row 0 everybody; ``block_rows[k]`` the age band, group and propensity class rows
+    of block k)."""
     for i in range(lo, hi):
-        _snapshot_locality(K, L, S, i, t, bin_width, hist, stats, child)
+        _snapshot_locality(K, L, S, i, t, bin_width, hist, stats, child, block_rows)
 
 
 @nb.njit(cache=True)
@@ -771,6 +774,7 @@ def _snapshot_locality(
     hist: np.ndarray,
     stats: np.ndarray,
     child: np.ndarray,
+    block_rows: np.ndarray,
 ) -> None:
     n_m = len(K.m_list)
     hist[i] = 0
@@ -779,8 +783,9 @@ def _snapshot_locality(
     start = L.scored_start[i]
     child[i, SC_N] = L.children[i]
     blocks = L.blocks[i]
+    row = np.empty(stats.shape[2], dtype=stats.dtype)
     for k in range(len(blocks) - 1):
-        row = stats[i, k]
+        row[:] = 0
         for off in range(blocks[k], blocks[k + 1]):
             a = start + off
             s = recover(int(S.score[a]), int(S.last[a]), t, K.start, K.rec_points, K.rec_every)
@@ -814,6 +819,9 @@ def _snapshot_locality(
                 child[i, SC_R if kids == 1 else SC_W] += children_count(
                     off, L.children[i], L.adults[i], L.parents[i], L.stride_inv[i]
                 )
+        stats[i, 0] += row
+        for r in block_rows[k]:
+            stats[i, r] += row
 
 
 class Parallel:

@@ -156,7 +156,7 @@ def snapshot_rows(
     rows: list[tuple[str, str, str, float, float]] = []
 
     def add(dim: str, cat: str, s: np.ndarray) -> None:
-        n = s[kn.SN_N]
+        n = int(s[kn.SN_N])
         if n == 0:
             return
         rows.append((dim, cat, "people", np.nan, n))
@@ -173,23 +173,24 @@ def snapshot_rows(
         for g, name in enumerate(grades):
             rows.append((dim, cat, f"share_grade_{name}", np.nan, s[kn.N_SNAP + g] / n))
 
-    by_loc = stats.sum(axis=1)
+    by_loc = stats[:, 0]
     add("national", "national", by_loc.sum(axis=0))
     for r, name in enumerate(pop.region_names):
         add("region", name, by_loc[pop.loc_region == r].sum(axis=0))
     for urban, name in ((True, "urban"), (False, "rural")):
         add("urban_rural", name, by_loc[pop.loc_urban == urban].sum(axis=0))
-    by_blk = stats.sum(axis=0)
+    rows_total = stats.sum(axis=0)  # rows: everybody, 2 age bands, groups, propensity classes
     for a, name in enumerate(AGE_NAMES):
-        add("age_band", name, by_blk[pop.block_age == a].sum(axis=0))
-    for c in range(len(pop.r_values)):
+        add("age_band", name, rows_total[1 + a])
+    for g, name in enumerate(groups):
+        add("group", name, rows_total[3 + g])
+    k = len(pop.r_values)
+    for c in range(k):
         add(
             "propensity",
-            f"class {c + 1} of {len(pop.r_values)} (mean {pop.r_values[c]:.2f})",
-            by_blk[pop.block_rclass == c].sum(axis=0),
+            f"class {c + 1} of {k} (mean {pop.r_values[c]:.2f})",
+            rows_total[3 + len(groups) + c],
         )
-    for g, name in enumerate(groups):
-        add("group", name, by_blk[pop.block_group == g].sum(axis=0))
     kids = child.sum(axis=0)
     if kids[kn.SC_N]:
         rows.append(("age_band", "child", "people", np.nan, kids[kn.SC_N]))
