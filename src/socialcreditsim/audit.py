@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .kernels import AUDIT_COLUMNS, AUDIT_KINDS
-from .lists import COURT_EXIT_REASONS
+from .lists import COURT_EXIT_REASONS, NEVER
 
 if TYPE_CHECKING:
     from .population import Population
@@ -235,11 +235,13 @@ def explain(res: Results, person: int) -> str:
                 )
             case "court_list_entry":
                 lines.append(
-                    f"{d}  put on the courts' list of dishonest judgment debtors"
-                    f" (listing runs to day {r.value} unless they pay)."
+                    f"{d}  put on the courts' list of dishonest judgment debtors "
+                    f"({_expiry(res, r.value)})."
                 )
             case "court_list_extended":
-                lines.append(f"{d}  court listing extended by a new judgment.")
+                lines.append(
+                    f"{d}  court listing extended by a new judgment ({_expiry(res, r.value)})."
+                )
             case "court_list_exit":
                 why = {
                     "complied": "paid the debt",
@@ -270,6 +272,13 @@ def explain(res: Results, person: int) -> str:
             case "attempts":
                 lines.append(f"{d}  {_attempt_text(sc, r.item, int(r.value))}.")
     return "\n".join(lines)
+
+
+def _expiry(res: Results, day: int) -> str:
+    if day >= NEVER:
+        return "with no end date unless they pay"
+    end = dt.date.fromisoformat(res.manifest["start"]) + dt.timedelta(days=int(day))
+    return f"until {end} unless they pay"
 
 
 def _measure_text(sc: Scenario, name: str, start: bool) -> str:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -99,7 +100,7 @@ def _cell(v: Any) -> str:
     if isinstance(v, float):
         if math.isnan(v):
             return ""
-        return f"{v:.0f}" if v.is_integer() and abs(v) < 1e15 else f"{v:.6g}"
+        return f"{v:.6g}" if abs(v) < 1e6 else f"{v:.0f}"
     return "" if v is None or v is pd.NA or v is pd.NaT else str(v)
 
 
@@ -119,13 +120,15 @@ def _default_out(name: str, agents: int, seed: int) -> Path:
 
 
 def _headline_table(res: Results) -> Table:
-    table = Table(title=f"{res.manifest['scenario']}: headline figures")
+    table = Table(title=escape(f"{res.manifest['scenario']}: headline figures"))
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_column("wrongful", justify="right")
     table.add_column("wrongful share", justify="right")
     for row in res.headline().itertuples(index=False):
-        table.add_row(row.figure, _num(row.value), _num(row.wrongful), _share(row.wrongful_share))
+        table.add_row(
+            escape(row.figure), _num(row.value), _num(row.wrongful), _share(row.wrongful_share)
+        )
     return table
 
 
@@ -136,16 +139,19 @@ def _dry_run(sim: Sim, source: str, overrides: list[str], out: Path) -> None:
     params = Table(title="run parameters", show_header=False)
     params.add_column("parameter", style="bold")
     params.add_column("value")
-    params.add_row("scenario", f"{sc.meta.name} ({source})")
+    params.add_row(
+        "scenario", escape(sc.meta.name + (f" (from {source})" if source != sc.meta.name else ""))
+    )
     params.add_row("period", f"{sc.time.start} to {sc.time.end} ({n_days:,} days)")
     params.add_row(
         "agents",
-        f"{sim.n_agents:,} standing for {pop:,} people (1 agent = {pop / sim.n_agents:,.1f})",
+        f"{sim.n_agents:,} standing for {pop:,} people "
+        f"(1 agent = {pop / sim.n_agents:,.1f} people)",
     )
     params.add_row("seed", str(sim.seed))
     params.add_row("threads", str(sim.threads))
-    params.add_row("overrides", "\n".join(overrides) or "none")
-    params.add_row("output folder", str(out))
+    params.add_row("overrides", escape("\n".join(overrides)) or "none")
+    params.add_row("output folder", escape(str(out)))
     parts = estimate_memory(sc, sim.n_agents)
     mem = Table(title="predicted peak memory")
     mem.add_column("part")
@@ -186,13 +192,13 @@ def run(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Run folder to write [default: runs/<scenario>-<N>-seed<S>-<timestamp>]; "
-            "must not exist or be empty."
+            help="Run folder to write, which must not exist or be empty "
+            "(default: runs/<scenario>-<N>-seed<S>-<timestamp>)."
         ),
     ] = None,
     set_: SetOption = None,
     threads: Annotated[
-        int | None, typer.Option(min=1, help="Worker threads [default: all cores].")
+        int | None, typer.Option(min=1, help="Worker threads (default: all cores).")
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the parameters and predicted memory; stop.")
@@ -220,21 +226,19 @@ def _run(
     dry_run: bool,
     quiet: bool,
 ) -> None:
-    overrides = list(sets)
-    if start is not None:
-        overrides.append(f"time.start={start.date().isoformat()}")
-    if end is not None:
-        overrides.append(f"time.end={end.date().isoformat()}")
+    dates = [f"time.{k}={d.date().isoformat()}" for k, d in (("start", start), ("end", end)) if d]
     try:
-        sim = Sim(source, n_agents=agents, seed=seed, overrides=overrides, threads=threads)
+        sc = load_scenario(source, sets or None)
+        if dates:
+            sc = sc.with_overrides(dates, source="--start/--end")
+        sim = Sim(sc, n_agents=agents, seed=seed, threads=threads)
     except (ScenarioError, ValueError) as exc:
         _fail(exc)
-    sc = sim.scenario
     out = out if out is not None else _default_out(sc.meta.name, agents, seed)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         _fail(f"--out {out}: already exists and is not empty; choose another folder")
     if dry_run:
-        _dry_run(sim, source, overrides, out)
+        _dry_run(sim, source, sets + dates, out)
         return
     try:
         sim.check_memory()
@@ -254,10 +258,13 @@ def _run(
         console=_err(),
         disable=quiet,
     ) as bar:
-        task = bar.add_task(
-            "building the population; compiling kernels on first use (cached afterwards)",
-            total=n_days,
-        )
+        if not quiet:
+            bar.console.print(
+                "building the population; compiling kernels on first use (cached afterwards)",
+                style="dim",
+                highlight=False,
+            )
+        task = bar.add_task("preparing", total=n_days)
 
         def progress(day: int, total: int) -> None:
             date = sc.time.start + dt.timedelta(days=day - 1)
@@ -285,7 +292,7 @@ def scenarios() -> None:
     table.add_column("name", style="bold", no_wrap=True)
     table.add_column("description")
     for name, description in builtin_scenarios().items():
-        table.add_row(name, description)
+        table.add_row(escape(name), escape(description))
     _out().print(table)
 
 
@@ -315,6 +322,8 @@ def explain(
         try:
             story = res.explain(person)
         except KeyError as exc:
+            if (res.people["person"] == person).any():
+                raise  # a bug in the story, not an unknown person
             _fail(exc.args[0] if exc.args else exc)
         typer.echo(story)
         return
@@ -327,14 +336,19 @@ def explain(
     top = people[["person", "region"]].join(records, on="person").join(wrongful, on="person")
     top = top.fillna({"records": 0, "wrongful": False})
     top = top.sort_values(["records", "person"], ascending=[False, True]).head(EXPLAIN_LIST)
-    table = Table(title=f"audited people with the most records ({len(people):,} audited)")
+    table = Table(
+        title="audited people with the most records", caption=f"{len(people):,} people audited"
+    )
     table.add_column("person", justify="right")
     table.add_column("region")
     table.add_column("records", justify="right")
     table.add_column("anything wrongful")
     for row in top.itertuples(index=False):
         table.add_row(
-            str(row.person), row.region, f"{int(row.records):,}", "yes" if row.wrongful else "no"
+            str(row.person),
+            escape(row.region),
+            f"{int(row.records):,}",
+            "yes" if row.wrongful else "no",
         )
     console = _out()
     console.print(table)
@@ -368,9 +382,9 @@ def query(
     table = Table()
     for col in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[col])
-        table.add_column(str(col), justify="right" if numeric else "left")
+        table.add_column(escape(str(col)), justify="right" if numeric else "left")
     for row in frame.head(MAX_ROWS).itertuples(index=False, name=None):
-        table.add_row(*(_cell(v) for v in row))
+        table.add_row(*(escape(_cell(v)) for v in row))
     console = _out()
     console.print(table)
     if len(frame) > MAX_ROWS:

@@ -162,22 +162,24 @@ class Sim:
         audit: list[np.ndarray] = []
         sampled_per_loc = (pop.loc_scored // max(K.audit_stride, 1) + 1) if K.audit_stride else 0
         per_visit = 8 + len(measures.names)
-        for t in range(n_days):
-            cov = np.where(pop.loc_urban, cov_u[t], cov_r[t])
-            rate, q_right, q_wrong = beh.day_tables(t, joined_day <= t, cov)
-            par(kn.plan_day, K, L, t, rate, q_right, q_wrong, counts)
-            recorded = counts[:, :, :2].sum(axis=(1, 2))
-            B = _ensure_calendar(B, recorded + 1)
-            B = _ensure_listed(B, recorded)
-            B = _ensure_audit(B, (recorded + 2 * sampled_per_loc) * per_visit, audit)
-            par(kn.apply_day, K, L, S, B, t, rate, q_right, counts)
-            flows[t] = regions.sum(B.flows)
-            stocks[t] = regions.sum(B.stocks)
-            if snap.due(t):
-                snap.take(par, K, L, S, t)
-            if progress is not None:
-                progress(t + 1, n_days)
-        par.close()
+        try:
+            for t in range(n_days):
+                cov = np.where(pop.loc_urban, cov_u[t], cov_r[t])
+                rate, q_right, q_wrong = beh.day_tables(t, joined_day <= t, cov)
+                par(kn.plan_day, K, L, t, rate, q_right, q_wrong, counts)
+                recorded = counts[:, :, :2].sum(axis=(1, 2))
+                B = _ensure_calendar(B, recorded + 1)
+                B = _ensure_listed(B, recorded)
+                B = _ensure_audit(B, (recorded + 2 * sampled_per_loc) * per_visit, audit)
+                par(kn.apply_day, K, L, S, B, t, rate, q_right, counts)
+                flows[t] = regions.sum(B.flows)
+                stocks[t] = regions.sum(B.stocks)
+                if snap.due(t):
+                    snap.take(par, K, L, S, t)
+                if progress is not None:
+                    progress(t + 1, n_days)
+        finally:
+            par.close()
         _drain_audit(B, audit)
         self.population, self.state, self.measures = pop, S, measures
         t_run = time.perf_counter() - t0 - t_init

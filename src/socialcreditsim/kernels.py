@@ -556,8 +556,9 @@ def _apply_locality(
                     )
                     until, expires = court_until(rng, t, K.court_duration, hazard)
                     f = (f | int(CLX)) if expires else (f & ~int(CLX))
-                    if sampled:
-                        _audit(aud, audit_n, i, t, a, kind, 0, 1, until, s)
+                    if sampled:  # value: the day the listing expires if nobody pays
+                        expiry = t + K.court_duration if K.court_duration > 0 else NEVER
+                        _audit(aud, audit_n, i, t, a, kind, 0, 1, expiry, s)
         if (f & int(BL)) and s >= bl_exit and t >= since + bl_min:
             f &= ~int(BL | BLW)
             flows[fb + F_BL_OUT] += 1

@@ -1,0 +1,235 @@
+"""The command line, driven through Typer's test runner on tiny, fast runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from socialcreditsim import engine, load_scenario
+from socialcreditsim.cli import app
+
+TINY = ["--agents", "20000", "--end", "2018-03-31", "--threads", "1", "--seed", "3"]
+FILES = {
+    "timeseries.parquet",
+    "snapshots.parquet",
+    "audit.parquet",
+    "people.parquet",
+    "manifest.json",
+    "scenario.toml",
+}
+ENV = {"COLUMNS": "200"}  # wide tables, so rows are not wrapped in the captured output
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args), env=ENV)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("cli") / "run"
+    result = invoke("run", "national", *TINY, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    return out, result.stdout
+
+
+def test_run_writes_folder_and_prints_headline(run_dir: tuple[Path, str]) -> None:
+    out, stdout = run_dir
+    assert {p.name for p in out.iterdir()} == FILES
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["n_agents"], manifest["seed"], manifest["end"]) == (20000, 3, "2018-03-31")
+    assert "headline figures" in stdout
+    assert "court list: people listed (now)" in stdout
+    assert "wrongful share" in stdout
+    assert str(out) in stdout
+    # values are scaled to the population and printed with thousands separators
+    assert any("," in line and "recorded events" in line for line in stdout.splitlines())
+
+
+def test_run_default_out_and_quiet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run", *TINY, "--end", "2018-01-10", "--quiet")
+    assert result.exit_code == 0, result.output
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert folder.name.startswith("national-20000-seed3-")
+    assert {p.name for p in folder.iterdir()} == FILES
+    assert result.stdout.strip() == str(Path("runs") / folder.name)
+
+
+def test_run_refuses_nonempty_out(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    result = invoke("run", *TINY, "--out", str(tmp_path))
+    assert result.exit_code == 2
+    assert "not empty" in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_scenarios_lists_national() -> None:
+    result = invoke("scenarios")
+    assert result.exit_code == 0, result.output
+    assert "national" in result.stdout
+    assert "CBS News" in result.stdout
+
+
+def test_show_prints_loadable_toml(tmp_path: Path) -> None:
+    result = invoke("show", "national", "--set", "score.start=900")
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "mine.toml"
+    path.write_text(result.stdout)
+    sc = load_scenario(path)
+    assert sc.score.start == 900
+    assert sc.model_dump() == load_scenario("national", ["score.start=900"]).model_dump()
+
+
+def test_bad_set_exits_2_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run", *TINY, "--set", "score.nope=1", "--out", "out")
+    assert result.exit_code == 2
+    assert "score.nope" in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_set_on_show_exits_2() -> None:
+    result = invoke("show", "national", "--set", "behaviours.nobody.rate=1")
+    assert result.exit_code == 2
+    assert "nobody" in result.output
+
+
+def test_malformed_scenario_file_names_file_and_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[meta]\nname = "bad"\n\n[score]\nstart = 1000\nbogus = 3\n')
+    result = invoke("run", str(bad), *TINY)
+    assert result.exit_code == 2
+    assert str(bad) in result.output
+    assert "score.bogus" in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.toml"]
+
+
+def test_start_after_end_names_the_options() -> None:
+    result = invoke("run", "--start", "2021-01-01", "--dry-run")
+    assert result.exit_code == 2
+    assert "--start/--end" in result.output
+
+
+def test_dry_run_prints_estimate_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    result = invoke("run", *TINY, "--dry-run", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    for part in ("state", "calendar", "snapshot", "runtime", "total", "GiB"):
+        assert part in result.stdout
+    assert "20,000" in result.stdout and "1,411,778,724" in result.stdout
+    assert "time.end=2018-03-31" in result.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_too_big_for_memory_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "_available_memory", lambda: 2**20)
+    out = tmp_path / "out"
+    result = invoke("run", *TINY, "--out", str(out))
+    assert result.exit_code == 2
+    assert "GiB" in result.output
+    assert not out.exists()
+
+
+def test_interrupt_exits_130_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(self, progress=None):  # noqa: ANN001, ANN202
+        progress(1, 90)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine.Sim, "run", interrupted)
+    out = tmp_path / "out"
+    result = invoke("run", *TINY, "--out", str(out))
+    assert result.exit_code == 130
+    assert "interrupted; nothing was written" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_explain_person_prints_story(run_dir: tuple[Path, str]) -> None:
+    out, _ = run_dir
+    audit = pd.read_parquet(out / "audit.parquet")
+    people = pd.read_parquet(out / "people.parquet")
+    person = int(audit["person"].value_counts().index[0])
+    assert person in set(people["person"])
+    result = invoke("explain", str(out), str(person))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"Person {person}:")
+    assert len(result.stdout.splitlines()) > 2
+
+
+def test_explain_without_id_lists_people(run_dir: tuple[Path, str]) -> None:
+    out, _ = run_dir
+    audit = pd.read_parquet(out / "audit.parquet")
+    top = audit["person"].value_counts()
+    result = invoke("explain", str(out))
+    assert result.exit_code == 0, result.output
+    assert "records" in result.stdout and "anything wrongful" in result.stdout
+    assert f" {top.index[0]} " in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 10
+
+
+def test_explain_unknown_person_and_not_a_run(run_dir: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = run_dir
+    result = invoke("explain", str(out), "999999999")
+    assert result.exit_code == 2
+    assert "999999999" in result.output and "not in this run" in result.output
+    result = invoke("explain", str(tmp_path))
+    assert result.exit_code == 2
+    assert "not a run folder" in result.output
+
+
+def test_query_returns_rows(run_dir: tuple[Path, str]) -> None:
+    out, _ = run_dir
+    sql = "select region, count(*) as n from people group by region order by n desc"
+    result = invoke("query", str(out), sql)
+    assert result.exit_code == 0, result.output
+    assert "region" in result.stdout and "Guangdong" in result.stdout
+
+
+def test_query_limits_rows_and_csv(run_dir: tuple[Path, str]) -> None:
+    out, _ = run_dir
+    sql = "select person, region from people order by person"
+    n = len(pd.read_parquet(out / "people.parquet"))
+    result = invoke("query", str(out), sql)
+    assert result.exit_code == 0, result.output
+    assert f"showing 50 of {n:,} rows" in result.stdout
+    result = invoke("query", str(out), sql, "--csv")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "person,region" and len(lines) == n + 1
+
+
+def test_query_error_exits_2(run_dir: tuple[Path, str]) -> None:
+    out, _ = run_dir
+    result = invoke("query", str(out), "select * from nowhere")
+    assert result.exit_code == 2
+    assert "nowhere" in result.output
+
+
+def test_python_dash_m() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "socialcreditsim", "scenarios"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ENV},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "national" in result.stdout
