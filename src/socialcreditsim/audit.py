@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["audit_sample", "explain", "headline_rows"]
 
-TRUTH = ("", "rightful", "wrongful")
+TRUTH = ("", "rightful", "wrongful", "at_start")
 
 
 def audit_sample(n_scored: int, want: int, seed: int) -> tuple[int, int]:
@@ -212,6 +212,7 @@ def explain(res: Results, person: int) -> str:
     for r in ev.itertuples(index=False):
         d = str(r.date)[:10]
         wrong = r.truth == "wrongful"
+        at_start = r.truth == "at_start"
         match r.kind:
             case "event":
                 how = {
@@ -234,8 +235,9 @@ def explain(res: Results, person: int) -> str:
                     + (" (it was not them)." if wrong else ".")
                 )
             case "court_list_entry":
+                what = "already on" if at_start else "put on"
                 lines.append(
-                    f"{d}  put on the courts' list of dishonest judgment debtors "
+                    f"{d}  {what} the courts' list of dishonest judgment debtors "
                     f"({_expiry(res, r.value)})."
                 )
             case "court_list_extended":
@@ -252,8 +254,8 @@ def explain(res: Results, person: int) -> str:
             case "blacklist_entry":
                 note = " A wrongly attributed record was part of that score." if wrong else ""
                 lines.append(
-                    f"{d}  blacklisted: score {r.score} fell below "
-                    f"{sc.blacklist.entry_below}.{note}"
+                    f"{d}  {'already ' if at_start else ''}blacklisted: score {r.score} "
+                    f"below {sc.blacklist.entry_below}.{note}"
                 )
             case "blacklist_exit":
                 lines.append(
@@ -264,7 +266,8 @@ def explain(res: Results, person: int) -> str:
                 lines.append(f"{d}  grade is now {r.item} (score {r.score}).")
             case "measure_start":
                 lines.append(
-                    f"{d}  {_measure_text(sc, r.item, True)}"
+                    f"{d}  {'at the start: ' if at_start else ''}"
+                    f"{_measure_text(sc, r.item, True)}"
                     + (" -- wrongfully, through a wrong record." if wrong else ".")
                 )
             case "measure_end":

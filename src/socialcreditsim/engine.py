@@ -7,6 +7,7 @@ The day loop is Python; everything per person or per event is in ``kernels`` (Nu
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import time
 from collections.abc import Callable
@@ -147,11 +148,19 @@ class Sim:
             1.0, ini.court_listed_share + ini.blacklisted_share + (1.0 if ini.score_sd > 0 else 0.0)
         )
         cap = int(256 + pop.loc_scored.max() * (0.02 + init_share))
-        listed_share = min(1.0, ini.court_listed_share + ini.blacklisted_share)
+        below_entry = 0.0
+        if ini.score_sd > 0 and sc.blacklist.enabled:  # normal scores below the entry threshold
+            z = (sc.blacklist.entry_below - sc.score.start) / ini.score_sd
+            below_entry = 0.5 * (1 + math.erf(z / math.sqrt(2)))
+        listed_share = min(1.0, ini.court_listed_share + ini.blacklisted_share + 1.5 * below_entry)
         lcap = _pow2(4 * (64 + listed_share * pop.loc_scored.max()))
-        B = _books(pop.n_localities, n_days, cap, layout, acap=4096, lcap=lcap)
+        B = _books(pop.n_localities, n_days, cap, layout, lcap=lcap)
         par = kn.Parallel(pop.n_localities, self.threads)
-        par(kn.init_state, K, L, S, B, ini.court_listed_share, ini.blacklisted_share, ini.score_sd)
+        audit: list[np.ndarray] = []
+        for records in par(
+            kn.init_state, K, L, S, B, ini.court_listed_share, ini.blacklisted_share, ini.score_sd
+        ):
+            audit.extend(records)
         t_init = time.perf_counter() - t0
 
         counts = np.zeros((pop.n_localities, len(beh.names), 3), dtype=np.int64)
@@ -159,9 +168,6 @@ class Sim:
         flows = np.zeros((n_days, regions.n, layout.n_flows), dtype=np.int64)
         stocks = np.zeros((n_days, regions.n, layout.n_stocks), dtype=np.int64)
         snap = _Snapshots(sc, pop, days)
-        audit: list[np.ndarray] = []
-        sampled_per_loc = (pop.loc_scored // max(K.audit_stride, 1) + 1) if K.audit_stride else 0
-        per_visit = 8 + len(measures.names)
         try:
             for t in range(n_days):
                 cov = np.where(pop.loc_urban, cov_u[t], cov_r[t])
@@ -170,8 +176,8 @@ class Sim:
                 recorded = counts[:, :, :2].sum(axis=(1, 2))
                 B = _ensure_calendar(B, recorded + 1)
                 B = _ensure_listed(B, recorded)
-                B = _ensure_audit(B, (recorded + 2 * sampled_per_loc) * per_visit, audit)
-                par(kn.apply_day, K, L, S, B, t, rate, q_right, counts)
+                for records in par(kn.apply_day, K, L, S, B, t, rate, q_right, counts):
+                    audit.extend(records)
                 flows[t] = regions.sum(B.flows)
                 stocks[t] = regions.sum(B.stocks)
                 if snap.due(t):
@@ -180,7 +186,6 @@ class Sim:
                     progress(t + 1, n_days)
         finally:
             par.close()
-        _drain_audit(B, audit)
         self.population, self.state, self.measures = pop, S, measures
         t_run = time.perf_counter() - t0 - t_init
         self.results = Results.build(
@@ -241,9 +246,7 @@ def _params(
     )
 
 
-def _books(
-    n_loc: int, n_days: int, cap: int, layout: TimeseriesLayout, acap: int, lcap: int
-) -> kn.Books:
+def _books(n_loc: int, n_days: int, cap: int, layout: TimeseriesLayout, lcap: int) -> kn.Books:
     meta = np.zeros((n_loc, 3), dtype=np.int32)
     meta[:, kn.CAL_FREE] = -1
     return kn.Books(
@@ -252,8 +255,6 @@ def _books(
         cal_head=np.full((n_loc, n_days), -1, dtype=np.int32),
         cal=np.zeros((n_loc, cap, 3), dtype=np.int32),
         cal_meta=meta,
-        audit=np.zeros((n_loc, acap, len(kn.AUDIT_COLUMNS)), dtype=np.int64),
-        audit_n=np.zeros(n_loc, dtype=np.int32),
         listed=np.full((n_loc, lcap, 3), kn.LS_EMPTY, dtype=np.int32),
         listed_meta=np.zeros((n_loc, 2), dtype=np.int32),
     )
@@ -288,25 +289,6 @@ def _ensure_calendar(B: kn.Books, need: np.ndarray) -> kn.Books:
     if short <= 0:
         return B
     return B._replace(cal=_grow(B.cal, max(2 * cap, cap + short)))
-
-
-def _drain_audit(B: kn.Books, out: list[np.ndarray]) -> None:
-    if not B.audit_n.any():
-        return
-    mask = np.arange(B.audit.shape[1])[None, :] < B.audit_n[:, None]
-    out.append(B.audit[mask])
-    B.audit_n[:] = 0
-
-
-def _ensure_audit(B: kn.Books, need: np.ndarray, out: list[np.ndarray]) -> kn.Books:
-    """Drain the audit buffer when the day could overflow it; grow it if one day could."""
-    cap = B.audit.shape[1]
-    if int((B.audit_n + need).max()) <= cap:
-        return B
-    _drain_audit(B, out)
-    if int(need.max()) <= cap:
-        return B
-    return B._replace(audit=_grow(B.audit, max(2 * cap, int(need.max()))))
 
 
 class _RegionSum:

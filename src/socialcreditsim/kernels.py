@@ -79,6 +79,8 @@ N_LIST_FLOWS = 7
 S_COURT, S_BL_R, S_BL_W = 0, 1, 2
 N_LIST_STOCKS = 3
 
+AT_START = 3  # truth code of audit records that describe the state at the start
+
 # random stream purposes
 P_PLAN, P_EVENTS, P_ATTEMPTS, P_INIT = 0, 1, 2, 3
 
@@ -145,8 +147,6 @@ class Books(NamedTuple):
     cal_head: np.ndarray  # int32 (n_loc, n_days): first calendar entry of each day
     cal: np.ndarray  # int32 (n_loc, cap, 3): entries (who, stamp, next)
     cal_meta: np.ndarray  # int32 (n_loc, 3): free-list head, high-water mark, entries in use
-    audit: np.ndarray  # int64 (n_loc, acap, 7): records, columns AUDIT_COLUMNS
-    audit_n: np.ndarray  # int32 (n_loc,)
     listed: np.ndarray  # int32 (n_loc, lcap, 3): hash table of listed people (who, since, until)
     listed_meta: np.ndarray  # int32 (n_loc, 2): records live, slots used (live + deleted)
 
@@ -166,8 +166,7 @@ LM_LIVE, LM_USED = 0, 1
 @nb.njit(cache=True)
 def _audit(
     aud: np.ndarray,
-    audit_n: np.ndarray,
-    i: int,
+    n: np.ndarray,
     t: int,
     a: int,
     kind: int,
@@ -176,12 +175,10 @@ def _audit(
     value: int,
     score: int,
 ) -> None:
-    n = audit_n[i]
-    if n >= aud.shape[0]:
-        return  # the driver sizes the buffer for the day; never reached
-    row = aud[n]
+    """Append one record (columns AUDIT_COLUMNS) to a buffer sized for the worst case."""
+    row = aud[n[0]]
     row[0], row[1], row[2], row[3], row[4], row[5], row[6] = t, a, kind, item, truth, value, score
-    audit_n[i] = n + 1
+    n[0] += 1
 
 
 @nb.njit(cache=True)
@@ -409,11 +406,16 @@ def apply_day(
     rate: np.ndarray,
     q_right: np.ndarray,
     counts: np.ndarray,
-) -> None:
-    """Revisits, recorded events, then attempts and uses: one day."""
+) -> nb.typed.List:
+    """Revisits, recorded events, then attempts and uses: one day. Returns the audit records
+    of the day (one array per locality that has any)."""
+    out = nb.typed.List.empty_list(nb.types.int64[:, ::1])
     for i in range(lo, hi):
-        _apply_locality(K, L, S, B, i, t, rate, q_right, counts)
-        _attempts(K, L, S, B, i, t)
+        aud, n = _apply_locality(K, L, S, B, i, t, rate, q_right, counts)
+        _attempts(K, L, S, B, i, t, aud, n)
+        if n[0]:
+            out.append(aud[: n[0]].copy())
+    return out
 
 
 @nb.njit(cache=True)
@@ -427,12 +429,11 @@ def _apply_locality(
     rate: np.ndarray,
     q_right: np.ndarray,
     counts: np.ndarray,
-) -> None:
+) -> tuple[np.ndarray, np.ndarray]:
     score, last, flags = S.score, S.last, S.flags
     tab, lmeta = B.listed[i], B.listed_meta[i]
     flows, stocks = B.flows[i], B.stocks[i]
-    head, cal, meta, aud = B.cal_head[i], B.cal[i], B.cal_meta[i], B.audit[i]
-    audit_n = B.audit_n
+    head, cal, meta = B.cal_head[i], B.cal[i], B.cal_meta[i]
     start, smin, smax, points, every = K.start, K.smin, K.smax, K.rec_points, K.rec_every
     grade_min = K.grade_min
     bl_on, bl_entry, bl_exit, bl_min = K.bl_on, K.bl_entry, K.bl_exit, K.bl_min_stay
@@ -463,6 +464,7 @@ def _apply_locality(
     v_off = np.empty(n_vis, dtype=np.int32)
     v_code = np.empty(n_vis, dtype=np.int32)  # -1 - stamp for a revisit, else 2 b + wrongful
     v_blk = np.zeros(n_vis, dtype=np.int32)
+    v_shamed = np.zeros(n_vis, dtype=np.int8)
     k = 0
     e = head[t]
     head[t] = -1
@@ -497,13 +499,22 @@ def _apply_locality(
                 off = blocks[blk] + randint(rng, blocks[blk + 1] - blocks[blk])
             if b_shaming[b] > 0 and uniform(rng) < b_shaming[b]:
                 flows[FB * b + (4 if wrongful else 3)] += 1
-                a = base + off
-                if stride > 0 and a % stride == offset:
-                    _audit(aud, audit_n, i, t, a, SHAMED, b, 2 if wrongful else 1, 0, 0)
+                v_shamed[k] = 1
             v_off[k] = off
             v_code[k] = 2 * b + (1 if wrongful else 0)
             v_blk[k] = blk
             k += 1
+
+    # audit buffer: at most (9 + measures) records a visit, (measures) a sampled person's attempts
+    n_m = len(m_list)
+    n_sampled = 0
+    if stride > 0:
+        n_sampled = len(range(base + (offset - base) % stride, base + n_scored, stride))
+        for v in range(n_vis):
+            if (base + v_off[v]) % stride == offset:
+                n_sampled += 1
+    aud = np.empty(((9 + n_m) * n_sampled, len(AUDIT_COLUMNS)), dtype=np.int64)
+    an = np.zeros(1, dtype=np.int64)
 
     # 2. visit: bring up to date (lazy recovery), apply the event, list transitions, schedule
     for v in range(n_vis):
@@ -532,7 +543,7 @@ def _apply_locality(
             f &= ~int(CL | CLX)
             flows[fb + F_COURT_OUT + reason] += 1
             if sampled:
-                _audit(aud, audit_n, i, t, a, COURT_EXIT, 0, reason, 0, s)
+                _audit(aud, an, t, a, COURT_EXIT, 0, reason, 0, s)
         if code >= 0:
             b = code >> 1
             wrongful = (code & 1) == 1
@@ -540,7 +551,9 @@ def _apply_locality(
             if wrongful:
                 f |= int(TAINT)
             if sampled:
-                _audit(aud, audit_n, i, t, a, EVENT, b, 2 if wrongful else 1, b_change[b], s)
+                _audit(aud, an, t, a, EVENT, b, 2 if wrongful else 1, b_change[b], s)
+                if v_shamed[v]:
+                    _audit(aud, an, t, a, SHAMED, b, 2 if wrongful else 1, 0, s)
             if b_channel[b] == 1 and uniform(rng) < b_listing[b] * K.block_court[v_blk[v]]:
                 kind = -1
                 if not (f & int(CL)):
@@ -558,12 +571,12 @@ def _apply_locality(
                     f = (f | int(CLX)) if expires else (f & ~int(CLX))
                     if sampled:  # value: the day the listing expires if nobody pays
                         expiry = t + K.court_duration if K.court_duration > 0 else NEVER
-                        _audit(aud, audit_n, i, t, a, kind, 0, 1, expiry, s)
+                        _audit(aud, an, t, a, kind, 0, 1, expiry, s)
         if (f & int(BL)) and s >= bl_exit and t >= since + bl_min:
             f &= ~int(BL | BLW)
             flows[fb + F_BL_OUT] += 1
             if sampled:
-                _audit(aud, audit_n, i, t, a, BL_EXIT, 0, 0, 0, s)
+                _audit(aud, an, t, a, BL_EXIT, 0, 0, 0, s)
         if bl_on and not (f & int(BL)) and s < bl_entry:
             f |= int(BL)
             if f & int(TAINT):
@@ -571,7 +584,7 @@ def _apply_locality(
             since = t
             flows[fb + (F_BL_IN_W if f & int(BLW) else F_BL_IN_R)] += 1
             if sampled:
-                _audit(aud, audit_n, i, t, a, BL_ENTRY, 0, 2 if f & int(BLW) else 1, 0, s)
+                _audit(aud, an, t, a, BL_ENTRY, 0, 2 if f & int(BLW) else 1, 0, s)
         f = int(with_grade(np.uint8(f), grade_of(s, grade_min)))
         score[a] = s
         last[a] = t
@@ -583,22 +596,25 @@ def _apply_locality(
             _count(stocks, f, 1, m_list, m_grade, m_target, nch)
             if sampled:
                 if grade_bits(np.uint8(f0)) != grade_bits(np.uint8(f)):
-                    _audit(aud, audit_n, i, t, a, GRADE, grade_bits(np.uint8(f)), 0, 0, s)
+                    _audit(aud, an, t, a, GRADE, grade_bits(np.uint8(f)), 0, 0, s)
                 for m in range(len(m_list)):
                     a0 = affected(np.uint8(f0), m_list[m], m_grade[m])
                     a1 = affected(np.uint8(f), m_list[m], m_grade[m])
                     if a0 != a1:
                         if a1 == 0:
-                            _audit(aud, audit_n, i, t, a, MEASURE_END, m, a0, 0, s)
+                            _audit(aud, an, t, a, MEASURE_END, m, a0, 0, s)
                         else:
-                            _audit(aud, audit_n, i, t, a, MEASURE_START, m, a1, 0, s)
+                            _audit(aud, an, t, a, MEASURE_START, m, a1, 0, s)
         nxt = _next_due(s, f, since, until, t, bl_exit, bl_min, start, points, every, grade_min)
         if t < nxt < K.n_days:
             _push(cal, meta, head, nxt, off, t)
+    return aud, an
 
 
 @nb.njit(cache=True)
-def _attempts(K: Params, L: Layout, S: State, B: Books, i: int, t: int) -> None:
+def _attempts(
+    K: Params, L: Layout, S: State, B: Books, i: int, t: int, aud: np.ndarray, an: np.ndarray
+) -> None:
     """Attempts of the audited sample drawn one by one; everybody else's in aggregate."""
     n_m = len(K.m_list)
     if n_m == 0:
@@ -631,7 +647,7 @@ def _attempts(K: Params, L: Layout, S: State, B: Books, i: int, t: int) -> None:
                 k = poisson(rng, units * m_rate[m])
                 if k:
                     flows[fa + 2 * m + aff - 1] += k
-                    _audit(B.audit[i], B.audit_n, i, t, a, ATTEMPTS, m, aff, k, 0)
+                    _audit(aud, an, t, a, ATTEMPTS, m, aff, k, 0)
     for m in range(n_m):
         base = N_LIST_STOCKS + 4 * m
         for truth in range(2):
@@ -655,10 +671,15 @@ def init_state(
     court_share: float,
     bl_share: float,
     score_sd: float,
-) -> None:
-    """Everybody at the start score, some already listed or spread; count stocks, schedule."""
+) -> nb.typed.List:
+    """Everybody at the start score, some already listed or spread; count stocks, schedule.
+    Returns the audit records of the state at the start (truth code AT_START)."""
+    out = nb.typed.List.empty_list(nb.types.int64[:, ::1])
     for i in range(lo, hi):
-        _init_locality(K, L, S, B, i, court_share, bl_share, score_sd)
+        aud, n = _init_locality(K, L, S, B, i, court_share, bl_share, score_sd)
+        if n[0]:
+            out.append(aud[: n[0]].copy())
+    return out
 
 
 @nb.njit(cache=True)
@@ -671,7 +692,7 @@ def _init_locality(
     court_share: float,
     bl_share: float,
     score_sd: float,
-) -> None:
+) -> tuple[np.ndarray, np.ndarray]:
     g0 = grade_of(K.start, K.grade_min)
     rng = new_stream(K.seed, i, -1, P_INIT)
     start = L.scored_start[i]
@@ -679,6 +700,14 @@ def _init_locality(
     tab, lmeta = B.listed[i], B.listed_meta[i]
     m_rate = K.m_rate_u if L.urban[i] else K.m_rate_r
     n_child, n_adult, n_par, s_inv = L.children[i], L.adults[i], L.parents[i], L.stride_inv[i]
+    stride = K.audit_stride
+    n_sampled = (
+        len(range(start + (K.audit_offset - start) % stride, start + L.scored[i], stride))
+        if stride > 0
+        else 0
+    )
+    aud = np.empty(((3 + len(K.m_list)) * n_sampled, len(AUDIT_COLUMNS)), dtype=np.int64)
+    an = np.zeros(1, dtype=np.int64)
     for off in range(L.scored[i]):
         a = start + off
         s = K.start
@@ -691,6 +720,7 @@ def _init_locality(
         if bl_share > 0 and uniform(rng) < bl_share:
             lo = max(K.smin, K.bl_entry - (K.start - K.bl_entry))
             s = min(s, lo + randint(rng, max(1, K.bl_entry - lo)))
+        if K.bl_on and s < K.bl_entry:  # listed for a while already
             f |= int(BL)
             since = -randint(rng, K.bl_min_stay + 1)
         if court_share > 0 and uniform(rng) < court_share:
@@ -709,6 +739,18 @@ def _init_locality(
         S.last[a] = 0
         S.flags[a] = fl
         _keep_listing(tab, lmeta, off, -1, int(fl), since, until)
+        if stride > 0 and a % stride == K.audit_offset and fl != with_grade(np.uint8(0), g0):
+            if f & int(CL):
+                expiry = until if f & int(CLX) else NEVER
+                _audit(aud, an, 0, a, COURT_ENTRY, 0, AT_START, expiry, s)
+            if f & int(BL):
+                _audit(aud, an, 0, a, BL_ENTRY, 0, AT_START, 0, s)
+            if grade_bits(fl) != g0:
+                _audit(aud, an, 0, a, GRADE, grade_bits(fl), AT_START, 0, s)
+            for m in range(len(K.m_list)):
+                aff = affected(fl, K.m_list[m], K.m_grade[m])
+                if aff:
+                    _audit(aud, an, 0, a, MEASURE_START, m, AT_START, 0, s)
         _count(
             stocks,
             int(fl),
@@ -734,6 +776,7 @@ def _init_locality(
             )
             if 0 < nxt < K.n_days:
                 _push(cal, meta, head, nxt, off, 0)
+    return aud, an
 
 
 # snapshot statistics per (locality, block)
@@ -837,12 +880,13 @@ class Parallel:
         self.ranges = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
 
-    def __call__(self, kernel, *args) -> None:  # noqa: ANN001
+    def __call__(self, kernel, *args) -> list:  # noqa: ANN001
+        """The kernel's results, one per range, in locality order."""
         if self.pool is None:
-            kernel(self.ranges[0][0], self.ranges[-1][1], *args)
-            return
-        for f in [self.pool.submit(kernel, lo, hi, *args) for lo, hi in self.ranges]:
-            f.result()
+            return [kernel(lo, hi, *args) for lo, hi in self.ranges]
+        return [
+            f.result() for f in [self.pool.submit(kernel, lo, hi, *args) for lo, hi in self.ranges]
+        ]
 
     def close(self) -> None:
         if self.pool is not None:

@@ -189,6 +189,8 @@ def build_population(scenario: Scenario, n_agents: int, seed: int) -> Population
     for i, size in enumerate(loc_size):
         rng = np.random.default_rng([seed, 1, i])
         n_child, n_adult, n_senior = rng.multinomial(size, age_p)
+        if n_child and not n_adult:  # a tiny locality: somebody must be the parent
+            n_child, n_adult = n_child - 1, 1
         counts = np.concatenate(
             [
                 rng.multinomial(n_adult, block_w[:half] / block_w[:half].sum()),

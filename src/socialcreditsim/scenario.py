@@ -221,25 +221,40 @@ class Score(_Model):
     recovery_per_day: Annotated[float, Field(ge=0, le=1000)] = 0.0
     grades: list[Grade] = []
 
+    @field_validator("grades")
+    @classmethod
+    def _grades(cls, v: list[Grade]) -> list[Grade]:
+        mins = [g.min for g in v]
+        if mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
+            got = ", ".join(f"{g.name} >= {g.min}" for g in v)
+            raise ValueError(
+                "grades must be listed from the highest minimum to the lowest, each minimum"
+                f" different; got {got}"
+            )
+        if len(v) > 8:
+            raise ValueError(f"at most 8 grades, got {len(v)}")
+        names = [g.name for g in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"grade names must be unique; repeated: {dup}")
+        return v
+
     @model_validator(mode="after")
     def _bounds(self) -> Score:
         if not -32768 <= self.min < self.max <= 32767:
-            raise ValueError("need -32768 <= min < max <= 32767 (scores are 16-bit)")
+            raise ValueError(
+                f"need -32768 <= min < max <= 32767 (scores are 16-bit); got min {self.min},"
+                f" max {self.max}"
+            )
         if not self.min <= self.start <= self.max:
-            raise ValueError(f"start ({self.start}) must lie between min and max")
-        mins = [g.min for g in self.grades]
-        if mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
-            raise ValueError("grades must be listed from highest to lowest with distinct minimums")
-        if len(self.grades) > 8:
-            raise ValueError("at most 8 grades")
+            raise ValueError(
+                f"start ({self.start}) must lie between min ({self.min}) and max ({self.max})"
+            )
         if self.grades and self.grades[-1].min > self.min:
             raise ValueError(
-                f"the lowest grade must start at or below score.min ({self.min}) so that"
-                " every score has a grade"
+                f"grades: the lowest grade ({self.grades[-1].name} >= {self.grades[-1].min}) must"
+                f" start at or below score.min ({self.min}) so that every score has a grade"
             )
-        names = [g.name for g in self.grades]
-        if len(set(names)) != len(names):
-            raise ValueError("grade names must be unique")
         return self
 
 
@@ -374,11 +389,14 @@ class Scenario(_Model):
                     raise ValueError(
                         f"{kind}.{m.name}: triggered by 'blacklist' but blacklist.enabled is false"
                     )
-        region_names = set(self.region_table()[0])
+        region_list = self.region_table()[0]
         for step in self.rollout:
-            bad = set(step.regions) - region_names
+            bad = set(step.regions) - set(region_list)
             if bad:
-                raise ValueError(f"rollout: unknown regions {sorted(bad)}")
+                raise ValueError(
+                    f"rollout (step of {step.date}): unknown regions {sorted(bad)};"
+                    f" regions are {region_list}"
+                )
         if self.initial.blacklisted_share and not self.blacklist.enabled:
             raise ValueError("initial.blacklisted_share needs blacklist.enabled = true")
         return self
@@ -473,14 +491,151 @@ def _validate(data: dict[str, Any], source: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = _loc_name(data, err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field (check the spelling; `socialcreditsim show` lists every field)"
-            lines.append(f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}")
+        lines = [f"{source}: {line}" for line in _error_lines(data, exc.errors())]
         raise ScenarioError("\n".join(dict.fromkeys(lines))) from None
+
+
+# Pydantic labels each branch of a union in the error location; these are the words for them.
+_BRANCH_WORDS = {
+    "float": "a number",
+    "int": "a whole number",
+    "str": "a string",
+    "bool": "true or false",
+    "list[tuple[date, float]]": "a list of [date, value] points",
+    "literal['census2020']": '"census2020"',
+    "list[Region]": "a list of [[population.regions]] tables (name, share, urban_share)",
+}
+_SCHEDULE_BRANCH = "list[tuple[date, float]]"
+# Constraint errors whose pydantic message does not show the offending value.
+_NO_VALUE_TYPES = {"missing", "extra_forbidden", "value_error", "assertion_error"}
+
+
+def _is_branch(part: Any) -> bool:
+    """Whether a location part is a pydantic union-branch label rather than a field name."""
+    return isinstance(part, str) and (
+        part in _BRANCH_WORDS or "[" in part or part[:1].isupper() or part.startswith("function-")
+    )
+
+
+def _error_lines(data: Any, errors: list[Any]) -> list[str]:
+    """One line per problem: union branches of one field are folded into a single line."""
+    lines: list[str] = []
+    unions: dict[tuple[Any, ...], list[tuple[str, tuple[Any, ...], Any]]] = {}
+    order: list[Any] = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        cut = _branch_index(data, loc)
+        if cut is None:
+            order.append(err)
+            continue
+        field = loc[:cut]
+        if field not in unions:
+            unions[field] = []
+            order.append(field)
+        rest = tuple(p for p in loc[cut + 1 :] if not _is_branch(p))
+        unions[field].append((str(loc[cut]), rest, err))
+    for item in order:
+        if isinstance(item, dict):
+            lines.append(_one_line(data, tuple(item["loc"]), item))
+            continue
+        members = unions[item]
+        where = _loc_name(data, item)
+        branches = list(dict.fromkeys(b for b, _, _ in members))
+        deep = [(rest, err) for b, rest, err in members if rest]
+        value = _lookup(data, item)
+        if _SCHEDULE_BRANCH in branches:
+            lines.append(
+                f"{where}: expected a number or a list of [date, value] points such as"
+                f" [[2018-01-01, 0.5], [2020-01-01, 1.0]]; got {value!r}"
+            )
+        elif deep:  # the value has the shape of one branch: report what is wrong inside it
+            lines += [_one_line(data, item + rest, err) for rest, err in deep]
+        else:
+            words = " or ".join(_BRANCH_WORDS.get(b, b) for b in branches)
+            lines.append(f"{where}: expected {words}; got {value!r}")
+    return lines
+
+
+def _branch_index(data: Any, loc: tuple[Any, ...]) -> int | None:
+    """Position of the first union-branch label in ``loc`` (a key present in the data never is)."""
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(part, int) and isinstance(node, list) and part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        elif i > 0 and _is_branch(part):
+            return i
+        else:
+            node = None
+    return None
+
+
+def _one_line(data: Any, loc: tuple[Any, ...], err: Any) -> str:
+    where = _loc_name(data, loc)
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = _unknown_field_message(loc)
+    elif err["type"] not in _NO_VALUE_TYPES and not isinstance(err.get("input"), (dict, list)):
+        msg = f"{msg} (got {err.get('input')!r})"
+    return f"{where}: {msg}" if where else msg
+
+
+def _unknown_field_message(loc: tuple[Any, ...]) -> str:
+    """'unknown field', with the fields allowed at that place and the closest spelling."""
+    import difflib
+
+    name = str(loc[-1])
+    model = _model_at(loc[:-1])
+    if model is None:
+        return "unknown field (check the spelling; `socialcreditsim show` lists every field)"
+    fields = list(model.model_fields)
+    close = difflib.get_close_matches(name, fields, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown field '{name}'{hint}; fields allowed here: {', '.join(fields)}"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that holds the fields at ``loc`` (list indices and branches skipped)."""
+    import types
+    import typing
+
+    model: type[BaseModel] = Scenario
+    for part in loc:
+        if not isinstance(part, str) or _is_branch(part):
+            continue
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        ann: Any = info.annotation
+        found = None
+        stack = [ann]
+        while stack:
+            t = stack.pop()
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                found = t
+                break
+            origin = typing.get_origin(t)
+            if origin in (list, typing.Union, types.UnionType):
+                stack.extend(typing.get_args(t))
+        if found is None:
+            return None
+        model = found
+    return model
+
+
+def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
+    node = data
+    for part in loc:
+        if isinstance(part, int) and isinstance(node, list) and part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        elif _is_branch(part):
+            continue
+        else:
+            return None
+    return node
 
 
 def _loc_name(data: Any, loc: tuple[Any, ...]) -> str:
@@ -491,13 +646,21 @@ def _loc_name(data: Any, loc: tuple[Any, ...]) -> str:
         if isinstance(part, int) and isinstance(node, list) and part < len(node):
             item = node[part]
             name = item.get("name") if isinstance(item, dict) else None
-            parts.append(str(name) if name else f"[{part}]")
+            if name:
+                parts.append(str(name))
+            elif parts:
+                parts[-1] += f"[{part}]"
+            else:
+                parts.append(f"[{part}]")
             node = item
-        elif isinstance(part, str) and part[:1].isupper() or part in ("function-after",):
+        elif isinstance(node, dict) and part in node:
+            parts.append(str(part))
+            node = node[part]
+        elif _is_branch(part):
             continue  # pydantic union branch labels
         else:
             parts.append(str(part))
-            node = node.get(part) if isinstance(node, dict) else None
+            node = None
     return ".".join(parts)
 
 
