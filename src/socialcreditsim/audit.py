@@ -118,58 +118,54 @@ def _fmt(x: float) -> str:
     return f"{x:,.3g}"
 
 
-def headline_rows(res: Results) -> pd.DataFrame:
-    """National figures at the end of the run (stocks) and summed over it (flows)."""
-    ts = res.timeseries
-    nat = ts[ts["region"] == "national"]
-    last = nat["date"].max()
-    rows: list[tuple[str, float, float]] = []
+class _National:
+    """Totals of the national rows of a run's time series."""
 
-    def total(metric: str, item: str | None = None, at_end: bool = False) -> tuple[float, float]:
+    def __init__(self, res: Results):
+        ts = res.timeseries
+        self.nat = ts[ts["region"] == "national"]
+        self.last = self.nat["date"].max()
+
+    def total(
+        self, metric: str, item: str | None = None, at_end: bool = False
+    ) -> tuple[float, float]:
+        """(all, wrongful): at the end of the run for a stock, summed over it for a flow."""
+        nat = self.nat
         sel = nat["metric"] == metric
         if item is not None:
             sel &= nat["item"] == item
         if at_end:
-            sel &= nat["date"] == last
+            sel &= nat["date"] == self.last
         part = nat[sel]
         return float(part["value"].sum()), float(part[part["truth"] == "wrongful"]["value"].sum())
 
+
+def _share(value: float, wrongful: float) -> float:
+    return wrongful / value if value > 0 else np.nan
+
+
+def headline_rows(res: Results) -> pd.DataFrame:
+    """Lists, scores, shaming and rewards, national, at the end of the run or summed over it."""
+    nat = _National(res)
     sc = res.scenario
-    offsets = sc.initial.cumulative
-    for m in sc.sanctions:
-        rows.append(
-            (f"people barred: {m.name} (now)", *total("sanctioned_people", m.name, at_end=True))
-        )
-        if m.target != "person":
-            rows.append(
-                (
-                    f"children barred: {m.name} (now)",
-                    *total("sanctioned_children", m.name, at_end=True),
-                )
-            )
-        att = total("blocked_attempts", m.name)
-        rows.append((f"blocked attempts: {m.name} (over the run)", *att))
-        key = f"blocked_attempts:{m.name}"
-        if key in offsets:
-            rows.append(
-                (
-                    f"blocked attempts: {m.name} (cumulative, incl. before start)",
-                    att[0] + offsets[key],
-                    att[1],
-                )
-            )
-    rows.append(("court list: people listed (now)", *total("court_listed", at_end=True)))
-    rows.append(("court list: new listings (over the run)", *total("court_list_entries")))
+    rows: list[tuple[str, float, float]] = [
+        ("court list: people listed (now)", *nat.total("court_listed", at_end=True)),
+        ("court list: new listings (over the run)", *nat.total("court_list_entries")),
+    ]
     if sc.blacklist.enabled:
-        rows.append(("score blacklist: people listed (now)", *total("blacklisted", at_end=True)))
-        rows.append(("score blacklist: entries (over the run)", *total("blacklist_entries")))
+        rows.append(
+            ("score blacklist: people listed (now)", *nat.total("blacklisted", at_end=True))
+        )
+        rows.append(("score blacklist: entries (over the run)", *nat.total("blacklist_entries")))
+    if sc.red_list.min_grade:
+        rows.append(("red list: people listed (now)", *nat.total("red_listed", at_end=True)))
     for m in sc.rewards:
         rows.append(
-            (f"people rewarded: {m.name} (now)", *total("rewarded_people", m.name, at_end=True))
+            (f"rewarded: {m.name} (now)", *nat.total("rewarded_people", m.name, at_end=True))
         )
-    rows.append(("recorded events (over the run)", *total("events_recorded")))
+    rows.append(("recorded events (over the run)", *nat.total("events_recorded")))
     if any(b.shaming_probability > 0 for b in sc.behaviours):
-        rows.append(("shamed on public screens (over the run)", *total("shamings")))
+        rows.append(("shamed on public screens (over the run)", *nat.total("shamings")))
     snap = res.snapshots
     if len(snap):
         final = snap[(snap["date"] == snap["date"].max()) & (snap["dimension"] == "national")]
@@ -177,10 +173,46 @@ def headline_rows(res: Results) -> pd.DataFrame:
         if len(mean):
             rows.append(("mean score (now)", float(mean.iloc[0]), np.nan))
     frame = pd.DataFrame(rows, columns=["figure", "value", "wrongful"])
-    frame["wrongful_share"] = np.where(
-        frame["value"] > 0, frame["wrongful"] / frame["value"], np.nan
-    )
+    frame["wrongful_share"] = [
+        _share(v, w) for v, w in zip(frame["value"], frame["wrongful"], strict=True)
+    ]
     return frame
+
+
+def sanction_rows(res: Results) -> pd.DataFrame:
+    """One row per sanction: people (and children) barred at the end, blocked attempts over the
+    run (and since the list began, where the scenario gives the count before its start)."""
+    nat = _National(res)
+    sc = res.scenario
+    rows = []
+    for m in sc.sanctions:
+        people, people_w = nat.total("sanctioned_people", m.name, at_end=True)
+        kids, kids_w = nat.total("sanctioned_children", m.name, at_end=True)
+        att, att_w = nat.total("blocked_attempts", m.name)
+        before = sc.initial.cumulative.get(f"blocked_attempts:{m.name}")
+        rows.append(
+            {
+                "sanction": m.name,
+                "people_barred": people,
+                "people_wrongful_share": _share(people, people_w),
+                "children_barred": kids,
+                "blocked_attempts": att,
+                "attempts_wrongful_share": _share(att, att_w),
+                "blocked_attempts_since_list_began": np.nan if before is None else att + before,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "sanction",
+            "people_barred",
+            "people_wrongful_share",
+            "children_barred",
+            "blocked_attempts",
+            "attempts_wrongful_share",
+            "blocked_attempts_since_list_began",
+        ],
+    )
 
 
 def explain(res: Results, person: int) -> str:

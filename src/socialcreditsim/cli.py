@@ -132,6 +132,36 @@ def _headline_table(res: Results) -> Table:
     return table
 
 
+def _sanctions_table(res: Results) -> Table | None:
+    frame = res.sanctions()
+    if frame.empty:
+        return None
+    since = frame["blocked_attempts_since_list_began"].notna().any()
+    table = Table(title="sanctions (people now, blocked attempts over the run)")
+    for col in (
+        "sanction",
+        "people barred",
+        "wrongly",
+        "children barred",
+        "blocked attempts",
+        "wrongly",
+    ) + (("attempts since the list began",) if since else ()):
+        table.add_column(col, justify="left" if col == "sanction" else "right")
+    for r in frame.itertuples(index=False):
+        cells = [
+            escape(r.sanction),
+            _num(r.people_barred),
+            _share(r.people_wrongful_share),
+            _num(r.children_barred),
+            _num(r.blocked_attempts),
+            _share(r.attempts_wrongful_share),
+        ]
+        if since:
+            cells.append(_num(r.blocked_attempts_since_list_began))
+        table.add_row(*cells)
+    return table
+
+
 def _dry_run(sim: Sim, source: str, overrides: list[str], out: Path) -> None:
     sc = sim.scenario
     n_days = (sc.time.end - sc.time.start).days + 1
@@ -282,6 +312,9 @@ def _run(
         console.print(str(path), markup=False, highlight=False, soft_wrap=True)
         return
     console.print(_headline_table(res))
+    sanctions = _sanctions_table(res)
+    if sanctions is not None:
+        console.print(sanctions)
     console.print(f"results written to {path}", markup=False, highlight=False, soft_wrap=True)
 
 

@@ -527,7 +527,7 @@ def _apply_locality(
         f0 = int(flags[a])
         f = f0
         s = recover(int(score[a]), int(last[a]), t, start, points, every)
-        if s == start:
+        if s >= start:
             f &= ~int(TAINT)
         slot = _slot(tab, lmeta, off, False) if f & int(BL | CL) else -1
         since = tab[slot, LS_SINCE] if slot >= 0 else 0
@@ -548,7 +548,7 @@ def _apply_locality(
             b = code >> 1
             wrongful = (code & 1) == 1
             s = min(smax, max(smin, s + b_change[b]))
-            if wrongful:
+            if wrongful and b_change[b] < 0 and s < start:
                 f |= int(TAINT)
             if sampled:
                 _audit(aud, an, t, a, EVENT, b, 2 if wrongful else 1, b_change[b], s)

@@ -9,13 +9,15 @@ bit    meaning
 1      that blacklisting is wrongful (a wrongful record was part of the score that put them there)
 2      on the court list
 3      the court listing ends by expiry (else by compliance) on day ``until``
-4      taint: a wrongful record is part of the current distance from the start score
+4      taint: a wrongful record that lowered the score is part of its current deficit
 5-7    grade index (0 = highest grade)
 ====== =====================================================================
 
 The red list is implied by the grade. A blacklisting is *wrongful* when a wrongfully attributed
 record contributed to the score at entry (the taint bit); the taint clears when the score is back
-at its start value. Court listings come from court records, which carry no misidentification.
+at or above its start value. (A wrongful record that raised a score is not tracked: no built-in
+scenario records good deeds by camera.) Court listings come from court records, which carry no
+misidentification.
 """
 
 from __future__ import annotations

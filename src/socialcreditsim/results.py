@@ -360,6 +360,12 @@ class Results:
 
         return headline_rows(self)
 
+    def sanctions(self) -> pd.DataFrame:
+        """Per sanction: people and children barred at the end, blocked attempts over the run."""
+        from .audit import sanction_rows
+
+        return sanction_rows(self)
+
     def explain(self, person: int) -> str:
         """A sampled person's story in plain words."""
         from .audit import explain
