@@ -37,27 +37,57 @@ class MemoryError_(RuntimeError):
     """The run would not fit in memory; the message gives the estimate."""
 
 
+def _capacities(sc: Scenario, scored_per_locality: int) -> tuple[int, int]:
+    """Initial calendar and listed-table slots per locality (both grow when a day needs it)."""
+    ini = sc.initial
+    spread = 1.0 if ini.score_sd > 0 else 0.0
+    calendar = int(
+        256
+        + scored_per_locality
+        * (0.02 + min(1.0, ini.court_listed_share + ini.blacklisted_share + spread))
+    )
+    below_entry = 0.0
+    if ini.score_sd > 0 and sc.blacklist.enabled:  # normal scores below the entry threshold
+        z = (sc.blacklist.entry_below - sc.score.start) / ini.score_sd
+        below_entry = 0.5 * (1 + math.erf(z / math.sqrt(2)))
+    listed = min(1.0, ini.court_listed_share + ini.blacklisted_share + 1.5 * below_entry)
+    return calendar, _pow2(4 * (64 + listed * scored_per_locality))
+
+
+RUNTIME_BYTES = 255 * 2**20  # interpreter, NumPy, pandas, Arrow, Numba and the compiled kernels
+
+
 def estimate_memory(scenario: Scenario, n_agents: int) -> dict[str, int]:
-    """Predicted peak memory of a run, by part, in bytes (before any work is done)."""
+    """Predicted peak memory of a run, by part, in bytes, before any work is done.
+
+    Sized like the engine allocates (``_capacities``); measured within 10% for N >= 10^7
+    (benchmarks/run.py prints both).
+    """
     pop = scenario.population
     n_days = (scenario.time.end - scenario.time.start).days + 1
-    n_loc = int(np.ceil(n_agents / pop.locality_size)) + 2 * 31
+    L = pop.locality_size
+    n_loc = int(np.ceil(n_agents / L)) + 2 * 31  # each region's urban and rural tail
     scored = int(n_agents * (1 - pop.child_share))
+    per_loc = min(L, n_agents) * (1 - pop.child_share)
+    calendar, listed = _capacities(scenario, int(per_loc))
     n_blocks = 2 * (len(scenario.groups) + 1) * pop.propensity_classes * pop.prosocial_classes
-    n_beh, n_m = len(scenario.behaviours), len(scenario.sanctions) + len(scenario.rewards)
-    init_share = min(
-        1.0,
-        scenario.initial.court_listed_share
-        + scenario.initial.blacklisted_share
-        + (1.0 if scenario.initial.score_sd > 0 else 0.0),
+    n_bins = (scenario.score.max - scenario.score.min) // scenario.output.score_bin_width + 1
+    n_groups = len(scenario.groups) + 1
+    n_cols = kn.N_SNAP + max(1, len(scenario.score.grades))
+    n_metrics = (
+        5 * len(scenario.behaviours)
+        + 10
+        + 6 * (len(scenario.sanctions) + len(scenario.rewards))
+        + max(1, len(scenario.score.grades))
     )
     return {
         "state": scored * STATE_BYTES,
-        "calendar": n_loc * n_days * 4 + int(scored * (0.1 + init_share)) * 10 + n_loc * 10_240,
-        "layout": n_loc * (n_blocks + 1) * 4 + n_loc * 64,
-        "snapshot": n_loc * n_blocks * (kn.N_SNAP + 8) * 8 * 2,
-        "timeseries": n_days * 32 * (5 * n_beh + 7 + 2 * n_m + 3 + 4 * n_m + 8) * 8 * 3,
-        "runtime": 350 * 2**20,  # interpreter, NumPy, Numba and compiled kernels
+        "listed people": n_loc * listed * 12,
+        "calendar": n_loc * (n_days * 4 + 3 * calendar * 12),  # x3: old and new while growing
+        "layout": n_loc * (n_blocks + 1) * 4 * 2,
+        "snapshots": n_loc * 2 * 8 * (n_bins + (6 + n_groups + pop.propensity_classes) * n_cols),
+        "time series": n_days * 32 * n_metrics * (8 * 2 + 48),
+        "runtime": RUNTIME_BYTES,
     }
 
 
@@ -144,16 +174,7 @@ class Sim:
         )
         layout = TimeseriesLayout(sc, beh.names, measures)
         ini = sc.initial
-        init_share = min(
-            1.0, ini.court_listed_share + ini.blacklisted_share + (1.0 if ini.score_sd > 0 else 0.0)
-        )
-        cap = int(256 + pop.loc_scored.max() * (0.02 + init_share))
-        below_entry = 0.0
-        if ini.score_sd > 0 and sc.blacklist.enabled:  # normal scores below the entry threshold
-            z = (sc.blacklist.entry_below - sc.score.start) / ini.score_sd
-            below_entry = 0.5 * (1 + math.erf(z / math.sqrt(2)))
-        listed_share = min(1.0, ini.court_listed_share + ini.blacklisted_share + 1.5 * below_entry)
-        lcap = _pow2(4 * (64 + listed_share * pop.loc_scored.max()))
+        cap, lcap = _capacities(sc, int(pop.loc_scored.max()))
         B = _books(pop.n_localities, n_days, cap, layout, lcap=lcap)
         par = kn.Parallel(pop.n_localities, self.threads)
         audit: list[np.ndarray] = []
