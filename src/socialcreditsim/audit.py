@@ -15,6 +15,7 @@ import pandas as pd
 
 from .kernels import AUDIT_COLUMNS, AUDIT_KINDS
 from .lists import COURT_EXIT_REASONS, NEVER
+from .results import DATE
 
 if TYPE_CHECKING:
     from .population import Population
@@ -99,7 +100,7 @@ def audit_frame(
     frame = pd.DataFrame(
         {
             "person": pop.person_of_scored(raw["who"]),
-            "date": start + raw["day"].astype("timedelta64[D]"),
+            "date": (start + raw["day"].astype("timedelta64[D]")).astype(DATE),
             "kind": pd.Categorical(kind_names, categories=list(AUDIT_KINDS)),
             "item": item.astype(str),
             "truth": truth.astype(str),
@@ -190,6 +191,8 @@ def sanction_rows(res: Results) -> pd.DataFrame:
         kids, kids_w = nat.total("sanctioned_children", m.name, at_end=True)
         att, att_w = nat.total("blocked_attempts", m.name)
         before = sc.initial.cumulative.get(f"blocked_attempts:{m.name}")
+        if before is not None and res.manifest["counts"] == "raw":
+            before /= res.manifest["scale"]  # the published count, in agents
         rows.append(
             {
                 "sanction": m.name,

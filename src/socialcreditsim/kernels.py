@@ -712,7 +712,7 @@ def _init_locality(
         a = start + off
         s = K.start
         f = 0
-        since, until = 0, 0
+        since, until, expiry = 0, 0, NEVER
         if score_sd > 0:
             u1 = max(uniform(rng), 1e-300)
             z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * uniform(rng))
@@ -729,9 +729,13 @@ def _init_locality(
             hazard = K.court_base + _pressure(
                 K.court_pay, K.m_list, K.m_target, m_rate, K.m_reward, nch
             )
+            # listed some time ago: the expiry is nearer; compliance is memoryless
             until, expires = court_until(rng, 0, K.court_duration, hazard)
-            if expires:  # part of the listing has already run
-                until = max(1, until - randint(rng, max(1, K.court_duration)))
+            expiry = NEVER
+            if K.court_duration > 0:
+                expiry = K.court_duration - randint(rng, K.court_duration)
+                if expiry <= until:
+                    until, expires = expiry, True
             if expires:
                 f |= int(CLX)
         fl = with_grade(np.uint8(f), grade_of(s, K.grade_min) if s != K.start else g0)
@@ -741,7 +745,6 @@ def _init_locality(
         _keep_listing(tab, lmeta, off, -1, int(fl), since, until)
         if stride > 0 and a % stride == K.audit_offset and fl != with_grade(np.uint8(0), g0):
             if f & int(CL):
-                expiry = until if f & int(CLX) else NEVER
                 _audit(aud, an, 0, a, COURT_ENTRY, 0, AT_START, expiry, s)
             if f & int(BL):
                 _audit(aud, an, 0, a, BL_ENTRY, 0, AT_START, 0, s)

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["Results", "TimeseriesLayout", "TABLES"]
 
 TABLES = ("timeseries", "snapshots", "audit", "people")
+DATE = "datetime64[ms]"  # the unit pandas reads Parquet dates back in
 AGE_NAMES = ("adult", "senior")
 
 
@@ -129,7 +130,7 @@ def _long_timeseries(
         parts.append((np.array([names.index(c[k]) for c in cols]), names))
     frame = pd.DataFrame(
         {
-            "date": np.repeat(np.array(days, dtype="datetime64[D]"), n_r * n_m),
+            "date": np.repeat(np.array(days, dtype="datetime64[D]"), n_r * n_m).astype(DATE),
             "region": column(np.arange(n_r), regions + ["national"], n_m, n_d),
             "metric": column(parts[0][0], parts[0][1], 1, n_d * n_r),
             "item": column(parts[1][0], parts[1][1], 1, n_d * n_r),
@@ -148,9 +149,11 @@ def snapshot_rows(
     stats: np.ndarray,
     child: np.ndarray,
 ) -> pd.DataFrame:
-    """Aggregate one whole-population scan into long rows by dimension and category."""
+    """Aggregate one whole-population scan into long rows by dimension and category; people
+    counts are scaled to the population unless the scenario asks for raw counts."""
     from . import kernels as kn
 
+    scale = 1.0 if sc.output.raw_counts else pop.scale
     grades = [g.name for g in sc.score.grades] or ["all"]
     groups = ["general"] + [g.name for g in sc.groups]
     rows: list[tuple[str, str, str, float, float]] = []
@@ -159,7 +162,7 @@ def snapshot_rows(
         n = int(s[kn.SN_N])
         if n == 0:
             return
-        rows.append((dim, cat, "people", np.nan, n))
+        rows.append((dim, cat, "people", np.nan, n * scale))
         rows.append((dim, cat, "mean_score", np.nan, s[kn.SN_SCORE] / n))
         for col, name in (
             (kn.SN_COURT, "share_court_listed"),
@@ -193,7 +196,7 @@ def snapshot_rows(
         )
     kids = child.sum(axis=0)
     if kids[kn.SC_N]:
-        rows.append(("age_band", "child", "people", np.nan, kids[kn.SC_N]))
+        rows.append(("age_band", "child", "people", np.nan, kids[kn.SC_N] * scale))
         rows.append(
             (
                 "age_band",
@@ -215,15 +218,23 @@ def snapshot_rows(
     width = sc.output.score_bin_width
     nat = hist.sum(axis=0)
     for b in np.flatnonzero(nat):
-        rows.append(("national", "national", "score_histogram", sc.score.min + b * width, nat[b]))
+        rows.append(
+            ("national", "national", "score_histogram", sc.score.min + b * width, nat[b] * scale)
+        )
     reg = np.zeros((len(pop.region_names), hist.shape[1]), dtype=np.int64)
     np.add.at(reg, pop.loc_region, hist)
     for r, b in zip(*np.nonzero(reg), strict=True):
         rows.append(
-            ("region", pop.region_names[r], "score_histogram", sc.score.min + b * width, reg[r, b])
+            (
+                "region",
+                pop.region_names[r],
+                "score_histogram",
+                sc.score.min + b * width,
+                reg[r, b] * scale,
+            )
         )
     frame = pd.DataFrame(rows, columns=["dimension", "category", "metric", "bin", "value"])
-    frame.insert(0, "date", np.datetime64(date, "D"))
+    frame.insert(0, "date", np.datetime64(date, "D").astype(DATE))
     return frame
 
 

@@ -121,7 +121,6 @@ class Population(_Model):
     locality_size: Annotated[int, Field(ge=64, le=2**20)] = 16384
     child_share: Prob = 0.21
     senior_share: Prob = 0.187
-    household_size: Annotated[float, Field(ge=1)] = 2.62
     children_per_parent: Annotated[float, Field(ge=1)] = 1.4
     propensity_shape: Annotated[float, Field(gt=0)] = 1.0
     propensity_classes: Annotated[int, Field(ge=1, le=32)] = 8
@@ -184,6 +183,8 @@ class Behaviour(_Model):
     def _channel_fields(self) -> Behaviour:
         if self.shaming_probability > 0 and self.channel != "camera":
             raise ValueError("shaming_probability applies to camera behaviours only")
+        if self.listing_probability != 1.0 and self.channel != "court":
+            raise ValueError("listing_probability applies to court behaviours only")
         if (self.fnir is not None or self.fpir is not None) and self.channel != "camera":
             raise ValueError("fnir and fpir apply to camera behaviours only")
         return self
@@ -399,6 +400,25 @@ class Scenario(_Model):
                 )
         if self.initial.blacklisted_share and not self.blacklist.enabled:
             raise ValueError("initial.blacklisted_share needs blacklist.enabled = true")
+        sanction_names = {m.name for m in self.sanctions}
+        clash = sanction_names & {m.name for m in self.rewards}
+        if clash:
+            raise ValueError(
+                f"sanctions and rewards share the names {sorted(clash)}; "
+                "give each measure its own name"
+            )
+        for key in self.initial.cumulative:
+            metric, _, item = key.partition(":")
+            if metric != "blocked_attempts" or item not in sanction_names:
+                raise ValueError(
+                    f"initial.cumulative: unknown key '{key}'; keys are "
+                    f"'blocked_attempts:<sanction>' with sanctions {sorted(sanction_names)}"
+                )
+        if self.blacklist.enabled and self.score.start < self.blacklist.entry_below:
+            raise ValueError(
+                f"blacklist.entry_below ({self.blacklist.entry_below}) is above score.start "
+                f"({self.score.start}): everybody would be blacklisted from the start"
+            )
         return self
 
     def region_table(self) -> tuple[list[str], list[float], list[float]]:
