@@ -1,0 +1,219 @@
+"""Results: Parquet round trip, atomic saves, SQL, explanations and headline figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import socialcreditsim as scs
+from socialcreditsim.results import TABLES
+
+OVERRIDES = ["time.end=2018-02-28", "output.audit_sample=2000", "output.raw_counts=true"]
+
+
+@pytest.fixture(scope="module")
+def sim() -> scs.Sim:
+    s = scs.Sim("national", n_agents=20_000, seed=3, overrides=OVERRIDES, threads=1)
+    s.run()
+    return s
+
+
+@pytest.fixture(scope="module")
+def res(sim: scs.Sim) -> scs.Results:
+    assert sim.results is not None
+    return sim.results
+
+
+def test_save_then_load_gives_equal_tables(res: scs.Results, tmp_path: Path) -> None:
+    out = res.save(tmp_path / "run")
+    assert out == tmp_path / "run" and res.path == out
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([f"{t}.parquet" for t in TABLES] + ["manifest.json", "scenario.toml"])
+    back = scs.Results.load(out)
+    for name in TABLES:
+        a, b = getattr(back, name), getattr(res, name)
+        assert list(a.columns) == list(b.columns) and len(a) == len(b)
+        for col in a.columns:  # the values; dtypes in the next test
+            if col == "date":
+                assert (a[col].to_numpy() == b[col].to_numpy()).all(), name
+            else:
+                pd.testing.assert_series_equal(a[col], b[col], check_exact=True)
+    assert back.manifest == json.loads(json.dumps(res.manifest, default=str))
+    # the saved scenario is the resolved scenario, and loads back to the same thing
+    assert back.scenario == res.scenario
+    assert scs.load_scenario(out / "scenario.toml") == res.scenario
+    # the loaded results work like fresh ones
+    pd.testing.assert_frame_equal(back.headline(), res.headline())
+
+
+def test_save_then_load_keeps_dtypes(res: scs.Results, tmp_path: Path) -> None:
+    """A loaded run is the same tables as the fresh one, dtypes included (dates too)."""
+    back = scs.Results.load(res.save(tmp_path / "run"))
+    for name in TABLES:
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(res, name), check_exact=True)
+
+
+def test_save_refuses_an_existing_folder(res: scs.Results, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError):
+        res.save(out)
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    # an empty folder is fine, and overwrite=True replaces a full one
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res.save(empty)
+    assert (empty / "manifest.json").is_file()
+    res.save(out, overwrite=True)
+    assert not (out / "notes.txt").exists() and (out / "manifest.json").is_file()
+
+
+def test_failed_save_leaves_nothing_behind(
+    res: scs.Results, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = pq.write_table
+    calls = []
+
+    def flaky(*args, **kwargs):  # noqa: ANN002, ANN003
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pq, "write_table", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        res.save(tmp_path / "run")
+    assert len(calls) == 2
+    assert list(tmp_path.iterdir()) == [], "no folder and no temporary folder may be left"
+
+
+def test_failed_overwrite_keeps_the_old_run(
+    res: scs.Results, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = res.save(tmp_path / "run")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pq, "write_table", broken)
+    with pytest.raises(OSError):
+        res.save(out, overwrite=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_load_refuses_a_folder_without_manifest(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        scs.Results.load(tmp_path)
+
+
+def test_query_runs_sql(res: scs.Results) -> None:
+    n = res.query("select count(*) as n from timeseries")["n"].iloc[0]
+    assert n == len(res.timeseries)
+    got = res.query(
+        "select sum(value) as v from timeseries "
+        "where metric = 'events_recorded' and region = 'national'"
+    )["v"].iloc[0]
+    assert got == res.series("events_recorded").sum()
+    people = res.query("select count(distinct person) as n from audit")["n"].iloc[0]
+    assert 0 < people <= len(res.people)
+    joined = res.query(
+        "select p.region, count(*) as n from audit a join people p using (person) group by p.region"
+    )
+    assert joined["n"].sum() == len(res.audit)
+
+
+def test_query_runs_sql_on_a_loaded_run(res: scs.Results, tmp_path: Path) -> None:
+    back = scs.Results.load(res.save(tmp_path / "run"))
+    a = back.query("select metric, sum(value) as v from timeseries group by metric order by 1")
+    b = res.query("select metric, sum(value) as v from timeseries group by metric order by 1")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_explain_mentions_the_persons_events(res: scs.Results) -> None:
+    au = res.audit
+    events = au[au["kind"] == "event"]
+    person = int(events["person"].value_counts().index[0])
+    text = res.explain(person)
+    assert text.startswith(f"Person {person}:")
+    mine = au[au["person"] == person]
+    for r in mine.itertuples(index=False):
+        assert str(r.date)[:10] in text
+        if r.kind == "event":
+            assert f"'{r.item}'" in text and f"-> {r.score}" in text
+    n_event_lines = sum(1 for line in text.splitlines() if "recorded for" in line)
+    assert n_event_lines == (mine["kind"] == "event").sum()
+
+
+def test_explain_a_quiet_person_and_a_stranger(res: scs.Results) -> None:
+    quiet = sorted(set(res.people["person"]) - set(res.audit["person"]))
+    assert quiet
+    assert "Nothing about this person was recorded" in res.explain(int(quiet[0]))
+    not_sampled = sorted(set(range(res.manifest["n_agents"])) - set(res.people["person"]))
+    with pytest.raises(KeyError, match="not in this run's audited sample"):
+        res.explain(int(not_sampled[0]))
+
+
+def test_headline_has_rows_for_each_list_and_reward(res: scs.Results) -> None:
+    head = res.headline()
+    assert list(head.columns) == ["figure", "value", "wrongful", "wrongful_share"]
+    row = head.set_index("figure")
+    sc = res.scenario
+    for m in sc.rewards:
+        assert f"rewarded: {m.name} (now)" in row.index
+        assert (
+            row.loc[f"rewarded: {m.name} (now)", "value"]
+            == (res.series("rewarded_people", item=m.name).iloc[-1])
+        )
+    assert (
+        row.loc["court list: people listed (now)", "value"] == (res.series("court_listed").iloc[-1])
+    )
+    assert row.loc["court list: new listings (over the run)", "value"] == (
+        res.series("court_list_entries").sum()
+    )
+    assert row.loc["recorded events (over the run)", "value"] == (
+        res.series("events_recorded").sum()
+    )
+    assert row.loc["recorded events (over the run)", "wrongful"] == (
+        res.series("events_recorded", truth="wrongful").sum()
+    )
+    assert (head["wrongful"].fillna(0) <= head["value"].fillna(0) + 1e-9).all()
+
+
+def test_sanctions_table_has_a_row_for_each_sanction(res: scs.Results) -> None:
+    """Results.sanctions(): per sanction, people and children barred now, blocked attempts."""
+    tab = res.sanctions().set_index("sanction")
+    sc = res.scenario
+    assert list(tab.index) == [m.name for m in sc.sanctions]
+    for m in sc.sanctions:
+        r = tab.loc[m.name]
+        assert r["people_barred"] == res.series("sanctioned_people", item=m.name).iloc[-1]
+        assert r["children_barred"] == res.series("sanctioned_children", item=m.name).iloc[-1]
+        assert r["blocked_attempts"] == res.series("blocked_attempts", item=m.name).sum()
+        if m.target == "children":
+            assert r["people_barred"] == 0
+        before = sc.initial.cumulative.get(f"blocked_attempts:{m.name}")
+        if before is not None:  # a published count of people: in agents when counts are raw
+            before /= res.manifest["scale"] if res.manifest["counts"] == "raw" else 1.0
+            assert r["blocked_attempts_since_list_began"] == pytest.approx(
+                r["blocked_attempts"] + before
+            )
+    assert tab.loc["flights", "people_barred"] > 0  # the run starts with people on the court list
+
+
+def test_scaled_counts(sim: scs.Sim) -> None:
+    """Without raw_counts every count is scaled by P/N."""
+    scaled = scs.Sim("national", n_agents=20_000, seed=3, overrides=OVERRIDES[:2], threads=1).run()
+    raw = sim.results
+    scale = scaled.manifest["scale"]
+    assert scale == pytest.approx(scaled.scenario.population.size / 20_000)
+    pd.testing.assert_series_equal(
+        scaled.timeseries["value"], raw.timeseries["value"] * scale, check_names=False
+    )
