@@ -73,7 +73,14 @@ class BehaviourModel:
                 "none": np.ones(pop.n_blocks),
             }[b.propensity]
             self.block_factor[bi] = age_ok * g_rate[bi, pop.block_group] * prop
-        self.block_record = np.array([1.0] + [g.record_multiplier for g in groups])[pop.block_group]
+        self.group_record = np.array([1.0] + [g.record_multiplier for g in groups])
+        self.block_record = self.group_record[pop.block_group]
+        # people x block factor, summed by group: (localities, behaviours, groups)
+        weight = np.diff(pop.blocks, axis=1)[:, None, :] * self.block_factor[None, :, :]
+        self.group_weight = np.stack(
+            [weight[:, :, pop.block_group == g].sum(axis=2) for g in range(len(groups) + 1)],
+            axis=2,
+        )
         self.block_court = np.array([1.0] + [g.court_listing_multiplier for g in groups])[
             pop.block_group
         ]
@@ -81,9 +88,10 @@ class BehaviourModel:
 
     def day_tables(
         self, t: int, joined: np.ndarray, cov: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rate per person-day, P(recorded against doer), P(recorded against a wrong person)),
-        each (localities x behaviours), for day ``t``; advances the perceived probabilities."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For day ``t``, each (localities x behaviours): the rate per person-day, the probability
+        an event is recorded against its doer, and the expected numbers of events recorded
+        rightly, recorded wrongly and not recorded. Advances the perceived probabilities."""
         is_cam = self.channel == CAMERA
         j = (joined[:, None] | ~self.follows_rollout[None, :]).astype(float)
         cam_right, cam_wrong = attribution(cov[:, None], self.fnir, self.fpir)
@@ -95,4 +103,9 @@ class BehaviourModel:
             self.perceived += (q_right - self.perceived) / self.lag
         deter = np.maximum(0.0, 1.0 - self.elasticity * self.perceived)
         rate = self.rate[t][None, :] * self.loc_mult * deter
-        return rate, q_right, q_wrong
+        total = rate * self.group_weight.sum(axis=2)
+        capped = np.minimum(1.0, q_right[:, :, None] * self.group_record[None, None, :])
+        lam_right = rate * (self.group_weight * capped).sum(axis=2)
+        lam_wrong = np.minimum(total * q_wrong, total - lam_right)
+        lam_missed = np.maximum(0.0, total - lam_right - lam_wrong)
+        return rate, q_right, lam_right, lam_wrong, lam_missed

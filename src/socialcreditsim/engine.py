@@ -166,12 +166,7 @@ class Sim:
             pop.loc_urban,
             pop.blocks,
         )
-        n_scored = pop.n_scored
-        S = kn.State(
-            score=np.empty(n_scored, dtype=np.int16),
-            last=np.zeros(n_scored, dtype=np.int16),
-            flags=np.zeros(n_scored, dtype=np.uint8),
-        )
+        S = kn.new_state(pop.n_scored)
         layout = TimeseriesLayout(sc, beh.names, measures)
         ini = sc.initial
         cap, lcap = _capacities(sc, int(pop.loc_scored.max()))
@@ -192,8 +187,8 @@ class Sim:
         try:
             for t in range(n_days):
                 cov = np.where(pop.loc_urban, cov_u[t], cov_r[t])
-                rate, q_right, q_wrong = beh.day_tables(t, joined_day <= t, cov)
-                par(kn.plan_day, K, L, t, rate, q_right, q_wrong, counts)
+                rate, q_right, *expected = beh.day_tables(t, joined_day <= t, cov)
+                par(kn.plan_day, K, t, *expected, counts)
                 recorded = counts[:, :, :2].sum(axis=(1, 2))
                 B = _ensure_calendar(B, recorded + 1)
                 B = _ensure_listed(B, recorded)
