@@ -227,6 +227,7 @@ def _params(
     points, every = recovery_ticks(sc.score.recovery_per_day)
     stride, offset = audit_sample(pop.n_scored, sc.output.audit_sample, seed)
     bl, court = sc.blacklist, sc.court_list
+    grade_min = np.array([g.min for g in sc.score.grades], dtype=np.int64)
     return kn.Params(
         seed=seed,
         n_days=n_days,
@@ -235,7 +236,8 @@ def _params(
         smax=sc.score.max,
         rec_points=points,
         rec_every=every,
-        grade_min=np.array([g.min for g in sc.score.grades], dtype=np.int64),
+        grade_min=grade_min,
+        grade_table=_grade_table(grade_min, sc.score.min, sc.score.max),
         bl_on=bl.enabled,
         bl_entry=bl.entry_below,
         bl_exit=bl.exit_at,
@@ -259,6 +261,19 @@ def _params(
         block_court=beh.block_court,
         audit_stride=stride,
         audit_offset=offset,
+    )
+
+
+def _grade_table(grade_min: np.ndarray, smin: int, smax: int) -> np.ndarray:
+    """Grade index (0 = highest) of every score from smin to smax, as ``scoring.grade_of``."""
+    scores = np.arange(smin, smax + 1)
+    if len(grade_min) == 0:
+        return np.zeros(len(scores), dtype=np.int8)
+    return (
+        (scores[:, None] < grade_min[None, :])
+        .sum(axis=1)
+        .clip(max=len(grade_min) - 1)
+        .astype(np.int8)
     )
 
 

@@ -41,7 +41,7 @@ from .lists import (
 from .population import children_count
 from .rng import new_stream, poisson, randint, uniform
 from .sanctions import TARGET_CHILDREN, TARGET_PERSON, affected
-from .scoring import crossing_day, grade_of, next_grade_crossing, recover
+from .scoring import crossing_day, next_grade_crossing, recover
 
 # audit record kinds
 (
@@ -94,6 +94,7 @@ class Params(NamedTuple):
     rec_points: int
     rec_every: int
     grade_min: np.ndarray
+    grade_table: np.ndarray  # grade index of each score from smin to smax
     bl_on: bool
     bl_entry: int
     bl_exit: int
@@ -437,7 +438,7 @@ def _apply_locality(
     flows, stocks = B.flows[i], B.stocks[i]
     head, cal, meta = B.cal_head[i], B.cal[i], B.cal_meta[i]
     start, smin, smax, points, every = K.start, K.smin, K.smax, K.rec_points, K.rec_every
-    grade_min = K.grade_min
+    grade_min, grade_table = K.grade_min, K.grade_table
     bl_on, bl_entry, bl_exit, bl_min = K.bl_on, K.bl_entry, K.bl_exit, K.bl_min_stay
     m_list, m_grade, m_target, m_reward = K.m_list, K.m_grade, K.m_target, K.m_reward
     urban = L.urban[i]
@@ -587,7 +588,7 @@ def _apply_locality(
             flows[fb + (F_BL_IN_W if f & int(BLW) else F_BL_IN_R)] += 1
             if sampled:
                 _audit(aud, an, t, a, BL_ENTRY, 0, 2 if f & int(BLW) else 1, 0, s)
-        f = int(with_grade(np.uint8(f), grade_of(s, grade_min)))
+        f = int(with_grade(np.uint8(f), grade_table[s - smin]))
         score[a] = s
         last[a] = t
         flags[a] = f
@@ -695,7 +696,7 @@ def _init_locality(
     bl_share: float,
     score_sd: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    g0 = grade_of(K.start, K.grade_min)
+    g0 = K.grade_table[K.start - K.smin]
     rng = new_stream(K.seed, i, -1, P_INIT)
     start = L.scored_start[i]
     head, cal, meta, stocks = B.cal_head[i], B.cal[i], B.cal_meta[i], B.stocks[i]
@@ -740,7 +741,7 @@ def _init_locality(
                     until, expires = expiry, True
             if expires:
                 f |= int(CLX)
-        fl = with_grade(np.uint8(f), grade_of(s, K.grade_min) if s != K.start else g0)
+        fl = with_grade(np.uint8(f), K.grade_table[s - K.smin])
         S.score[a] = s
         S.last[a] = 0
         S.flags[a] = fl
@@ -791,6 +792,27 @@ N_SNAP = 8  # then one column per grade
 SC_N, SC_R, SC_W = range(3)
 
 
+@nb.njit(cache=True)
+def _hit_table(K: Params) -> np.ndarray:
+    """For each of the 256 flag bytes: sanctioned in person (0 no, 1 rightfully, 2 wrongfully),
+    rewarded (0 or 1), children sanctioned (0, 1, 2)."""
+    hit = np.zeros((256, 3), dtype=np.int8)
+    for fi in range(256):
+        f = np.uint8(fi)
+        for m in range(len(K.m_list)):
+            aff = affected(f, K.m_list[m], K.m_grade[m])
+            if aff == 0:
+                continue
+            if K.m_reward[m]:
+                hit[fi, 1] = 1
+                continue
+            if K.m_target[m] & TARGET_PERSON and (hit[fi, 0] == 0 or aff == 1):
+                hit[fi, 0] = aff
+            if K.m_target[m] & TARGET_CHILDREN and (hit[fi, 2] == 0 or aff == 1):
+                hit[fi, 2] = aff
+    return hit
+
+
 @nb.njit(cache=True, nogil=True)
 def snapshot(
     lo: int,
@@ -808,8 +830,9 @@ def snapshot(
     """Scan everybody once: the score histogram, and the numbers listed, hit and rewarded by
     category (row 0 everybody; ``block_rows[k]`` the age band, group and propensity class rows
     of block k)."""
+    hit = _hit_table(K)
     for i in range(lo, hi):
-        _snapshot_locality(K, L, S, i, t, bin_width, hist, stats, child, block_rows)
+        _snapshot_locality(K, L, S, i, t, bin_width, hist, stats, child, block_rows, hit)
 
 
 @nb.njit(cache=True)
@@ -824,8 +847,8 @@ def _snapshot_locality(
     stats: np.ndarray,
     child: np.ndarray,
     block_rows: np.ndarray,
+    hit: np.ndarray,
 ) -> None:
-    n_m = len(K.m_list)
     hist[i] = 0
     stats[i] = 0
     child[i] = 0
@@ -847,19 +870,8 @@ def _snapshot_locality(
                 row[SN_COURT] += 1
             if fi & int(BL):
                 row[SN_BL_W if fi & int(BLW) else SN_BL_R] += 1
-            row[N_SNAP + grade_of(s, K.grade_min)] += 1
-            person, kids, rewarded = 0, 0, False
-            for m in range(n_m):
-                aff = affected(f, K.m_list[m], K.m_grade[m])
-                if aff == 0:
-                    continue
-                if K.m_reward[m]:
-                    rewarded = True
-                    continue
-                if K.m_target[m] & TARGET_PERSON and (person == 0 or aff == 1):
-                    person = aff
-                if K.m_target[m] & TARGET_CHILDREN and (kids == 0 or aff == 1):
-                    kids = aff
+            row[N_SNAP + K.grade_table[s - K.smin]] += 1
+            person, rewarded, kids = hit[fi, 0], hit[fi, 1], hit[fi, 2]
             if person:
                 row[SN_SANC_R if person == 1 else SN_SANC_W] += 1
             if rewarded:
