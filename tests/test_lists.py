@@ -86,3 +86,28 @@ def test_blacklist_entry_exit_min_stay() -> None:
     stock = res.series("blacklisted")
     assert stock.iloc[-1] == total(res, "blacklist_entries") - total(res, "blacklist_exits")
     assert (audit["kind"] == "blacklist_exit").any()
+
+
+def test_listed_table_matches_a_dict() -> None:
+    """The per-locality hash table of listed people (insert, update, delete with backward
+    shift) behaves like a dict under random operations, at high load and with collisions."""
+    from socialcreditsim import kernels as kn
+
+    rng = np.random.default_rng(5)
+    tab = np.full((64, 3), kn.LS_EMPTY, dtype=np.int32)
+    meta = np.zeros(1, dtype=np.int32)
+    ref: dict[int, int] = {}
+    for _ in range(20_000):
+        off = int(rng.integers(0, 200))
+        slot = kn._slot(tab, meta, off, False)
+        assert (slot >= 0) == (off in ref)
+        if slot >= 0:
+            assert tab[slot, kn.LS_SINCE] == ref[off]
+        if off in ref and (len(ref) >= 30 or rng.random() < 0.5):
+            kn._keep_listing(tab, meta, off, slot, 0, 0, 0)
+            del ref[off]
+        elif len(ref) < 30:
+            value = int(rng.integers(0, 1000))
+            kn._keep_listing(tab, meta, off, slot, int(kn.CL), value, 0)
+            ref[off] = value
+        assert meta[0] == len(ref) == (tab[:, kn.LS_WHO] >= 0).sum()

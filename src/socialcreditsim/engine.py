@@ -51,7 +51,7 @@ def _capacities(sc: Scenario, scored_per_locality: int) -> tuple[int, int]:
         z = (sc.blacklist.entry_below - sc.score.start) / ini.score_sd
         below_entry = 0.5 * (1 + math.erf(z / math.sqrt(2)))
     listed = min(1.0, ini.court_listed_share + ini.blacklisted_share + 1.5 * below_entry)
-    return calendar, _pow2(4 * (64 + listed * scored_per_locality))
+    return calendar, _pow2(3 * (64 + listed * scored_per_locality))
 
 
 RUNTIME_BYTES = 255 * 2**20  # interpreter, NumPy, pandas, Arrow, Numba and the compiled kernels
@@ -70,6 +70,11 @@ def estimate_memory(scenario: Scenario, n_agents: int) -> dict[str, int]:
     scored = int(n_agents * (1 - pop.child_share))
     per_loc = min(L, n_agents) * (1 - pop.child_share)
     calendar, listed = _capacities(scenario, int(per_loc))
+    # what the tables grow to, as measured on the national scenario: pending revisits (mostly
+    # grade crossings) reach about 1 in 8 scored people, listed people about 1 in 100 more
+    if len(scenario.score.grades) > 1:
+        calendar = max(calendar, int(0.125 * per_loc))
+    listed = max(listed, _pow2(3 * 0.01 * per_loc + listed))
     n_blocks = 2 * (len(scenario.groups) + 1) * pop.propensity_classes * pop.prosocial_classes
     n_bins = (scenario.score.max - scenario.score.min) // scenario.output.score_bin_width + 1
     n_groups = len(scenario.groups) + 1
@@ -83,7 +88,7 @@ def estimate_memory(scenario: Scenario, n_agents: int) -> dict[str, int]:
     return {
         "state": scored * STATE_BYTES,
         "listed people": n_loc * listed * 12,
-        "calendar": n_loc * (n_days * 4 + 3 * calendar * 12),  # x3: old and new while growing
+        "calendar": n_loc * (n_days * 4 + int(1.5 * calendar * 12)),  # 1.5: while growing
         "layout": n_loc * (n_blocks + 1) * 4 * 2,
         "snapshots": n_loc * 2 * 8 * (n_bins + (6 + n_groups + pop.propensity_classes) * n_cols),
         "time series": n_days * 32 * n_metrics * (8 * 2 + 48),
@@ -287,7 +292,7 @@ def _books(n_loc: int, n_days: int, cap: int, layout: TimeseriesLayout, lcap: in
         cal=np.zeros((n_loc, cap, 3), dtype=np.int32),
         cal_meta=meta,
         listed=np.full((n_loc, lcap, 3), kn.LS_EMPTY, dtype=np.int32),
-        listed_meta=np.zeros((n_loc, 2), dtype=np.int32),
+        listed_meta=np.zeros((n_loc, 1), dtype=np.int32),
     )
 
 
@@ -297,12 +302,12 @@ def _pow2(x: float) -> int:
 
 def _ensure_listed(B: kn.Books, need: np.ndarray) -> kn.Books:
     """Keep each locality's table of listed people under half full after today's ``need``
-    new records (each recorded event lists at most one person); rehash when it could not."""
+    new records (each recorded event lists at most one person); grow it when it could not."""
     cap = B.listed.shape[1]
-    if int((B.listed_meta[:, kn.LM_USED] + need).max()) * 2 <= cap:
-        return B
     live = int((B.listed_meta[:, kn.LM_LIVE] + need).max())
-    new = np.empty((B.listed.shape[0], max(cap, _pow2(4 * live)), 3), dtype=np.int32)
+    if 2 * live <= cap:
+        return B
+    new = np.empty((B.listed.shape[0], _pow2(3 * live), 3), dtype=np.int32)
     kn.rehash_listed(0, B.listed.shape[0], B.listed, new, B.listed_meta)
     return B._replace(listed=new)
 

@@ -159,15 +159,15 @@ class Books(NamedTuple):
     cal: np.ndarray  # int32 (n_loc, cap, 3): entries (who, stamp, next)
     cal_meta: np.ndarray  # int32 (n_loc, 3): free-list head, high-water mark, entries in use
     listed: np.ndarray  # int32 (n_loc, lcap, 3): hash table of listed people (who, since, until)
-    listed_meta: np.ndarray  # int32 (n_loc, 2): records live, slots used (live + deleted)
+    listed_meta: np.ndarray  # int32 (n_loc, 1): records in the table
 
 
 CAL_WHO, CAL_STAMP, CAL_NEXT = 0, 1, 2
 CAL_FREE, CAL_TOP, CAL_LIVE = 0, 1, 2
 AUDIT_COLUMNS = ("day", "who", "kind", "item", "truth", "value", "score")
 LS_WHO, LS_SINCE, LS_UNTIL = 0, 1, 2
-LS_EMPTY, LS_DELETED = -1, -2
-LM_LIVE, LM_USED = 0, 1
+LS_EMPTY = -1
+LM_LIVE = 0
 
 
 # Hot helpers take scalars and a few arrays, never the NamedTuples: every call that passes a
@@ -297,11 +297,10 @@ def _push(
 
 @nb.njit(cache=True)
 def _slot(tab: np.ndarray, lmeta: np.ndarray, off: int, insert: bool) -> int:
-    """Slot of person ``off`` in its locality's table of listed people (open addressing,
+    """Slot of person ``off`` in its locality's table of listed people (open addressing with
     linear probing); -1 if absent and not ``insert``. The driver keeps the load under 1/2."""
     mask = tab.shape[0] - 1
     h = (off * 2654435761) & mask
-    reuse = -1
     while True:
         key = tab[h, LS_WHO]
         if key == off:
@@ -309,17 +308,34 @@ def _slot(tab: np.ndarray, lmeta: np.ndarray, off: int, insert: bool) -> int:
         if key == LS_EMPTY:
             if not insert:
                 return -1
-            if reuse < 0:
-                reuse = h
-                lmeta[LM_USED] += 1
-            tab[reuse, LS_WHO] = off
-            tab[reuse, LS_SINCE] = 0
-            tab[reuse, LS_UNTIL] = 0
+            tab[h, LS_WHO] = off
+            tab[h, LS_SINCE] = 0
+            tab[h, LS_UNTIL] = 0
             lmeta[LM_LIVE] += 1
-            return reuse
-        if key == LS_DELETED and reuse < 0:
-            reuse = h
+            return h
         h = (h + 1) & mask
+
+
+@nb.njit(cache=True)
+def _delete(tab: np.ndarray, lmeta: np.ndarray, h: int) -> None:
+    """Remove the record in slot ``h``, shifting later records of its probe run back, so the
+    table never holds tombstones."""
+    mask = tab.shape[0] - 1
+    j = h
+    while True:
+        j = (j + 1) & mask
+        key = tab[j, LS_WHO]
+        if key == LS_EMPTY:
+            break
+        home = (key * 2654435761) & mask
+        # move the record at j into the hole at h unless its home lies cyclically in (h, j]
+        if (h <= j and (home <= h or home > j)) or (h > j and (home <= h and home > j)):
+            tab[h, LS_WHO] = key
+            tab[h, LS_SINCE] = tab[j, LS_SINCE]
+            tab[h, LS_UNTIL] = tab[j, LS_UNTIL]
+            h = j
+    tab[h, LS_WHO] = LS_EMPTY
+    lmeta[LM_LIVE] -= 1
 
 
 @nb.njit(cache=True)
@@ -333,17 +349,15 @@ def _keep_listing(
         tab[slot, LS_SINCE] = since
         tab[slot, LS_UNTIL] = until
     elif slot >= 0:
-        tab[slot, LS_WHO] = LS_DELETED
-        lmeta[LM_LIVE] -= 1
+        _delete(tab, lmeta, slot)
 
 
 @nb.njit(cache=True, nogil=True)
 def rehash_listed(lo: int, hi: int, old: np.ndarray, new: np.ndarray, meta: np.ndarray) -> None:
-    """Move every live record into a fresh (larger) table, dropping deleted slots."""
+    """Move every record into a fresh, larger table."""
     for i in range(lo, hi):
         new[i, :, LS_WHO] = LS_EMPTY
         meta[i, LM_LIVE] = 0
-        meta[i, LM_USED] = 0
         for h in range(old.shape[1]):
             off = old[i, h, LS_WHO]
             if off >= 0:
