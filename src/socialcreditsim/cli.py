@@ -179,7 +179,7 @@ def _dry_run(sim: Sim, source: str, overrides: list[str], out: Path) -> None:
         f"(1 agent = {pop / sim.n_agents:,.1f} people)",
     )
     params.add_row("seed", str(sim.seed))
-    params.add_row("threads", str(sim.threads))
+    params.add_row("threads", str(sim.threads or "automatic"))
     params.add_row("overrides", escape("\n".join(overrides)) or "none")
     params.add_row("output folder", escape(str(out)))
     parts = estimate_memory(sc, sim.n_agents)
@@ -228,7 +228,8 @@ def run(
     ] = None,
     set_: SetOption = None,
     threads: Annotated[
-        int | None, typer.Option(min=1, help="Worker threads (default: all cores).")
+        int | None,
+        typer.Option(min=1, help="Worker threads (default: one per core, fewer for small runs)."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the parameters and predicted memory; stop.")

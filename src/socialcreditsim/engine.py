@@ -122,7 +122,7 @@ class Sim:
         overrides: list[str] | dict[str, Any] | None = None,
         threads: int | None = None,
     ):
-        self.threads = threads or len(os.sched_getaffinity(0))
+        self.threads = threads  # None: one per core, and one per half a million scored people
         self.scenario = load_scenario(scenario, overrides)
         if n_agents < 1:
             raise ValueError(f"n_agents must be at least 1, got {n_agents}")
@@ -176,7 +176,10 @@ class Sim:
         ini = sc.initial
         cap, lcap = _capacities(sc, int(pop.loc_scored.max()))
         B = _books(pop.n_localities, n_days, cap, layout, lcap=lcap)
-        par = kn.Parallel(pop.n_localities, self.threads)
+        # by default a thread per half a million scored people at most: below that, handing each
+        # day to threads costs more than it brings (the output is the same either way)
+        threads = self.threads or min(len(os.sched_getaffinity(0)), max(1, pop.n_scored // 500_000))
+        par = kn.Parallel(pop.n_localities, threads)
         audit: list[np.ndarray] = []
         for records in par(
             kn.init_state, K, L, S, B, ini.court_listed_share, ini.blacklisted_share, ini.score_sd
@@ -221,7 +224,7 @@ class Sim:
             audit=audit,
             measures=measures,
             behaviour_names=beh.names,
-            timings={"init_s": t_init, "days_s": t_run, "threads": self.threads},
+            timings={"init_s": t_init, "days_s": t_run, "threads": threads},
         )
         return self.results
 
