@@ -39,7 +39,7 @@ from .lists import (
     with_grade,
 )
 from .population import children_count
-from .rng import new_stream, poisson, randint, uniform
+from .rng import geometric_days, new_stream, poisson, randint, uniform
 from .sanctions import TARGET_CHILDREN, TARGET_PERSON, affected
 from .scoring import crossing_day, next_grade_crossing, recover
 
@@ -144,9 +144,10 @@ STATE_DTYPE = np.dtype([("score", np.int16), ("last", np.int16), ("flags", np.ui
 
 
 def new_state(n: int) -> State:
-    """State over one interleaved buffer: a person's score, day and flags share a cache line,
-    so a visit costs one memory access, not three (the arrays are strided views)."""
-    buf = np.zeros(n, dtype=STATE_DTYPE)
+    """State of n people, filled by ``init_state``. One interleaved buffer: a person's score,
+    day and flags share a cache line, so a visit costs one memory access, not three (the
+    arrays are strided views)."""
+    buf = np.empty(n, dtype=STATE_DTYPE)
     return State(score=buf["score"], last=buf["last"], flags=buf["flags"])
 
 
@@ -739,7 +740,22 @@ def _init_locality(
     )
     aud = np.empty(((3 + len(K.m_list)) * n_sampled, len(AUDIT_COLUMNS)), dtype=np.int64)
     an = np.zeros(1, dtype=np.int64)
-    for off in range(L.scored[i]):
+    n = L.scored[i]
+    for a in range(start, start + n):  # everybody untouched, then the few who are not
+        S.score[a] = K.start
+        S.last[a] = 0
+        S.flags[a] = plain
+    # when only a court-listed share is drawn, jump from one listed person to the next
+    jump = score_sd == 0 and bl_share == 0 and not plain_hit
+    off, n_seen = -1, 0
+    while True:
+        if jump:
+            off = n if court_share <= 0 else off + geometric_days(rng, court_share)
+        else:
+            off += 1
+        if off >= n:
+            break
+        n_seen += 1
         a = start + off
         s = K.start
         f = 0
@@ -754,7 +770,7 @@ def _init_locality(
         if K.bl_on and s < K.bl_entry:  # listed for a while already
             f |= int(BL)
             since = -randint(rng, K.bl_min_stay + 1)
-        if court_share > 0 and uniform(rng) < court_share:
+        if jump or (court_share > 0 and uniform(rng) < court_share):
             f |= int(CL)
             nch = children_count(off, n_child, n_adult, n_par, s_inv)
             hazard = K.court_base + _pressure(
@@ -774,7 +790,7 @@ def _init_locality(
         S.last[a] = 0
         S.flags[a] = fl
         _keep_listing(tab, lmeta, off, -1, int(fl), since, until)
-        if stride > 0 and a % stride == K.audit_offset and fl != with_grade(np.uint8(0), g0):
+        if fl != plain and stride > 0 and a % stride == K.audit_offset:
             if f & int(CL):
                 _audit(aud, an, 0, a, COURT_ENTRY, 0, AT_START, expiry, s)
             if f & int(BL):
@@ -813,7 +829,7 @@ def _init_locality(
             )
             if 0 < nxt < K.n_days:
                 _push(cal, meta, head, nxt, off, 0)
-    stocks[N_LIST_STOCKS + 4 * len(K.m_list) + g0] += n_plain
+    stocks[N_LIST_STOCKS + 4 * len(K.m_list) + g0] += n_plain + (n - n_seen)
     return aud, an
 
 
@@ -888,13 +904,19 @@ def _snapshot_locality(
     child[i, SC_N] = L.children[i]
     blocks = L.blocks[i]
     row = np.empty(stats.shape[2], dtype=stats.dtype)
+    g0 = K.grade_table[K.start - K.smin]
+    plain = int(with_grade(np.uint8(0), g0))
+    plain_hit = hit[plain, 0] or hit[plain, 1] or hit[plain, 2]
     for k in range(len(blocks) - 1):
         row[:] = 0
+        n_plain = 0
         for off in range(blocks[k], blocks[k + 1]):
             a = start + off
+            fi = int(S.flags[a])
+            if fi == plain and S.score[a] == K.start and not plain_hit:
+                n_plain += 1  # untouched people are counted at once below
+                continue
             s = recover(int(S.score[a]), int(S.last[a]), t, K.start, K.rec_points, K.rec_every)
-            f = S.flags[a]
-            fi = int(f)
             hist[i, (s - K.smin) // bin_width] += 1
             row[SN_N] += 1
             row[SN_SCORE] += s
@@ -912,6 +934,10 @@ def _snapshot_locality(
                 child[i, SC_R if kids == 1 else SC_W] += children_count(
                     off, L.children[i], L.adults[i], L.parents[i], L.stride_inv[i]
                 )
+        row[SN_N] += n_plain
+        row[SN_SCORE] += n_plain * K.start
+        row[N_SNAP + g0] += n_plain
+        hist[i, (K.start - K.smin) // bin_width] += n_plain
         stats[i, 0] += row
         for r in block_rows[k]:
             stats[i, r] += row

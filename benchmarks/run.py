@@ -1,0 +1,267 @@
+"""Speed and memory of socialcreditsim, and the framework comparison (issue: national scale).
+
+    python benchmarks/run.py --quick    # N = 1e5, 1e6, 1e7 and Mesa 3 at 1e5 (about 2 minutes)
+    python benchmarks/run.py --full     # adds N = 1e8 and all 1,411,778,724 people
+
+Each measurement runs in its own process, so peak memory (max RSS) is its own. The national
+scenario runs for 365 days (2018); figures go to benchmarks/results/<mode>.json, and with
+--plot to docs/scaling.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+NATIONAL = 1_411_778_724
+DAYS = 365
+
+
+def _child_national(n: int, threads: int) -> dict:
+    import numpy as np
+
+    import socialcreditsim as scs
+    from socialcreditsim.engine import estimate_memory
+
+    sim = scs.Sim(
+        "national",
+        n_agents=n,
+        seed=1,
+        threads=threads or None,
+        overrides=["time.end=2018-12-31", "output.raw_counts=true"],
+    )
+    predicted = sum(estimate_memory(sim.scenario, n).values())
+    t0 = time.perf_counter()
+    res = sim.run()
+    wall = time.perf_counter() - t0
+    events = float(res.series("events_recorded").sum())
+    pop, S = sim.population, sim.state
+    state = {name: int(getattr(S, name).nbytes) for name in S._fields}
+    return {
+        "n": n,
+        "threads": res.manifest["timings"]["threads"],
+        "wall_s": wall,
+        "init_s": res.manifest["timings"]["init_s"],
+        "days_s": res.manifest["timings"]["days_s"],
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "predicted_bytes": predicted,
+        "recorded_events": events,
+        "events_per_agent_year": events / n * 365 / DAYS,
+        "state_bytes": state,
+        "state_bytes_per_agent": sum(state.values()) / n,
+        "scored_share": pop.n_scored / n,
+        "localities": pop.n_localities,
+        "agent_days_per_s": n * DAYS / wall,
+        "events_per_s": events / wall,
+        "mean_score": float(np.mean(S.score)),
+    }
+
+
+def _child_reduced(n: int, days: int, threads: int) -> dict:
+    import reduced
+
+    import socialcreditsim as scs
+
+    scs.Sim(reduced.scenario(days), n_agents=n, seed=1, threads=threads or None).run()  # compile
+    t0 = time.perf_counter()
+    res = scs.Sim(reduced.scenario(days), n_agents=n, seed=2, threads=threads or None).run()
+    wall = time.perf_counter() - t0
+    return {
+        "n": n,
+        "days": days,
+        "wall_s": wall,
+        "blacklisted": float(res.series("blacklisted").iloc[-1]),
+    }
+
+
+def _child_mesa(n: int, days: int) -> dict:
+    import reduced
+
+    model = reduced.mesa_model(n, seed=1)
+    t0 = time.perf_counter()
+    for _ in range(days):
+        model.step()
+    wall = time.perf_counter() - t0
+    return {
+        "n": n,
+        "days": days,
+        "wall_s": wall,
+        "blacklisted": sum(a.blacklisted for a in model.agents),
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
+def _spawn(*args: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark child {args} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _cli_wall(n: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "socialcreditsim",
+                "run",
+                "--agents",
+                str(n),
+                "--end",
+                "2018-12-31",
+                "--quiet",
+                "--out",
+                f"{tmp}/run",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        return time.perf_counter() - t0
+
+
+def _mesa_available() -> bool:
+    try:
+        import mesa  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="N up to 1e7 and Mesa (default)")
+    mode.add_argument("--full", action="store_true", help="also 1e8 and 1.4 billion")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="worker threads (default 0: the library's choice, one per core)",
+    )
+    ap.add_argument("--plot", action="store_true", help="write docs/scaling.png")
+    ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        fn = {"national": _child_national, "reduced": _child_reduced, "mesa": _child_mesa}[kind]
+        print(json.dumps(fn(*map(int, rest))))
+        return
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    sizes = [10**5, 10**6, 10**7] + ([10**8, NATIONAL] if args.full else [])
+    _spawn("national", "20000", str(args.threads))  # compile the kernels once, untimed
+    rows = []
+    for n in sizes:
+        console.print(f"national, N = {n:,}, 365 days ...")
+        rows.append(_spawn("national", str(n), str(args.threads)))
+    cli = _cli_wall(10**6)
+
+    table = Table(title="national scenario, 365 days")
+    for col in (
+        "N",
+        "threads",
+        "wall s",
+        "peak RSS GiB",
+        "predicted GiB",
+        "agent-days/s",
+        "recorded events/s",
+        "events/agent/yr",
+        "state B/agent",
+    ):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            f"{r['n']:,}",
+            str(r["threads"]),
+            f"{r['wall_s']:.2f}",
+            f"{r['peak_rss_bytes'] / 2**30:.2f}",
+            f"{r['predicted_bytes'] / 2**30:.2f}",
+            f"{r['agent_days_per_s']:.3g}",
+            f"{r['events_per_s']:.3g}",
+            f"{r['events_per_agent_year']:.2f}",
+            f"{r['state_bytes_per_agent']:.2f}",
+        )
+    console.print(table)
+    console.print(
+        f"`socialcreditsim run --agents 1000000 --end 2018-12-31`, whole command: "
+        f"{cli:.2f} s wall (imports, compiled-kernel cache load, run, Parquet)"
+    )
+    big = rows[-1]
+    console.print(
+        "state by array at N = {:,}: {}".format(
+            big["n"],
+            ", ".join(f"{k} {v / big['n']:.2f} B/agent" for k, v in big["state_bytes"].items()),
+        )
+    )
+
+    result = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "threads": args.threads,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "national": rows,
+        "cli_1e6_wall_s": cli,
+    }
+    if _mesa_available():
+        console.print("reduced model, 100,000 agents, 365 days: Mesa 3 and socialcreditsim ...")
+        mesa = _spawn("mesa", "100000", str(DAYS))
+        ours = _spawn("reduced", "100000", str(DAYS), str(args.threads))
+        ratio = mesa["wall_s"] / ours["wall_s"]
+        console.print(
+            f"Mesa 3: {mesa['wall_s']:.1f} s, socialcreditsim: {ours['wall_s']:.3f} s: "
+            f"[bold]{ratio:,.0f} times faster[/bold] (blacklisted at the end: "
+            f"{mesa['blacklisted']:,} vs {ours['blacklisted']:,.0f})"
+        )
+        result["mesa"] = {"mesa": mesa, "socialcreditsim": ours, "ratio": ratio}
+    else:
+        console.print("Mesa is not installed: pip install -e '.[bench]' for the comparison")
+    out = HERE / "results" / ("full.json" if args.full else "quick.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    console.print(f"figures written to {out.relative_to(HERE.parent)}")
+    if args.plot:
+        _plot(rows, HERE.parent / "docs" / "scaling.png")
+
+
+def _plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [r["n"] for r in rows]
+    fig, ax = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    ax[0].loglog(n, [r["wall_s"] for r in rows], "o-", label="wall time (s)")
+    ax[0].loglog(n, [r["peak_rss_bytes"] / 2**30 for r in rows], "s-", label="peak RSS (GiB)")
+    ax[0].set_xlabel("agents")
+    ax[0].legend()
+    ax[0].set_title("national, 365 days")
+    ax[1].semilogx(n, [r["events_per_s"] / 1e6 for r in rows], "o-")
+    ax[1].set_xlabel("agents")
+    ax[1].set_ylabel("recorded events per second (millions)")
+    ax[1].set_title("throughput")
+    path.parent.mkdir(exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
