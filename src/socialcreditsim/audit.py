@@ -37,35 +37,23 @@ def audit_sample(n_scored: int, want: int, seed: int) -> tuple[int, int]:
 
 
 def people_frame(sc: Scenario, pop: Population, seed: int) -> pd.DataFrame:
+    """Who the audited people are."""
     stride, offset = audit_sample(pop.n_scored, sc.output.audit_sample, seed)
     scored = np.arange(offset, pop.n_scored, stride) if stride else np.zeros(0, dtype=np.int64)
-    groups = ["general"] + [g.name for g in sc.groups]
-    rows = []
-    for a in scored:
-        d = pop.describe_scored(int(a))
-        rows.append(
-            {
-                "person": int(pop.person_of_scored(a)),
-                "region": d["region"],
-                "urban": d["urban"],
-                "age_band": d["age_band"],
-                "group": groups[int(d["group_index"])],
-                "propensity_class": int(d["propensity_class"]) + 1,
-                "rule_breaking_propensity": d["rule_breaking_propensity"],
-                "children": d["children"],
-            }
-        )
-    cols = [
-        "person",
-        "region",
-        "urban",
-        "age_band",
-        "group",
-        "propensity_class",
-        "rule_breaking_propensity",
-        "children",
-    ]
-    return pd.DataFrame(rows, columns=cols)
+    d = pop.describe(scored)
+    groups = np.array(["general"] + [g.name for g in sc.groups], dtype=object)
+    return pd.DataFrame(
+        {
+            "person": pop.person_of_scored(scored),
+            "region": d["region"].astype(str),
+            "urban": d["urban"].astype(bool),
+            "age_band": d["age_band"].astype(str),
+            "group": groups[d["group_index"]].astype(str),
+            "propensity_class": d["propensity_class"] + 1,
+            "rule_breaking_propensity": d["rule_breaking_propensity"].astype(float),
+            "children": d["children"].astype(np.int64),
+        }
+    )
 
 
 def audit_frame(

@@ -124,27 +124,34 @@ class Population:
         loc = np.searchsorted(self.loc_scored_start, scored, side="right") - 1
         return self.loc_start[loc] + self.loc_children[loc] + (scored - self.loc_scored_start[loc])
 
-    def describe_scored(self, scored: int) -> dict[str, object]:
-        """Attributes of one scored person, read off the layout."""
-        loc = int(np.searchsorted(self.loc_scored_start, scored, side="right") - 1)
-        off = scored - int(self.loc_scored_start[loc])
-        b = int(np.searchsorted(self.blocks[loc], off, side="right") - 1)
+    def describe(self, scored: np.ndarray) -> dict[str, np.ndarray]:
+        """Attributes of scored people, read off the layout (vectorised)."""
+        scored = np.asarray(scored, dtype=np.int64)
+        loc = np.searchsorted(self.loc_scored_start, scored, side="right") - 1
+        off = scored - self.loc_scored_start[loc]
+        b = (self.blocks[loc] <= off[:, None]).sum(axis=1) - 1
+        adults = self.loc_adults[loc].astype(np.int64)
+        parents = self.loc_parents[loc].astype(np.int64)
+        kids = self.loc_children[loc].astype(np.int64)
+        slot = (off * self.loc_stride_inv[loc]) % np.maximum(adults, 1)
+        has = (off < adults) & (slot < parents)
+        safe = np.maximum(parents, 1)
+        n_kids = -(-(slot + 1) * kids // safe) - -(-slot * kids // safe)
         return {
             "locality": loc,
-            "region": self.region_names[int(self.loc_region[loc])],
-            "urban": bool(self.loc_urban[loc]),
-            "age_band": "adult" if self.block_age[b] == AGE_ADULT else "senior",
-            "group_index": int(self.block_group[b]),
-            "propensity_class": int(self.block_rclass[b]),
-            "rule_breaking_propensity": float(self.r_values[self.block_rclass[b]]),
-            "children": children_count(
-                off,
-                int(self.loc_children[loc]),
-                int(self.loc_adults[loc]),
-                int(self.loc_parents[loc]),
-                int(self.loc_stride_inv[loc]),
-            ),
+            "region": np.array(self.region_names, dtype=object)[self.loc_region[loc]],
+            "urban": self.loc_urban[loc],
+            "age_band": np.where(self.block_age[b] == AGE_ADULT, "adult", "senior"),
+            "group_index": self.block_group[b].astype(np.int64),
+            "propensity_class": self.block_rclass[b].astype(np.int64),
+            "rule_breaking_propensity": self.r_values[self.block_rclass[b]],
+            "children": np.where(has, n_kids, 0),
         }
+
+    def describe_scored(self, scored: int) -> dict[str, object]:
+        """Attributes of one scored person."""
+        one = self.describe(np.array([scored]))
+        return {k: v[0].item() if isinstance(v[0], np.generic) else v[0] for k, v in one.items()}
 
 
 @nb.njit(cache=True)
