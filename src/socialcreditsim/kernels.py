@@ -479,10 +479,10 @@ def _apply_locality(
     n_vis = n_rev
     for b in range(n_beh):
         n_vis += counts[i, b, 0] + counts[i, b, 1]
-    v_off = np.empty(n_vis, dtype=np.int32)
-    v_code = np.empty(n_vis, dtype=np.int32)  # -1 - stamp for a revisit, else 2 b + wrongful
-    v_blk = np.zeros(n_vis, dtype=np.int32)
-    v_shamed = np.zeros(n_vis, dtype=np.int8)
+    # one row a visit: who (offset), code (-1 - stamp for a revisit, else 2 b + wrongful),
+    # block, shamed
+    vis = np.zeros((n_vis, 4), dtype=np.int32)
+    v_off, v_code, v_blk, v_shamed = vis[:, 0], vis[:, 1], vis[:, 2], vis[:, 3]
     k = 0
     e = head[t]
     head[t] = -1
