@@ -164,7 +164,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=150)
     sizes = [10**5, 10**6, 10**7] + ([10**8, NATIONAL] if args.full else [])
     _spawn("national", "20000", str(args.threads))  # compile the kernels once, untimed
     rows = []
