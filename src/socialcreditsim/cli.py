@@ -28,7 +28,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .engine import MemoryError_, Sim, estimate_memory
+from .engine import NotEnoughMemory, Sim, estimate_memory
 from .results import Results
 from .scenario import ScenarioError, builtin_scenarios, load_scenario
 
@@ -194,7 +194,7 @@ def _dry_run(sim: Sim, source: str, overrides: list[str], out: Path) -> None:
     console.print(mem)
     try:
         sim.check_memory()
-    except MemoryError_ as exc:
+    except NotEnoughMemory as exc:
         console.print(f"would not fit: {exc}", style="red", markup=False, soft_wrap=True)
     else:
         console.print("fits in the memory available now; dry run, nothing was run or written")
@@ -273,7 +273,7 @@ def _run(
         return
     try:
         sim.check_memory()
-    except MemoryError_ as exc:
+    except NotEnoughMemory as exc:
         _fail(exc)
 
     n_days = (sc.time.end - sc.time.start).days + 1

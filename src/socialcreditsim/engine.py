@@ -28,12 +28,12 @@ from .scenario import Scenario, load_scenario
 from .scoring import recovery_ticks
 from .surveillance import coverage
 
-__all__ = ["Sim", "estimate_memory", "MemoryError_"]
+__all__ = ["Sim", "estimate_memory", "NotEnoughMemory"]
 
 STATE_BYTES = 5  # per scored person: score and last (int16), flags (uint8)
 
 
-class MemoryError_(RuntimeError):
+class NotEnoughMemory(RuntimeError):
     """The run would not fit in memory; the message gives the estimate."""
 
 
@@ -137,11 +137,11 @@ class Sim:
         self.measures: Measures | None = None
 
     def check_memory(self) -> int:
-        """Raise :class:`MemoryError_` if the run cannot fit; return the estimate in bytes."""
+        """Raise :class:`NotEnoughMemory` if the run cannot fit; return the estimate in bytes."""
         need = sum(estimate_memory(self.scenario, self.n_agents).values())
         have = _available_memory()
         if need > have:
-            raise MemoryError_(
+            raise NotEnoughMemory(
                 f"--agents {self.n_agents:,}: the run needs about {need / 2**30:.1f} GiB but only "
                 f"{have / 2**30:.1f} GiB is available; use fewer agents"
             )
@@ -230,7 +230,7 @@ class Sim:
 
 
 def _params(
-    sc: Scenario, pop: Population, measures: Any, beh: BehaviourModel, n_days: int, seed: int
+    sc: Scenario, pop: Population, measures: Measures, beh: BehaviourModel, n_days: int, seed: int
 ) -> kn.Params:
     points, every = recovery_ticks(sc.score.recovery_per_day)
     stride, offset = audit_sample(pop.n_scored, sc.output.audit_sample, seed)
