@@ -1,13 +1,14 @@
 """Numba kernels of the day (MODEL.md section 7), one locality at a time.
 
 Localities are independent (a misidentification, a household, a list transition stays inside
-its locality), so the day runs in parallel over ranges of localities (``parallel``), each
+its locality), so the day runs in parallel over ranges of localities (``Parallel``), each
 locality with its own random stream keyed by (seed, locality, day, purpose): the output does not
 depend on the number of threads.
 
 Per-day work is proportional to the recorded events and the scheduled revisits:
 
-1. ``plan_day`` draws how many events happen and are recorded, per locality and behaviour;
+1. ``plan_day`` draws how many events happen and are recorded, per locality and behaviour,
+   from the expected numbers ``behaviours.BehaviourModel.day_tables`` computes;
 2. ``apply_day`` fires the revisits due today (scheduled list exits and grade crossings), applies
    the recorded events (lazy recovery, score change, court listing, blacklist entry), then draws
    blocked attempts and reward uses from the stocks of affected people.
