@@ -1,7 +1,8 @@
 """The command line: run scenarios, list and show them, explain people and query runs.
 
 ``socialcreditsim run national --agents 100000`` runs a scenario and writes a run folder;
-``scenarios``, ``show``, ``explain`` and ``query`` read scenarios and run folders.
+``scenarios``, ``show``, ``explain`` and ``query`` read scenarios and run folders;
+``calibrate`` fits scenario fields to published figures (``calibrate.py``).
 Errors the user can fix (a bad scenario, a bad ``--set``, a folder in the way, a run too big for
 memory) print one message in red and exit with code 2; Ctrl-C exits with 130.
 """
@@ -28,6 +29,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from .calibrate import command as calibrate_command
 from .engine import NotEnoughMemory, Sim, estimate_memory
 from .results import Results
 from .scenario import ScenarioError, builtin_scenarios, load_scenario
@@ -423,6 +425,9 @@ def query(
     console.print(table)
     if len(frame) > MAX_ROWS:
         console.print(f"showing {MAX_ROWS} of {len(frame):,} rows; use --csv for all of them")
+
+
+app.command(name="calibrate")(calibrate_command)
 
 
 def main() -> None:

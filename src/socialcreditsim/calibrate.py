@@ -1,0 +1,936 @@
+"""Calibration: fit scenario fields so that runs reproduce published figures.
+
+``socialcreditsim calibrate court-list --targets ../shared/data/court_list_published.csv
+--fit court_list.compliance_per_year=0.05:0.6`` runs the scenario again and again, changing the
+named fields inside their boxes, until the simulated national series come closest to the
+published points; it writes the fitted scenario, the fit table and a plot.
+
+**Targets file.** A CSV with the header ``date,series,value,unit,status,source``, one published
+figure per row, as ``court_list_published.csv`` in the shared data folder. ``date``, ``series``
+and ``value`` are required (``value`` positive: the fit compares logarithms); ``unit``,
+``status`` and ``source`` are carried along for the reader.
+
+**Series names.** Each names a daily national series of the run; counts are people (scaled to
+the population; with ``output.raw_counts`` the simulated counts are scaled up to compare):
+
+==========================================  ================================================
+series                                      simulated value at the date
+==========================================  ================================================
+``listed_cumulative``                       ``court_list_entries`` summed from ``time.start``
+``flight_purchases_blocked_cumulative``     ``blocked_attempts`` of the sanction ``flights``
+                                            summed from ``time.start``, plus
+                                            ``initial.cumulative["blocked_attempts:flights"]``
+``train_purchases_blocked_cumulative``      the same for the sanction ``trains``
+``complied_under_pressure_cumulative``      ``court_list_exits``, item
+                                            ``complied_under_pressure``, summed
+``<metric>``                                any time series metric on that day, summed over
+                                            its items and truths
+``<metric>:<item>``                         one item of it (a behaviour, sanction, exit reason)
+``<metric>[:<item>]_cumulative``            a flow summed from ``time.start`` to the date, plus
+                                            ``initial.cumulative["<metric>:<item>"]`` where the
+                                            scenario gives the count from before its start
+==========================================  ================================================
+
+**Fit parameters.** ``key=lo:hi`` fits the field ``key`` (a dotted path, as ``--set``) between
+``lo`` and ``hi``; ``key*=lo:hi`` fits a factor between ``lo`` and ``hi`` that multiplies the
+field, a number or every point of a schedule (keeping its shape). Whole-number fields are
+rounded; fitted values are rounded to 4 significant digits before each run, so the scenario
+written is exactly the one evaluated.
+
+**Objective.** The mean over targets of ``log(simulated / published) ** 2``, the simulated
+value being the mean over ``replicates`` runs with the seeds ``seed, seed + 1, ...`` (the same
+seeds for every trial: common random numbers). Runs stop at the last target date.
+
+**Search.** Nelder-Mead (SciPy) in the unit cube of the box, on a log scale where ``lo > 0``,
+from the scenario's values (the box centre where a value lies outside its box), restarted from
+the best point with a smaller simplex after each convergence. It stops when the time budget
+would be exceeded by another trial, after ``trials`` trials, or when restarts no longer
+improve, and keeps the best. Everything but the time budget is deterministic: the same scenario,
+targets, seed and ``trials`` give the same fit on any machine.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+
+from .engine import NotEnoughMemory, Sim
+from .results import Results, TimeseriesLayout
+from .sanctions import compile_measures
+from .scenario import Scenario, ScenarioError, load_scenario
+
+if TYPE_CHECKING:
+    import matplotlib.figure
+
+__all__ = [
+    "Calibration",
+    "CalibrationError",
+    "FitParameter",
+    "NAMED_SERIES",
+    "SeriesSpec",
+    "Target",
+    "TOLERANCE",
+    "calibrate",
+    "parse_fit",
+    "prepare",
+    "read_targets",
+    "replicate_seeds",
+    "series_spec",
+    "simulated_series",
+]
+
+TOLERANCE = 0.10  # a published figure counts as fitted when within 10%
+SIGNIFICANT = 4  # fitted values are rounded to this many significant digits
+RATIO_FLOOR = 1e-6  # a simulated zero counts as this fraction of the target (finite error)
+FIRST_STEP = 0.2  # initial simplex size, as a share of the box (transformed)
+LAST_STEP = 0.0125  # restarts stop when the simplex size falls below this
+REQUIRED_COLUMNS = ("date", "series", "value")
+
+# published series name -> (metric, sanction or item, cumulative); sanction-based ones check the
+# scenario has that sanction
+NAMED_SERIES: dict[str, tuple[str, str | None, bool]] = {
+    "listed_cumulative": ("court_list_entries", None, True),
+    "flight_purchases_blocked_cumulative": ("blocked_attempts", "flights", True),
+    "train_purchases_blocked_cumulative": ("blocked_attempts", "trains", True),
+    "complied_under_pressure_cumulative": ("court_list_exits", "complied_under_pressure", True),
+}
+CUMULATIVE = "_cumulative"
+
+
+class CalibrationError(ValueError):
+    """Targets or fit parameters that cannot be used: the message says where and what is
+    allowed."""
+
+
+# ------------------------------------------------------------------------------ series
+
+
+@dataclass(frozen=True)
+class SeriesSpec:
+    """A daily national series of a run: ``metric`` (one ``item`` or all), cumulative or not,
+    plus a count from before the start (people)."""
+
+    metric: str
+    item: str | None = None
+    cumulative: bool = False
+    offset: float = 0.0
+
+
+def _metrics(scenario: Scenario) -> dict[str, tuple[bool, list[str]]]:
+    """Time series metrics of a scenario: whether each is a flow, and its items."""
+    names = [b.name for b in scenario.behaviours]
+    layout = TimeseriesLayout(scenario, names, compile_measures(scenario))
+    out: dict[str, tuple[bool, list[str]]] = {}
+    for is_flow, cols in ((True, layout.flows), (False, layout.stocks)):
+        for metric, item, _ in cols:
+            items = out.setdefault(metric, (is_flow, []))[1]
+            if item and item not in items:
+                items.append(item)
+    if layout.red_grades:
+        out["red_listed"] = (False, [])
+    return out
+
+
+def series_spec(name: str, scenario: Scenario) -> SeriesSpec:
+    """What a targets file's ``series`` names, for this scenario (module docstring)."""
+    metrics = _metrics(scenario)
+    if name in NAMED_SERIES:
+        metric, item, cumulative = NAMED_SERIES[name]
+        sanctions = [m.name for m in scenario.sanctions]
+        if metric == "blocked_attempts" and item not in sanctions:
+            raise CalibrationError(
+                f"series '{name}' needs a sanction named '{item}'; this scenario's sanctions are"
+                f" {sanctions}"
+            )
+    else:
+        base = name.removesuffix(CUMULATIVE)
+        cumulative = base != name
+        metric, _, item_text = base.partition(":")
+        item = item_text or None
+        if metric not in metrics:
+            raise CalibrationError(
+                f"unknown series '{name}'; allowed: {', '.join(NAMED_SERIES)}, or"
+                f" <metric>[:<item>][{CUMULATIVE}] with the metrics {', '.join(sorted(metrics))}"
+            )
+        is_flow, items = metrics[metric]
+        if item is not None and item not in items:
+            what = f"items are {items}" if items else "it has no items"
+            sanction = " (sanctions)" if metric == "blocked_attempts" else ""
+            raise CalibrationError(
+                f"series '{name}': unknown item '{item}' of {metric}{sanction}; {what}"
+            )
+        if cumulative and not is_flow:
+            raise CalibrationError(
+                f"series '{name}': {metric} is a stock (a count at the end of each day), so it"
+                f" has no cumulative sum; use '{base}'"
+            )
+    offset = 0.0
+    if cumulative:
+        offset = scenario.initial.cumulative.get(f"{metric}:{item}", 0.0)
+    return SeriesSpec(metric, item, cumulative, offset)
+
+
+def simulated_series(results: Results, spec: SeriesSpec) -> pd.Series:
+    """The daily national series, in people (raw counts are scaled up), offset included."""
+    s = results.series(spec.metric, spec.item, cumulative=spec.cumulative)
+    if results.manifest["counts"] == "raw":
+        s = s * results.manifest["scale"]
+    return s + spec.offset
+
+
+# ------------------------------------------------------------------------------ targets
+
+
+@dataclass(frozen=True)
+class Target:
+    """One published figure: its row of the targets file and the series it names."""
+
+    date: dt.date
+    series: str
+    value: float
+    spec: SeriesSpec
+    unit: str = ""
+    status: str = ""
+    source: str = ""
+    line: int = 0
+
+
+def read_targets(path: str | Path, scenario: Scenario) -> list[Target]:
+    """Read and check a targets file against a scenario; errors name the file and the line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CalibrationError(f"{path}: cannot read the targets file: {exc.strerror}") from None
+    reader = csv.DictReader(text.splitlines())
+    columns = [c.strip() for c in reader.fieldnames or []]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise CalibrationError(
+            f"{path}: the header must name the columns date, series, value (and may add unit,"
+            f" status, source); missing {missing}, got {columns}"
+        )
+    start, end = scenario.time.start, scenario.time.end
+    targets = []
+    for row in reader:
+        row = {k.strip(): (v or "").strip() for k, v in row.items() if isinstance(k, str)}
+        where = f"{path}, line {reader.line_num}"
+        try:
+            date = dt.date.fromisoformat(row["date"])
+        except ValueError:
+            raise CalibrationError(
+                f"{where}: date {row['date']!r} is not a date like 2017-02-14"
+            ) from None
+        try:
+            value = float(row["value"])
+        except ValueError:
+            value = math.nan
+        if not value > 0 or math.isinf(value):
+            raise CalibrationError(
+                f"{where}: value {row['value']!r} must be a positive number (the fit compares"
+                " logarithms)"
+            )
+        if not start <= date <= end:
+            raise CalibrationError(
+                f"{where}: date {date} is outside the scenario's time range, {start} to {end}"
+            )
+        try:
+            spec = series_spec(row["series"], scenario)
+        except CalibrationError as exc:
+            raise CalibrationError(f"{where}: {exc}") from None
+        targets.append(
+            Target(
+                date,
+                row["series"],
+                value,
+                spec,
+                row.get("unit", ""),
+                row.get("status", ""),
+                row.get("source", ""),
+                reader.line_num,
+            )
+        )
+    if not targets:
+        raise CalibrationError(f"{path}: no targets (only a header, or nothing)")
+    return targets
+
+
+# ------------------------------------------------------------------------------ parameters
+
+
+@dataclass(frozen=True)
+class FitParameter:
+    """A field to fit between ``lo`` and ``hi``, or (``factor``) a factor multiplying it."""
+
+    key: str
+    lo: float
+    hi: float
+    factor: bool = False
+    current: Any = None  # the field's value in the scenario
+    whole: bool = False  # a whole-number field
+
+    @property
+    def log(self) -> bool:
+        return self.lo > 0
+
+    def start(self) -> float:
+        """The scenario's value (1 for a factor), or the box centre when outside the box."""
+        x = 1.0 if self.factor else self.current
+        if isinstance(x, (int, float)) and self.lo <= x <= self.hi:
+            return float(x)
+        return self.decode(0.5)
+
+    def encode(self, x: float) -> float:
+        if self.log:
+            return math.log(x / self.lo) / math.log(self.hi / self.lo)
+        return (x - self.lo) / (self.hi - self.lo)
+
+    def decode(self, u: float) -> float:
+        u = min(1.0, max(0.0, float(u)))
+        x = self.lo * (self.hi / self.lo) ** u if self.log else self.lo + u * (self.hi - self.lo)
+        return float(round(x)) if self.whole else _round(x)
+
+    def override(self, x: float) -> Any:
+        """The value to set the field to for the fitted value (or factor) ``x``."""
+        if self.whole:
+            return int(round(x))
+        if not self.factor:
+            return x
+        if isinstance(self.current, list):
+            return [(d, _round(v * x, 6)) for d, v in self.current]
+        return _round(self.current * x, 6)
+
+
+def _round(x: float, digits: int = SIGNIFICANT) -> float:
+    return float(f"{x:.{digits}g}")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.{SIGNIFICANT}g}"
+
+
+def _field(data: Any, key: str) -> Any:
+    """The value at a dotted path, lists addressed by item name (as ``--set``)."""
+    node = data
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        where = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            match = [x for x in node if isinstance(x, dict) and x.get("name") == part]
+            if not match:
+                names = [x.get("name") for x in node if isinstance(x, dict)]
+                raise CalibrationError(
+                    f"--fit {key}: no item named '{part}' in {where}; names are {names}"
+                )
+            node = match[0]
+        elif isinstance(node, dict):
+            if part not in node:
+                raise CalibrationError(
+                    f"--fit {key}: unknown field '{where}'; fields here are {sorted(node)}"
+                )
+            node = node[part]
+        else:
+            raise CalibrationError(f"--fit {key}: '{'.'.join(parts[:i])}' has no fields")
+    return node
+
+
+_FIT = re.compile(r"^\s*(?P<key>[^=*\s]+)\s*(?P<star>\*?)=\s*(?P<lo>[^:]+):(?P<hi>.+)$")
+
+
+def parse_fit(text: str, scenario: Scenario) -> FitParameter:
+    """Parse and check ``key=lo:hi`` or ``key*=lo:hi`` against a scenario: the field exists, is
+    a number (or, for a factor, a number or a schedule), ``lo < hi``, and both ends are valid
+    values of the field."""
+    m = _FIT.match(text)
+    if m is None:
+        raise CalibrationError(
+            f"--fit {text!r}: expected key=lo:hi (or key*=lo:hi to fit a factor), for example"
+            " court_list.compliance_per_year=0.05:0.6"
+        )
+    key, factor = m["key"], bool(m["star"])
+    try:
+        lo, hi = float(m["lo"]), float(m["hi"])
+    except ValueError:
+        raise CalibrationError(
+            f"--fit {text}: the bounds {m['lo']!r} and {m['hi']!r} must be numbers"
+        ) from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+        raise CalibrationError(f"--fit {text}: need lo < hi, got lo {lo:g} and hi {hi:g}")
+    current = _field(scenario.model_dump(mode="python"), key)
+    number = isinstance(current, (int, float)) and not isinstance(current, bool)
+    if factor:
+        if not (number or isinstance(current, list) and current and _is_schedule(current)):
+            raise CalibrationError(
+                f"--fit {text}: {key} is {current!r}; a factor multiplies a number or a schedule"
+            )
+        if lo < 0:
+            raise CalibrationError(f"--fit {text}: a factor must not be negative, got lo {lo:g}")
+    elif isinstance(current, list) and _is_schedule(current):
+        raise CalibrationError(
+            f"--fit {text}: {key} is a schedule of {len(current)} points; fit a factor on all of"
+            f" them with {key}*=LO:HI, or a constant after --set {key}=VALUE"
+        )
+    elif not (number or current is None):
+        raise CalibrationError(f"--fit {text}: {key} is {current!r}, not a number")
+    whole = isinstance(current, int) and not isinstance(current, bool) and not factor
+    param = FitParameter(key, lo, hi, factor, current, whole)
+    for end in (lo, hi):
+        try:
+            scenario.with_overrides({key: param.override(end)}, source=f"--fit {text}")
+        except ScenarioError as exc:
+            raise CalibrationError(str(exc)) from None
+    return param
+
+
+def _is_schedule(value: list[Any]) -> bool:
+    return all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value)
+
+
+# ------------------------------------------------------------------------------ the fit
+
+
+def replicate_seeds(seed: int, replicates: int) -> list[int]:
+    """The seeds of the replicate runs: ``seed``, ``seed + 1``, ... (as ``run --seed``)."""
+    return [(seed + r) % 2**63 for r in range(replicates)]
+
+
+@dataclass
+class Calibration:
+    """The outcome of :func:`calibrate`: the fitted scenario, the fit table and how it went."""
+
+    scenario: Scenario  # with the fitted values, over the scenario's whole time range
+    start_scenario: Scenario
+    parameters: list[FitParameter]
+    values: list[float]  # fitted value (or factor) of each parameter
+    start_values: list[Any]  # the field's value before (1 for a factor)
+    targets: list[Target]
+    simulated: list[float]  # mean over replicates, at each target
+    start_simulated: list[float]
+    objective: float
+    start_objective: float
+    trials: int
+    seconds: float
+    stopped: str  # "converged", "time budget", "trials"
+    n_agents: int
+    seeds: list[int]
+    targets_file: str = ""
+    daily: dict[str, tuple[pd.Series, pd.Series]] = field(default_factory=dict, repr=False)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """date, series, target, simulated, relative_error (simulated / target - 1)."""
+        frame = pd.DataFrame(
+            {
+                "date": [t.date for t in self.targets],
+                "series": [t.series for t in self.targets],
+                "target": [t.value for t in self.targets],
+                "simulated": self.simulated,
+            }
+        )
+        frame["relative_error"] = frame["simulated"] / frame["target"] - 1
+        return frame
+
+    @property
+    def misfits(self) -> int:
+        """How many targets are off by more than :data:`TOLERANCE`."""
+        return int((self.table["relative_error"].abs() > TOLERANCE).sum())
+
+    @property
+    def ok(self) -> bool:
+        return self.misfits == 0
+
+    def verdict(self) -> str:
+        n = len(self.targets)
+        if self.ok:
+            return f"every published figure is within {TOLERANCE:.0%} ({n} of {n})"
+        return (
+            f"could not fit: {self.misfits} of {n} published figures are off by more than"
+            f" {TOLERANCE:.0%}"
+        )
+
+    def fitted_lines(self) -> list[str]:
+        lines = []
+        for p, x, x0 in zip(self.parameters, self.values, self.start_values, strict=True):
+            if p.factor:
+                lines.append(f"{p.key} x {_fmt(x)} (box {_fmt(p.lo)}:{_fmt(p.hi)})")
+            else:
+                was = "unset" if x0 is None else f"{x0:g}"
+                lines.append(f"{p.key} = {_fmt(x)} (box {_fmt(p.lo)}:{_fmt(p.hi)}; was {was})")
+        return lines
+
+    def table_lines(self) -> list[str]:
+        width = max(len(t.series) for t in self.targets)
+        lines = [
+            f"{'date':<10}  {'series':<{width}}  {'published':>13}  {'simulated':>13}  {'error':>7}"
+        ]
+        for r in self.table.itertuples(index=False):
+            flag = "" if abs(r.relative_error) <= TOLERANCE else f"  > {TOLERANCE:.0%}"
+            lines.append(
+                f"{r.date}  {r.series:<{width}}  {r.target:>13,.0f}  {r.simulated:>13,.0f}  "
+                f"{r.relative_error:>+7.1%}{flag}"
+            )
+        return lines
+
+    def to_toml(self) -> str:
+        """The fitted scenario as TOML, with the fit in a header comment."""
+        from . import __version__
+
+        head = [
+            f"{self.scenario.meta.name}: calibrated by `socialcreditsim calibrate`"
+            f" (socialcreditsim {__version__})",
+            "",
+            f"Targets: {self.targets_file or 'given in Python'} ({len(self.targets)} figures)",
+            f"Agents {self.n_agents:,}; replicates {len(self.seeds)}"
+            f" (seeds {', '.join(map(str, self.seeds))}); {self.trials} trials in"
+            f" {self.seconds:,.0f} s (stopped: {self.stopped})",
+            "Objective, mean over targets of log(simulated / published)^2:"
+            f" {self.start_objective:.4g} at the start, {self.objective:.4g} fitted",
+            "",
+            "Fitted:",
+            *(f"  {line}" for line in self.fitted_lines()),
+            "",
+            "Fit (simulated: mean over the replicates):",
+            *(f"  {line}" for line in self.table_lines()),
+            "",
+            self.verdict().capitalize() + ".",
+        ]
+        header = "\n".join(f"# {line}".rstrip() for line in head)
+        return f"{header}\n\n{self.scenario.to_toml()}"
+
+    def plot(self) -> matplotlib.figure.Figure:
+        """The simulated series (start dashed, fitted solid) and the published points."""
+        import matplotlib.dates as mdates
+
+        plt = _pyplot()
+        names = list(dict.fromkeys(t.series for t in self.targets))
+        cols = min(2, len(names))
+        rows = math.ceil(len(names) / cols)
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(6 * cols, 3.6 * rows), squeeze=False, constrained_layout=True
+        )
+        for ax, name in zip(axes.flat, names, strict=False):
+            start, best = self.daily[name]
+            ax.plot(start.index, start.values, "--", color="grey", label="start")
+            ax.plot(best.index, best.values, "-", label="fitted")
+            pts = [t for t in self.targets if t.series == name]
+            ax.plot([t.date for t in pts], [t.value for t in pts], "ko", label="published")
+            ax.set_title(name, fontsize=10)
+            ax.set_yscale("log")  # relative errors, as the objective sees them
+            ax.set_ylabel(f"{pts[0].unit or 'count'} (log scale)")
+            locator = mdates.AutoDateLocator()
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+            ax.legend(fontsize=8)
+        for ax in list(axes.flat)[len(names) :]:
+            ax.set_visible(False)
+        fig.suptitle(
+            f"{self.scenario.meta.name}: calibrated, N={self.n_agents:,},"
+            f" {len(self.seeds)} replicates; {self.verdict()}",
+            fontsize=10,
+        )
+        return fig
+
+    def save(self, out: str | Path, overwrite: bool = False) -> Path:
+        """Write calibrated.toml, fit.csv and fit.png atomically (a temporary folder, renamed)."""
+        out = Path(out)
+        if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
+            raise FileExistsError(f"{out} already exists and is not empty")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        try:
+            (tmp / "calibrated.toml").write_text(self.to_toml())
+            self.table.to_csv(tmp / "fit.csv", index=False)
+            fig = self.plot()
+            fig.savefig(tmp / "fit.png", dpi=110)
+            _pyplot().close(fig)
+            if out.exists():
+                shutil.rmtree(out)
+            os.replace(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return out
+
+
+def _pyplot() -> Any:
+    """matplotlib.pyplot, with the non-interactive backend that ``plots`` selects."""
+    from . import plots
+
+    return plots.plt
+
+
+class _Stop(Exception):
+    """Raised inside the objective when the budget or the trials are used up."""
+
+
+class _Objective:
+    """Runs the replicates for a point of the unit cube; remembers every point it ran."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        targets: list[Target],
+        params: list[FitParameter],
+        n_agents: int,
+        seeds: list[int],
+        threads: int | None,
+        budget: float,
+        trials: int | None,
+        progress: Callable[[int, float, float], None] | None,
+    ):
+        last = max(t.date for t in targets)
+        self.run_scenario = scenario.with_overrides({"time.end": last})  # later days: no effect
+        self.targets, self.params = targets, params
+        self.n_agents, self.seeds, self.threads = n_agents, seeds, threads
+        self.budget, self.trials, self.progress = budget, trials, progress
+        self.names = list(dict.fromkeys(t.series for t in targets))
+        self.specs = {t.series: t.spec for t in targets}
+        self.cache: dict[tuple[float, ...], float] = {}
+        self.t0 = time.perf_counter()
+        self.n = 0
+        self.last_seconds = 0.0
+        self.best: tuple[float, tuple[float, ...], list[float], dict[str, pd.Series]] | None = None
+        self.first: tuple[float, tuple[float, ...], list[float], dict[str, pd.Series]] | None = None
+
+    def overrides(self, values: Sequence[float]) -> dict[str, Any]:
+        return {p.key: p.override(x) for p, x in zip(self.params, values, strict=True)}
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def __call__(self, u: np.ndarray) -> float:
+        return self.evaluate(tuple(p.decode(x) for p, x in zip(self.params, u, strict=True)))
+
+    def evaluate(self, values: tuple[float, ...]) -> float:
+        if values in self.cache:
+            return self.cache[values]
+        if self.n and self.trials is not None and self.n >= self.trials:
+            raise _Stop("trials")
+        if self.n and self.elapsed() + self.last_seconds > self.budget:
+            raise _Stop("time budget")
+        began = time.perf_counter()
+        sc = self.run_scenario.with_overrides(self.overrides(values), source="--fit")
+        daily: dict[str, pd.Series] = {}
+        for seed in self.seeds:
+            res = Sim(sc, n_agents=self.n_agents, seed=seed, threads=self.threads).run()
+            for name in self.names:
+                s = simulated_series(res, self.specs[name])
+                daily[name] = s if name not in daily else daily[name] + s
+        daily = {name: s / len(self.seeds) for name, s in daily.items()}
+        sim = [float(daily[t.series].loc[pd.Timestamp(t.date)]) for t in self.targets]
+        err = float(
+            np.mean(
+                [
+                    math.log(max(s / t.value, RATIO_FLOOR)) ** 2
+                    for s, t in zip(sim, self.targets, strict=True)
+                ]
+            )
+        )
+        self.cache[values] = err
+        self.n += 1
+        self.last_seconds = time.perf_counter() - began
+        entry = (err, values, sim, daily)
+        if self.first is None:
+            self.first = entry
+        if self.best is None or err < self.best[0]:
+            self.best = entry
+        if self.progress is not None:
+            self.progress(self.n, self.elapsed(), self.best[0])
+        return err
+
+
+def prepare(
+    scenario: Scenario,
+    targets: str | Path | list[Target],
+    fit: Sequence[str | FitParameter],
+    *,
+    n_agents: int = 100_000,
+    replicates: int = 2,
+    budget: float = 300.0,
+    trials: int | None = None,
+    seed: int = 0,
+) -> tuple[list[Target], list[FitParameter], list[int]]:
+    """Check everything a calibration needs before any run: the targets, the fit parameters
+    (each named once), the settings and the memory of one run. Returns the targets, the
+    parameters and the replicate seeds."""
+    if isinstance(targets, (str, Path)):
+        targets = read_targets(targets, scenario)
+    if not targets:
+        raise CalibrationError("no targets to fit")
+    params = [p if isinstance(p, FitParameter) else parse_fit(p, scenario) for p in fit]
+    if not params:
+        raise CalibrationError("nothing to fit: give at least one --fit key=lo:hi")
+    keys = [p.key for p in params]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise CalibrationError(f"--fit names {twice} more than once")
+    if replicates < 1:
+        raise CalibrationError(f"replicates must be at least 1, got {replicates}")
+    if not budget > 0:
+        raise CalibrationError(f"the time budget must be positive, got {budget} s")
+    if trials is not None and trials < 1:
+        raise CalibrationError(f"trials must be at least 1, got {trials}")
+    seeds = replicate_seeds(seed, replicates)
+    Sim(scenario, n_agents=n_agents, seed=seeds[0]).check_memory()  # raises NotEnoughMemory
+    return list(targets), params, seeds
+
+
+def calibrate(
+    scenario: str | Path | dict[str, Any] | Scenario,
+    targets: str | Path | list[Target],
+    fit: Sequence[str | FitParameter],
+    *,
+    n_agents: int = 100_000,
+    replicates: int = 2,
+    budget: float = 300.0,
+    trials: int | None = None,
+    seed: int = 0,
+    threads: int | None = None,
+    progress: Callable[[int, float, float], None] | None = None,
+) -> Calibration:
+    """Fit the ``fit`` fields of ``scenario`` to ``targets`` (module docstring).
+
+    ``progress(trials, seconds, best objective)`` is called after every trial. Everything is
+    checked before the first run: bad targets or parameters raise :class:`CalibrationError`,
+    a bad scenario :class:`ScenarioError`, a run too big :class:`NotEnoughMemory`.
+    """
+    from scipy.optimize import minimize
+
+    sc = load_scenario(scenario)
+    label = str(targets) if isinstance(targets, (str, Path)) else ""
+    targets, params, seeds = prepare(
+        sc,
+        targets,
+        fit,
+        n_agents=n_agents,
+        replicates=replicates,
+        budget=budget,
+        trials=trials,
+        seed=seed,
+    )
+    f = _Objective(sc, targets, params, n_agents, seeds, threads, budget, trials, progress)
+    stopped, step = "converged", FIRST_STEP
+    try:
+        f.evaluate(tuple(p.start() for p in params))  # the scenario as it is, unrounded
+        while step >= LAST_STEP:
+            assert f.best is not None
+            best_before = f.best[0]
+            centre = np.array([p.encode(x) for p, x in zip(params, f.best[1], strict=True)])
+            simplex = [centre]
+            for i in range(len(params)):
+                vertex = centre.copy()
+                vertex[i] += step if centre[i] + step <= 1 else -step
+                simplex.append(vertex)
+            minimize(
+                f,
+                centre,
+                method="Nelder-Mead",
+                bounds=[(0.0, 1.0)] * len(params),
+                options={
+                    "initial_simplex": np.array(simplex),
+                    "xatol": step / 20,
+                    "fatol": 1e-6,
+                    "maxfev": 10**9,
+                },
+            )
+            if f.best[0] >= best_before * (1 - 1e-3):
+                step /= 2
+    except _Stop as stop:
+        stopped = str(stop)
+    assert f.best is not None and f.first is not None
+    err, values, sim, daily = f.best
+    err0, _, sim0, daily0 = f.first
+    fitted = sc.with_overrides(f.overrides(values), source="--fit")
+    note = (
+        f" (calibrated to {Path(label).name if label else 'published figures'} by"
+        f" socialcreditsim calibrate: {', '.join(p.key for p in params)})"
+    )
+    fitted = fitted.with_overrides({"meta.description": fitted.meta.description + note})
+    return Calibration(
+        scenario=fitted,
+        start_scenario=sc,
+        parameters=params,
+        values=list(values),
+        start_values=[p.current if not p.factor else 1.0 for p in params],
+        targets=list(targets),
+        simulated=sim,
+        start_simulated=sim0,
+        objective=err,
+        start_objective=err0,
+        trials=f.n,
+        seconds=f.elapsed(),
+        stopped=stopped,
+        n_agents=n_agents,
+        seeds=seeds,
+        targets_file=label,
+        daily={name: (daily0[name], daily[name]) for name in daily},
+    )
+
+
+# ------------------------------------------------------------------------------ command line
+
+
+def command(
+    scenario: Annotated[str, typer.Argument(help="A built-in scenario name or a TOML file.")],
+    targets: Annotated[
+        Path,
+        typer.Option(
+            "--targets",
+            metavar="FILE.csv",
+            help="Published figures: date,series,value,unit,status,source (docs/validation.md).",
+        ),
+    ],
+    fit: Annotated[
+        list[str],
+        typer.Option(
+            "--fit",
+            metavar="KEY=LO:HI",
+            help="A field to fit between LO and HI, by dotted path as --set (repeatable);"
+            " KEY*=LO:HI fits a factor on a number or a whole schedule.",
+        ),
+    ],
+    agents: Annotated[
+        int, typer.Option("--agents", "-n", min=1, help="Simulated agents per run.")
+    ] = 100_000,
+    replicates: Annotated[
+        int, typer.Option(min=1, help="Runs per trial (seeds SEED, SEED+1, ...), averaged.")
+    ] = 2,
+    budget: Annotated[
+        float, typer.Option(min=1, help="Seconds to search; the best fit so far is kept.")
+    ] = 300.0,
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many trials (default: no limit).")
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Base random seed.")] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder to write calibrated.toml, fit.csv, fit.png; must not exist or be empty"
+            " (default: runs/<scenario>-calibrated-<N>-seed<S>-<timestamp>)."
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override a scenario field before fitting, e.g. time.end=2017-12-31.",
+        ),
+    ] = None,
+) -> None:
+    """Fit scenario fields to published figures; write the calibrated scenario and the fit."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from .cli import _default_out, _err, _fail, _out
+
+    try:
+        sc = load_scenario(scenario, set_ or None)
+        goal, params, _ = prepare(  # every check, before any work
+            sc,
+            targets,
+            fit,
+            n_agents=agents,
+            replicates=replicates,
+            budget=budget,
+            trials=trials,
+            seed=seed,
+        )
+    except (ScenarioError, CalibrationError, NotEnoughMemory, ValueError) as exc:
+        _fail(exc)
+    if out is None:
+        out = _default_out(f"{sc.meta.name}-calibrated", agents, seed)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        _fail(f"--out {out}: already exists and is not empty; choose another folder")
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=_err(),
+    ) as bar:
+        bar.console.print(
+            f"fitting {len(params)} parameter(s) to {len(goal)} figures: {agents:,} agents,"
+            f" {replicates} replicate(s) a trial, budget {budget:,.0f} s",
+            style="dim",
+            highlight=False,
+            markup=False,
+        )
+        task = bar.add_task("first trial (compiles kernels on first use)", total=trials or budget)
+
+        def progress(n: int, seconds: float, best: float) -> None:
+            bar.update(
+                task,
+                completed=n if trials else min(seconds, budget),
+                description=f"trial {n}: best error {best:.4g}"
+                f" (rms log error {math.sqrt(best):.1%})",
+            )
+
+        try:
+            result = calibrate(
+                sc,
+                targets,
+                fit,
+                n_agents=agents,
+                replicates=replicates,
+                budget=budget,
+                trials=trials,
+                seed=seed,
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            _fail("interrupted; nothing was written", code=130)
+        bar.update(task, description="writing the results")
+        try:
+            path = result.save(out)
+        except FileExistsError as exc:
+            _fail(exc)
+
+    table = Table(title=escape(f"{sc.meta.name}: fit to {targets.name}"))
+    for col in ("date", "series", "published", "simulated", "error", f"within {TOLERANCE:.0%}"):
+        table.add_column(col, justify="left" if col in ("date", "series") else "right")
+    for r in result.table.itertuples(index=False):
+        good = abs(r.relative_error) <= TOLERANCE
+        table.add_row(
+            str(r.date),
+            escape(r.series),
+            f"{r.target:,.0f}",
+            f"{r.simulated:,.0f}",
+            f"{r.relative_error:+.1%}",
+            "yes" if good else "[red]NO[/red]",
+        )
+    console = _out()
+    console.print(table)
+    for line in result.fitted_lines():
+        console.print(f"fitted: {line}", markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"error (mean squared log error) {result.start_objective:.4g} at the start, "
+        f"{result.objective:.4g} fitted; {result.trials} trials in {result.seconds:,.0f} s "
+        f"(stopped: {result.stopped})",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        result.verdict(),
+        style="green" if result.ok else "bold red",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"results written to {path}", markup=False, highlight=False, soft_wrap=True)
