@@ -54,10 +54,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
-import os
 import re
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -69,7 +66,7 @@ import pandas as pd
 import typer
 
 from .engine import NotEnoughMemory, Sim
-from .results import Results, TimeseriesLayout
+from .results import Results, TimeseriesLayout, atomic_folder
 from .sanctions import compile_measures
 from .scenario import Scenario, ScenarioError, load_scenario
 
@@ -546,24 +543,13 @@ class Calibration:
 
     def save(self, out: str | Path, overwrite: bool = False) -> Path:
         """Write calibrated.toml, fit.csv and fit.png atomically (a temporary folder, renamed)."""
-        out = Path(out)
-        if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
-            raise FileExistsError(f"{out} already exists and is not empty")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-        try:
+        with atomic_folder(out, overwrite) as tmp:
             (tmp / "calibrated.toml").write_text(self.to_toml())
             self.table.to_csv(tmp / "fit.csv", index=False)
             fig = self.plot()
             fig.savefig(tmp / "fit.png", dpi=110)
             _pyplot().close(fig)
-            if out.exists():
-                shutil.rmtree(out)
-            os.replace(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return out
+        return Path(out)
 
 
 def _pyplot() -> Any:

@@ -19,11 +19,13 @@ leaves nothing that looks finished.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -238,6 +240,25 @@ def snapshot_rows(
     return frame
 
 
+@contextlib.contextmanager
+def atomic_folder(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """A temporary folder beside ``out``, renamed to ``out`` when the block succeeds and removed
+    when it fails, so an interrupted write leaves nothing that looks finished."""
+    out = Path(out)
+    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out} already exists and is not empty")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 @dataclass
 class Results:
     """Tables of one run, with the manifest that says how they were made."""
@@ -310,25 +331,14 @@ class Results:
     # ---------------------------------------------------------------- disk
     def save(self, out: str | Path, overwrite: bool = False) -> Path:
         """Write the run folder atomically; refuses to replace an existing one unless asked."""
-        out = Path(out)
-        if out.exists() and not overwrite and any(out.iterdir()):
-            raise FileExistsError(f"{out} already exists and is not empty")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-        try:
+        with atomic_folder(out, overwrite) as tmp:
             for name in TABLES:
                 table = pa.Table.from_pandas(getattr(self, name), preserve_index=False)
                 pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
             (tmp / "scenario.toml").write_text(self.scenario.to_toml())
             (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
-            if out.exists():
-                shutil.rmtree(out)
-            os.replace(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        self.path = out
-        return out
+        self.path = Path(out)
+        return self.path
 
     @classmethod
     def load(cls, path: str | Path) -> Results:
