@@ -68,7 +68,7 @@ import typer
 from .engine import NotEnoughMemory, Sim
 from .results import Results, TimeseriesLayout, atomic_folder
 from .sanctions import compile_measures
-from .scenario import Scenario, ScenarioError, load_scenario
+from .scenario import Scenario, ScenarioError, field_value, load_scenario
 
 if TYPE_CHECKING:
     import matplotlib.figure
@@ -320,31 +320,6 @@ def _fmt(x: float) -> str:
     return f"{x:.{SIGNIFICANT}g}"
 
 
-def _field(data: Any, key: str) -> Any:
-    """The value at a dotted path, lists addressed by item name (as ``--set``)."""
-    node = data
-    parts = key.split(".")
-    for i, part in enumerate(parts):
-        where = ".".join(parts[: i + 1])
-        if isinstance(node, list):
-            match = [x for x in node if isinstance(x, dict) and x.get("name") == part]
-            if not match:
-                names = [x.get("name") for x in node if isinstance(x, dict)]
-                raise CalibrationError(
-                    f"--fit {key}: no item named '{part}' in {where}; names are {names}"
-                )
-            node = match[0]
-        elif isinstance(node, dict):
-            if part not in node:
-                raise CalibrationError(
-                    f"--fit {key}: unknown field '{where}'; fields here are {sorted(node)}"
-                )
-            node = node[part]
-        else:
-            raise CalibrationError(f"--fit {key}: '{'.'.join(parts[:i])}' has no fields")
-    return node
-
-
 _FIT = re.compile(r"^\s*(?P<key>[^=*\s]+)\s*(?P<star>\*?)=\s*(?P<lo>[^:]+):(?P<hi>.+)$")
 
 
@@ -367,7 +342,10 @@ def parse_fit(text: str, scenario: Scenario) -> FitParameter:
         ) from None
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
         raise CalibrationError(f"--fit {text}: need lo < hi, got lo {lo:g} and hi {hi:g}")
-    current = _field(scenario.model_dump(mode="python"), key)
+    try:
+        current = field_value(scenario, key, "--fit")
+    except ScenarioError as exc:
+        raise CalibrationError(str(exc)) from None
     number = isinstance(current, (int, float)) and not isinstance(current, bool)
     if factor:
         if not (number or isinstance(current, list) and current and _is_schedule(current)):

@@ -29,6 +29,7 @@ __all__ = [
     "ScenarioError",
     "Schedule",
     "builtin_scenarios",
+    "field_value",
     "load_scenario",
 ]
 
@@ -478,7 +479,8 @@ def _split_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def _apply(data: dict[str, Any], key: str, value: Any) -> None:
+def _walk(data: dict[str, Any], key: str, flag: str) -> tuple[dict[str, Any], str]:
+    """The table holding the field at a dotted path (list items by name) and its name there."""
     node: Any = data
     parts = key.split(".")
     for i, part in enumerate(parts):
@@ -489,22 +491,33 @@ def _apply(data: dict[str, Any], key: str, value: Any) -> None:
             if not match:
                 names = [x.get("name") for x in node if isinstance(x, dict)]
                 raise ScenarioError(
-                    f"--set {key}: no item named '{part}' in {where}; names are {names}"
+                    f"{flag} {key}: no item named '{part}' in {where}; names are {names}"
                 )
             if last:
-                raise ScenarioError(f"--set {key}: cannot replace a whole item; set its fields")
+                raise ScenarioError(f"{flag} {key}: a whole item cannot be set; name a field")
             node = match[0]
         elif isinstance(node, dict):
             if part not in node:
                 raise ScenarioError(
-                    f"--set {key}: unknown field '{where}'; fields here are {sorted(node)}"
+                    f"{flag} {key}: unknown field '{where}'; fields here are {sorted(node)}"
                 )
             if last:
-                node[part] = value
-            else:
-                node = node[part]
+                return node, part
+            node = node[part]
         else:
-            raise ScenarioError(f"--set {key}: '{'.'.join(parts[:i])}' has no fields")
+            raise ScenarioError(f"{flag} {key}: '{'.'.join(parts[:i])}' has no fields")
+    raise ScenarioError(f"{flag} {key}: empty key")
+
+
+def _apply(data: dict[str, Any], key: str, value: Any) -> None:
+    table, name = _walk(data, key, "--set")
+    table[name] = value
+
+
+def field_value(scenario: Scenario, key: str, flag: str = "--set") -> Any:
+    """The value of the field at a dotted path, addressed as ``--set`` does."""
+    table, name = _walk(scenario.model_dump(mode="python"), key, flag)
+    return table[name]
 
 
 def _validate(data: dict[str, Any], source: str) -> Scenario:
