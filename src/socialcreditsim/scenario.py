@@ -34,9 +34,6 @@ __all__ = [
 ]
 
 CENSUS_2020_POPULATION = 1_411_778_724
-AGE_BANDS = ("child", "adult", "senior")
-SCORED_AGE_BANDS = ("adult", "senior")
-LIST_NAMES = ("court", "blacklist", "red")
 
 
 class ScenarioError(ValueError):
