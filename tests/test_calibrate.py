@@ -15,15 +15,13 @@ from typer.testing import CliRunner
 import socialcreditsim as scs
 from socialcreditsim.calibrate import (
     CalibrationError,
-    SeriesSpec,
     calibrate,
     parse_fit,
     read_targets,
     replicate_seeds,
-    series_spec,
-    simulated_series,
 )
 from socialcreditsim.cli import app
+from socialcreditsim.series import SeriesSpec, series_spec, simulated_series
 
 END = "2015-12-31"
 HEADER = ["date", "series", "value", "unit", "status", "source"]

@@ -10,26 +10,8 @@ figure per row, as ``court_list_published.csv`` in the shared data folder. ``dat
 and ``value`` are required (``value`` positive: the fit compares logarithms); ``unit``,
 ``status`` and ``source`` are carried along for the reader.
 
-**Series names.** Each names a daily national series of the run; counts are people (scaled to
-the population; with ``output.raw_counts`` the simulated counts are scaled up to compare):
-
-==========================================  ================================================
-series                                      simulated value at the date
-==========================================  ================================================
-``listed_cumulative``                       ``court_list_entries`` summed from ``time.start``
-``flight_purchases_blocked_cumulative``     ``blocked_attempts`` of the sanction ``flights``
-                                            summed from ``time.start``, plus
-                                            ``initial.cumulative["blocked_attempts:flights"]``
-``train_purchases_blocked_cumulative``      the same for the sanction ``trains``
-``complied_under_pressure_cumulative``      ``court_list_exits``, item
-                                            ``complied_under_pressure``, summed
-``<metric>``                                any time series metric on that day, summed over
-                                            its items and truths
-``<metric>:<item>``                         one item of it (a behaviour, sanction, exit reason)
-``<metric>[:<item>]_cumulative``            a flow summed from ``time.start`` to the date, plus
-                                            ``initial.cumulative["<metric>:<item>"]`` where the
-                                            scenario gives the count from before its start
-==========================================  ================================================
+**Series names** are those of ``series.py``: ``listed_cumulative``,
+``flight_purchases_blocked_cumulative``, ``<metric>[:<item>][_cumulative]`` and others.
 
 **Fit parameters.** ``key=lo:hi`` fits the field ``key`` (a dotted path, as ``--set``) between
 ``lo`` and ``hi``; ``key*=lo:hi`` fits a factor between ``lo`` and ``hi`` that multiplies the
@@ -66,9 +48,9 @@ import pandas as pd
 import typer
 
 from .engine import NotEnoughMemory, Sim
-from .results import Results, TimeseriesLayout, atomic_folder
-from .sanctions import compile_measures
+from .results import atomic_folder
 from .scenario import Scenario, ScenarioError, field_value, load_scenario
+from .series import SeriesError, SeriesSpec, series_spec, simulated_series
 
 if TYPE_CHECKING:
     import matplotlib.figure
@@ -77,8 +59,6 @@ __all__ = [
     "Calibration",
     "CalibrationError",
     "FitParameter",
-    "NAMED_SERIES",
-    "SeriesSpec",
     "Target",
     "TOLERANCE",
     "calibrate",
@@ -86,9 +66,12 @@ __all__ = [
     "prepare",
     "read_targets",
     "replicate_seeds",
-    "series_spec",
-    "simulated_series",
 ]
+
+class CalibrationError(ValueError):
+    """Targets or fit parameters that cannot be used: the message says where and what is
+    allowed."""
+
 
 TOLERANCE = 0.10  # a published figure counts as fitted when within 10%
 SIGNIFICANT = 4  # fitted values are rounded to this many significant digits
@@ -96,98 +79,6 @@ RATIO_FLOOR = 1e-6  # a simulated zero counts as this fraction of the target (fi
 FIRST_STEP = 0.2  # initial simplex size, as a share of the box (transformed)
 LAST_STEP = 0.0125  # restarts stop when the simplex size falls below this
 REQUIRED_COLUMNS = ("date", "series", "value")
-
-# published series name -> (metric, sanction or item, cumulative); sanction-based ones check the
-# scenario has that sanction
-NAMED_SERIES: dict[str, tuple[str, str | None, bool]] = {
-    "listed_cumulative": ("court_list_entries", None, True),
-    "flight_purchases_blocked_cumulative": ("blocked_attempts", "flights", True),
-    "train_purchases_blocked_cumulative": ("blocked_attempts", "trains", True),
-    "complied_under_pressure_cumulative": ("court_list_exits", "complied_under_pressure", True),
-}
-CUMULATIVE = "_cumulative"
-
-
-class CalibrationError(ValueError):
-    """Targets or fit parameters that cannot be used: the message says where and what is
-    allowed."""
-
-
-# ------------------------------------------------------------------------------ series
-
-
-@dataclass(frozen=True)
-class SeriesSpec:
-    """A daily national series of a run: ``metric`` (one ``item`` or all), cumulative or not,
-    plus a count from before the start (people)."""
-
-    metric: str
-    item: str | None = None
-    cumulative: bool = False
-    offset: float = 0.0
-
-
-def _metrics(scenario: Scenario) -> dict[str, tuple[bool, list[str]]]:
-    """Time series metrics of a scenario: whether each is a flow, and its items."""
-    names = [b.name for b in scenario.behaviours]
-    layout = TimeseriesLayout(scenario, names, compile_measures(scenario))
-    out: dict[str, tuple[bool, list[str]]] = {}
-    for is_flow, cols in ((True, layout.flows), (False, layout.stocks)):
-        for metric, item, _ in cols:
-            items = out.setdefault(metric, (is_flow, []))[1]
-            if item and item not in items:
-                items.append(item)
-    if layout.red_grades:
-        out["red_listed"] = (False, [])
-    return out
-
-
-def series_spec(name: str, scenario: Scenario) -> SeriesSpec:
-    """What a targets file's ``series`` names, for this scenario (module docstring)."""
-    metrics = _metrics(scenario)
-    if name in NAMED_SERIES:
-        metric, item, cumulative = NAMED_SERIES[name]
-        sanctions = [m.name for m in scenario.sanctions]
-        if metric == "blocked_attempts" and item not in sanctions:
-            raise CalibrationError(
-                f"series '{name}' needs a sanction named '{item}'; this scenario's sanctions are"
-                f" {sanctions}"
-            )
-    else:
-        base = name.removesuffix(CUMULATIVE)
-        cumulative = base != name
-        metric, _, item_text = base.partition(":")
-        item = item_text or None
-        if metric not in metrics:
-            raise CalibrationError(
-                f"unknown series '{name}'; allowed: {', '.join(NAMED_SERIES)}, or"
-                f" <metric>[:<item>][{CUMULATIVE}] with the metrics {', '.join(sorted(metrics))}"
-            )
-        is_flow, items = metrics[metric]
-        if item is not None and item not in items:
-            what = f"items are {items}" if items else "it has no items"
-            sanction = " (sanctions)" if metric == "blocked_attempts" else ""
-            raise CalibrationError(
-                f"series '{name}': unknown item '{item}' of {metric}{sanction}; {what}"
-            )
-        if cumulative and not is_flow:
-            raise CalibrationError(
-                f"series '{name}': {metric} is a stock (a count at the end of each day), so it"
-                f" has no cumulative sum; use '{base}'"
-            )
-    offset = 0.0
-    if cumulative:
-        offset = scenario.initial.cumulative.get(f"{metric}:{item}", 0.0)
-    return SeriesSpec(metric, item, cumulative, offset)
-
-
-def simulated_series(results: Results, spec: SeriesSpec) -> pd.Series:
-    """The daily national series, in people (raw counts are scaled up), offset included."""
-    s = results.series(spec.metric, spec.item, cumulative=spec.cumulative)
-    if results.manifest["counts"] == "raw":
-        s = s * results.manifest["scale"]
-    return s + spec.offset
-
 
 # ------------------------------------------------------------------------------ targets
 
@@ -247,7 +138,7 @@ def read_targets(path: str | Path, scenario: Scenario) -> list[Target]:
             )
         try:
             spec = series_spec(row["series"], scenario)
-        except CalibrationError as exc:
+        except SeriesError as exc:
             raise CalibrationError(f"{where}: {exc}") from None
         targets.append(
             Target(

@@ -326,6 +326,18 @@ class Output(_Model):
     score_bin_width: Annotated[int, Field(ge=1)] = 10
 
 
+class Published(_Model):
+    """A published figure the scenario should reproduce, shown beside the simulated value in
+    reports (where the run covers its date). ``series`` is named as in a calibration targets
+    file (``series.py``)."""
+
+    date: dt.date
+    series: str
+    value: Annotated[float, Field(gt=0)]
+    unit: str = ""
+    source: str = ""
+
+
 class Scenario(_Model):
     """A whole scenario. Field docs live in docs/scenarios.md."""
 
@@ -344,6 +356,7 @@ class Scenario(_Model):
     rollout: list[RolloutStep] = []
     initial: Initial = Initial()
     output: Output = Output()
+    published: list[Published] = []
 
     @model_validator(mode="after")
     def _cross(self) -> Scenario:
@@ -412,6 +425,13 @@ class Scenario(_Model):
                     f"initial.cumulative: unknown key '{key}'; keys are "
                     f"'blocked_attempts:<sanction>' with sanctions {sorted(sanction_names)}"
                 )
+        for i, fig in enumerate(self.published):
+            from .series import series_spec  # it reads the model built here
+
+            try:
+                series_spec(fig.series, self)
+            except ValueError as exc:
+                raise ValueError(f"published[{i}].series: {exc}") from None
         if self.blacklist.enabled and self.score.start < self.blacklist.entry_below:
             raise ValueError(
                 f"blacklist.entry_below ({self.blacklist.entry_below}) is above score.start "

@@ -1,0 +1,253 @@
+"""Names for what a run measures: daily national series (published figures, calibration targets)
+and scalar outputs (replicates, comparisons, sweeps).
+
+**Series** name a daily national series of a run; counts are people (scaled to the population;
+with ``output.raw_counts`` the simulated counts are scaled up to compare):
+
+==========================================  ================================================
+series                                      simulated value at the date
+==========================================  ================================================
+``listed_cumulative``                       ``court_list_entries`` summed from ``time.start``
+``flight_purchases_blocked_cumulative``     ``blocked_attempts`` of the sanction ``flights``
+                                            summed from ``time.start``, plus
+                                            ``initial.cumulative["blocked_attempts:flights"]``
+``train_purchases_blocked_cumulative``      the same for the sanction ``trains``
+``complied_under_pressure_cumulative``      ``court_list_exits``, item
+                                            ``complied_under_pressure``, summed
+``<metric>``                                any time series metric on that day, summed over
+                                            its items and truths
+``<metric>:<item>``                         one item of it (a behaviour, sanction, exit reason)
+``<metric>[:<item>]_cumulative``            a flow summed from ``time.start`` to the date, plus
+                                            ``initial.cumulative["<metric>:<item>"]`` where the
+                                            scenario gives the count from before its start
+==========================================  ================================================
+
+**Outputs** are one number per run, keyed ``<metric>[:<item>][/wrongful]``: a flow summed over
+the run, a stock at its last day, counted as in the run's tables; ``/wrongful`` keeps the
+wrongful part only. ``mean_score`` is the national mean score on the last day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .results import TimeseriesLayout
+from .sanctions import compile_measures
+
+if TYPE_CHECKING:
+    from .results import Results
+    from .scenario import Scenario
+
+__all__ = [
+    "CUMULATIVE",
+    "NAMED_SERIES",
+    "MetricKind",
+    "SeriesError",
+    "SeriesSpec",
+    "check_output",
+    "headline_outputs",
+    "metric_kinds",
+    "output_keys",
+    "outputs",
+    "series_spec",
+    "simulated_series",
+]
+
+# published series name -> (metric, sanction or item, cumulative); sanction-based ones check the
+# scenario has that sanction
+NAMED_SERIES: dict[str, tuple[str, str | None, bool]] = {
+    "listed_cumulative": ("court_list_entries", None, True),
+    "flight_purchases_blocked_cumulative": ("blocked_attempts", "flights", True),
+    "train_purchases_blocked_cumulative": ("blocked_attempts", "trains", True),
+    "complied_under_pressure_cumulative": ("court_list_exits", "complied_under_pressure", True),
+}
+CUMULATIVE = "_cumulative"
+WRONGFUL = "/wrongful"
+MEAN_SCORE = "mean_score"
+
+
+class SeriesError(ValueError):
+    """A series or output name this scenario does not have; the message lists what it has."""
+
+
+@dataclass(frozen=True)
+class MetricKind:
+    """A time series metric: a flow (per day) or a stock (end of day), its items, and whether
+    it splits rightful from wrongful."""
+
+    flow: bool
+    items: list[str]
+    truths: bool
+
+
+def metric_kinds(scenario: Scenario) -> dict[str, MetricKind]:
+    """The time series metrics a run of this scenario has."""
+    names = [b.name for b in scenario.behaviours]
+    layout = TimeseriesLayout(scenario, names, compile_measures(scenario))
+    out: dict[str, MetricKind] = {}
+    for flow, cols in ((True, layout.flows), (False, layout.stocks)):
+        for metric, item, truth in cols:
+            kind = out.setdefault(metric, MetricKind(flow, [], False))
+            if item and item not in kind.items:
+                kind.items.append(item)
+            if truth == "wrongful":
+                out[metric] = MetricKind(flow, kind.items, True)
+    if layout.red_grades:
+        out["red_listed"] = MetricKind(False, [], False)
+    return out
+
+
+@dataclass(frozen=True)
+class SeriesSpec:
+    """A daily national series of a run: ``metric`` (one ``item`` or all), cumulative or not,
+    plus a count from before the start (people)."""
+
+    metric: str
+    item: str | None = None
+    cumulative: bool = False
+    offset: float = 0.0
+
+
+def series_spec(name: str, scenario: Scenario) -> SeriesSpec:
+    """What a series name means for this scenario (module docstring)."""
+    metrics = metric_kinds(scenario)
+    if name in NAMED_SERIES:
+        metric, item, cumulative = NAMED_SERIES[name]
+        sanctions = [m.name for m in scenario.sanctions]
+        if metric == "blocked_attempts" and item not in sanctions:
+            raise SeriesError(
+                f"series '{name}' needs a sanction named '{item}'; this scenario's sanctions are"
+                f" {sanctions}"
+            )
+    else:
+        base = name.removesuffix(CUMULATIVE)
+        cumulative = base != name
+        metric, item = _metric_item(base, metrics, f"series '{name}'")
+        if metric is None:
+            raise SeriesError(
+                f"unknown series '{name}'; allowed: {', '.join(NAMED_SERIES)}, or"
+                f" <metric>[:<item>][{CUMULATIVE}] with the metrics {', '.join(sorted(metrics))}"
+            )
+        if cumulative and not metrics[metric].flow:
+            raise SeriesError(
+                f"series '{name}': {metric} is a stock (a count at the end of each day), so it"
+                f" has no cumulative sum; use '{base}'"
+            )
+    offset = 0.0
+    if cumulative:
+        offset = scenario.initial.cumulative.get(f"{metric}:{item}", 0.0)
+    return SeriesSpec(metric, item, cumulative, offset)
+
+
+def _metric_item(
+    text: str, metrics: dict[str, MetricKind], what: str
+) -> tuple[str | None, str | None]:
+    """Split ``metric[:item]``; None for an unknown metric, an error for an unknown item."""
+    metric, _, item_text = text.partition(":")
+    item = item_text or None
+    if metric not in metrics:
+        return None, None
+    items = metrics[metric].items
+    if item is not None and item not in items:
+        known = f"items are {items}" if items else "it has no items"
+        sanction = " (sanctions)" if metric == "blocked_attempts" else ""
+        raise SeriesError(f"{what}: unknown item '{item}' of {metric}{sanction}; {known}")
+    return metric, item
+
+
+def simulated_series(results: Results, spec: SeriesSpec) -> pd.Series:
+    """The daily national series, in people (raw counts are scaled up), offset included."""
+    s = results.series(spec.metric, spec.item, cumulative=spec.cumulative)
+    if results.manifest["counts"] == "raw":
+        s = s * results.manifest["scale"]
+    return s + spec.offset
+
+
+# ------------------------------------------------------------------------------ outputs
+
+
+def output_keys(scenario: Scenario) -> list[str]:
+    """Every output a run of this scenario has (module docstring)."""
+    keys = []
+    for metric, kind in metric_kinds(scenario).items():
+        for base in [metric] + [f"{metric}:{i}" for i in kind.items]:
+            keys.append(base)
+            if kind.truths:
+                keys.append(base + WRONGFUL)
+    return keys + [MEAN_SCORE]
+
+
+def check_output(key: str, scenario: Scenario) -> str:
+    """``key`` if this scenario's runs have that output, else a :class:`SeriesError` that says
+    what is allowed."""
+    metrics = metric_kinds(scenario)
+    if key == MEAN_SCORE:
+        return key
+    base = key.removesuffix(WRONGFUL)
+    metric, _ = _metric_item(base, metrics, f"output '{key}'")
+    if metric is None:
+        raise SeriesError(
+            f"unknown output '{key}'; outputs are <metric>[:<item>][{WRONGFUL}] with the metrics"
+            f" {', '.join(sorted(metrics))}, or {MEAN_SCORE}"
+        )
+    if base != key and not metrics[metric].truths:
+        raise SeriesError(f"output '{key}': {metric} does not split rightful from wrongful")
+    return key
+
+
+def outputs(results: Results) -> pd.Series:
+    """Every output of one run (module docstring), indexed by key."""
+    ts = results.timeseries
+    nat = ts[ts["region"] == "national"]
+    kinds = metric_kinds(results.scenario)
+    out: dict[str, float] = {}
+    grouped = nat.groupby(["metric", "item", "truth"], observed=True, sort=False)["value"]
+    sums, lasts = grouped.sum(), grouped.last()  # rows are in date order: last is the last day
+    for (metric, item, truth), total in sums.items():
+        kind = kinds[metric]
+        value = float(total if kind.flow else lasts[(metric, item, truth)])
+        for key in {metric, f"{metric}:{item}" if item else metric}:
+            out[key] = out.get(key, 0.0) + value
+            if truth == "wrongful":
+                out[key + WRONGFUL] = out.get(key + WRONGFUL, 0.0) + value
+    for key in output_keys(results.scenario):
+        out.setdefault(key, 0.0)
+    snap = results.snapshots
+    mean = np.nan
+    if len(snap):
+        final = snap[(snap["date"] == snap["date"].max()) & (snap["dimension"] == "national")]
+        sel = final[final["metric"] == MEAN_SCORE]["value"]
+        mean = float(sel.iloc[0]) if len(sel) else np.nan
+    out[MEAN_SCORE] = mean
+    return pd.Series(out, dtype=float).reindex(output_keys(results.scenario))
+
+
+def headline_outputs(scenario: Scenario) -> dict[str, str]:
+    """The outputs a reader wants first, with their labels: lists, sanctions, shamings."""
+    sc = scenario
+    rows = {
+        "court_listed": "court list: people listed (end)",
+        "court_list_entries": "court list: new listings (over the run)",
+    }
+    if sc.blacklist.enabled:
+        rows["blacklisted"] = "score blacklist: people listed (end)"
+        rows["blacklisted/wrongful"] = "score blacklist: wrongly listed (end)"
+    if sc.red_list.min_grade:
+        rows["red_listed"] = "red list: people listed (end)"
+    for m in sc.sanctions:
+        rows[f"sanctioned_people:{m.name}"] = f"{m.name}: people barred (end)"
+        rows[f"sanctioned_people:{m.name}/wrongful"] = f"{m.name}: wrongly barred (end)"
+        rows[f"blocked_attempts:{m.name}"] = f"{m.name}: blocked attempts (over the run)"
+    for m in sc.rewards:
+        rows[f"rewarded_people:{m.name}"] = f"{m.name}: people rewarded (end)"
+    rows["events_recorded"] = "recorded events (over the run)"
+    rows["events_recorded/wrongful"] = "wrongly recorded events (over the run)"
+    if any(b.shaming_probability > 0 for b in sc.behaviours):
+        rows["shamings"] = "shamed on public screens (over the run)"
+        rows["shamings/wrongful"] = "wrongly shamed (over the run)"
+    rows[MEAN_SCORE] = "mean score (end)"
+    return rows
