@@ -18,9 +18,9 @@ from socialcreditsim.calibrate import (
     calibrate,
     parse_fit,
     read_targets,
-    replicate_seeds,
 )
 from socialcreditsim.cli import app
+from socialcreditsim.replicates import replicate_seeds
 from socialcreditsim.series import SeriesSpec, series_spec, simulated_series
 
 END = "2015-12-31"

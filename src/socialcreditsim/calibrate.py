@@ -48,6 +48,7 @@ import pandas as pd
 import typer
 
 from .engine import NotEnoughMemory, Sim
+from .replicates import replicate_seeds
 from .results import atomic_folder
 from .scenario import Scenario, ScenarioError, field_value, load_scenario
 from .series import SeriesError, SeriesSpec, series_spec, simulated_series
@@ -65,8 +66,8 @@ __all__ = [
     "parse_fit",
     "prepare",
     "read_targets",
-    "replicate_seeds",
 ]
+
 
 class CalibrationError(ValueError):
     """Targets or fit parameters that cannot be used: the message says where and what is
@@ -267,11 +268,6 @@ def _is_schedule(value: list[Any]) -> bool:
 
 
 # ------------------------------------------------------------------------------ the fit
-
-
-def replicate_seeds(seed: int, replicates: int) -> list[int]:
-    """The seeds of the replicate runs: ``seed``, ``seed + 1``, ... (as ``run --seed``)."""
-    return [(seed + r) % 2**63 for r in range(replicates)]
 
 
 @dataclass

@@ -240,6 +240,11 @@ def snapshot_rows(
     return frame
 
 
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """One table as zstd-compressed Parquet."""
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, compression="zstd")
+
+
 @contextlib.contextmanager
 def atomic_folder(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """A temporary folder beside ``out``, renamed to ``out`` when the block succeeds and removed
@@ -332,13 +337,16 @@ class Results:
     def save(self, out: str | Path, overwrite: bool = False) -> Path:
         """Write the run folder atomically; refuses to replace an existing one unless asked."""
         with atomic_folder(out, overwrite) as tmp:
-            for name in TABLES:
-                table = pa.Table.from_pandas(getattr(self, name), preserve_index=False)
-                pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
-            (tmp / "scenario.toml").write_text(self.scenario.to_toml())
-            (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
+            self.write(tmp)
         self.path = Path(out)
         return self.path
+
+    def write(self, folder: Path) -> None:
+        """Write the tables, the resolved scenario and the manifest into ``folder``."""
+        for name in TABLES:
+            write_parquet(getattr(self, name), folder / f"{name}.parquet")
+        (folder / "scenario.toml").write_text(self.scenario.to_toml())
+        (folder / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
 
     @classmethod
     def load(cls, path: str | Path) -> Results:

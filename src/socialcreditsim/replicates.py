@@ -1,0 +1,366 @@
+"""Replicates: one scenario run with several seeds, summarised as a median and a band.
+
+``MultiSim("national", n_agents=100_000, replicates=10).run()`` runs the seeds ``seed, seed + 1,
+...`` in parallel processes (one per core, fewer if memory is short) and returns
+:class:`MultiResults`: every replicate's national time series and outputs (``series.py``), the
+full tables of the first replicate, and bands.
+
+**Bands.** The default band runs from the 10th to the 90th percentile of the replicates, around
+their median. Percentiles use Weibull plotting positions (``p (R + 1)``-th of R sorted values),
+for which a further replicate falls inside the band with the nominal probability (80% by
+default) whatever R is, not only for large R (tests/test_replicates.py checks this against an
+exact distribution of MODEL.md section 9).
+
+Each replicate depends on its seed only, so results are the same whatever the number of
+processes or threads.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .engine import NotEnoughMemory, Sim, _available_memory, estimate_memory
+from .results import Results, atomic_folder, write_parquet
+from .scenario import Scenario
+from .series import headline_outputs, outputs
+
+if TYPE_CHECKING:
+    import matplotlib.figure
+
+__all__ = [
+    "DEFAULT_BAND",
+    "Job",
+    "MultiResults",
+    "MultiSim",
+    "Replicate",
+    "check_band",
+    "percentiles",
+    "replicate_seeds",
+    "run_jobs",
+]
+
+DEFAULT_BAND = (10.0, 90.0)
+SERIES_COLUMNS = ["date", "metric", "item", "truth"]
+
+
+def replicate_seeds(seed: int, replicates: int) -> list[int]:
+    """The seeds of the replicate runs: ``seed``, ``seed + 1``, ... (as ``run --seed``)."""
+    return [(seed + r) % 2**63 for r in range(replicates)]
+
+
+def check_band(band: Sequence[float]) -> tuple[float, float]:
+    """A band as (lower, upper) percentiles, 0 <= lower < 50 < upper <= 100."""
+    lo, hi = (float(x) for x in band)
+    if not 0 <= lo < 50 < hi <= 100:
+        raise ValueError(
+            f"band {lo:g}:{hi:g}: need percentiles 0 <= lower < 50 < upper <= 100, e.g. 10:90"
+        )
+    return lo, hi
+
+
+def percentiles(values: np.ndarray, band: Sequence[float], axis: int = 0) -> np.ndarray:
+    """Median, lower and upper percentile along ``axis`` (Weibull positions, module docstring)."""
+    q = [50.0, *check_band(band)]
+    return np.percentile(values, q, axis=axis, method="weibull")
+
+
+# ------------------------------------------------------------------------------ running
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run to do: a scenario, N and a seed; ``keep`` returns its full tables too."""
+
+    scenario: Scenario
+    n_agents: int
+    seed: int
+    keep: bool = False
+
+
+@dataclass
+class Replicate:
+    """What one run sends back: its national time series and its outputs."""
+
+    seed: int
+    national: pd.DataFrame  # date, metric, item, truth, value
+    outputs: pd.Series  # by output key
+    results: Results | None = None  # the full tables, where the job asked for them
+
+
+def _do(job: Job, threads: int | None) -> Replicate:
+    res = Sim(job.scenario, n_agents=job.n_agents, seed=job.seed, threads=threads).run()
+    ts = res.timeseries
+    national = ts[ts["region"] == "national"].drop(columns="region").reset_index(drop=True)
+    for col in ("metric", "item", "truth"):
+        national[col] = national[col].astype(str)
+    return Replicate(job.seed, national, outputs(res), res if job.keep else None)
+
+
+def _do_in_worker(job: Job) -> Replicate:
+    return _do(job, threads=1)
+
+
+def processes_for(jobs: Sequence[Job], processes: int | None = None) -> int:
+    """How many processes to run ``jobs`` on: one per core (or ``processes``), at most one per
+    job, and no more than memory holds; :class:`NotEnoughMemory` if even one run does not fit."""
+    need = max(sum(estimate_memory(j.scenario, j.n_agents).values()) for j in jobs)
+    have = _available_memory()
+    if need > have:
+        raise NotEnoughMemory(
+            f"one run needs about {need / 2**30:.1f} GiB but only {have / 2**30:.1f} GiB is"
+            " available; use fewer agents"
+        )
+    cores = len(os.sched_getaffinity(0))
+    return max(1, min(processes or cores, len(jobs), have // need))
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    processes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Replicate]:
+    """Run ``jobs`` (in parallel processes where there are cores and memory for them) and
+    return their replicates in job order; ``progress(done, total)`` after each."""
+    jobs = list(jobs)
+    n_proc = processes_for(jobs, processes)
+    out: list[Replicate | None] = [None] * len(jobs)
+    if n_proc == 1:
+        for i, job in enumerate(jobs):
+            out[i] = _do(job, threads=None)
+            if progress is not None:
+                progress(i + 1, len(jobs))
+        return out  # type: ignore[return-value]
+    # spawned workers start clean (no threads inherited from this process) and load the
+    # kernels from Numba's on-disk cache
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(n_proc, mp_context=ctx) as pool:
+        pending: dict[Future[Replicate], int] = {
+            pool.submit(_do_in_worker, job): i for i, job in enumerate(jobs)
+        }
+        try:
+            done = 0
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    out[pending.pop(fut)] = fut.result()
+                    done += 1
+                    if progress is not None:
+                        progress(done, len(jobs))
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return out  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------ results
+
+
+def stack_series(replicates: Sequence[Replicate], **labels: Any) -> pd.DataFrame:
+    """The national series of several replicates in one long table, with a ``replicate`` and
+    a ``seed`` column (and any ``labels`` as constant columns in front)."""
+    frames = []
+    for r, rep in enumerate(replicates):
+        frame = rep.national.copy()
+        frame.insert(0, "seed", rep.seed)
+        frame.insert(0, "replicate", r)
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    for i, (name, value) in enumerate(labels.items()):
+        out.insert(i, name, value)
+    return out
+
+
+def stack_outputs(replicates: Sequence[Replicate], **labels: Any) -> pd.DataFrame:
+    """The outputs of several replicates: one row per (replicate, output)."""
+    rows = []
+    for r, rep in enumerate(replicates):
+        for key, value in rep.outputs.items():
+            rows.append((r, rep.seed, key, value))
+    out = pd.DataFrame(rows, columns=["replicate", "seed", "output", "value"])
+    for i, (name, value) in enumerate(labels.items()):
+        out.insert(i, name, value)
+    return out
+
+
+def series_bands(series: pd.DataFrame, band: Sequence[float]) -> pd.DataFrame:
+    """Median and band of every national series over replicates: one row per (date, metric,
+    item, truth)."""
+    wide = series.pivot_table(
+        index=SERIES_COLUMNS, columns="replicate", values="value", observed=True, sort=True
+    )
+    med, lo, hi = percentiles(wide.to_numpy(), band, axis=1)
+    out = wide.index.to_frame(index=False)
+    out["median"], out["lower"], out["upper"] = med, lo, hi
+    return out
+
+
+def output_summary(
+    outs: pd.DataFrame, band: Sequence[float], by: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Median, band, mean and standard deviation of every output over replicates."""
+    keys = [*by, "output"]
+    rows = []
+    for key, part in outs.groupby(keys, sort=False):
+        v = part["value"].to_numpy(dtype=float)
+        med, lo, hi = percentiles(v, band) if np.isfinite(v).all() else (np.nan,) * 3
+        sd = float(v.std(ddof=1)) if len(v) > 1 else np.nan
+        rows.append((*key, med, lo, hi, float(v.mean()), sd, len(v)))
+    return pd.DataFrame(rows, columns=[*keys, "median", "lower", "upper", "mean", "sd", "n"])
+
+
+@dataclass
+class MultiResults:
+    """Replicates of one scenario: national series and outputs of every replicate, the full
+    tables of the first, and their bands."""
+
+    series: pd.DataFrame  # replicate, seed, date, metric, item, truth, value (national)
+    outputs: pd.DataFrame  # replicate, seed, output, value
+    first: Results  # every table of the first replicate (the base seed)
+    band: tuple[float, float] = DEFAULT_BAND
+    path: Path | None = None
+    _bands: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.first.scenario
+
+    @property
+    def seeds(self) -> list[int]:
+        return self.first.manifest["replicates"]["seeds"]
+
+    @property
+    def bands(self) -> pd.DataFrame:
+        """Median and band of every national series (:func:`series_bands`)."""
+        if self._bands is None:
+            self._bands = series_bands(self.series, self.band)
+        return self._bands
+
+    def summary(self) -> pd.DataFrame:
+        """Median, band, mean and sd over replicates of every output (``series.py``)."""
+        return output_summary(self.outputs, self.band)
+
+    def headline(self) -> pd.DataFrame:
+        """The headline outputs with their labels, median and band."""
+        labels = headline_outputs(self.scenario)
+        summary = self.summary().set_index("output").loc[list(labels)].reset_index()
+        summary.insert(0, "figure", [labels[k] for k in summary["output"]])
+        return summary
+
+    def series_band(
+        self,
+        metric: str,
+        item: str | None = None,
+        truth: str | None = None,
+        cumulative: bool = False,
+    ) -> pd.DataFrame:
+        """One daily national series (summed over items and truths left unspecified, as
+        :meth:`Results.series`), its median and band over replicates, by date."""
+        s = self.series
+        sel = s["metric"] == metric
+        if item is not None:
+            sel &= s["item"] == item
+        if truth is not None:
+            sel &= s["truth"] == truth
+        if not sel.any():
+            raise KeyError(
+                f"no national series for metric={metric!r} item={item!r} truth={truth!r}"
+            )
+        wide = s[sel].pivot_table(index="date", columns="replicate", values="value", aggfunc="sum")
+        if cumulative:
+            wide = wide.cumsum()
+        med, lo, hi = percentiles(wide.to_numpy(), self.band, axis=1)
+        return pd.DataFrame({"median": med, "lower": lo, "upper": hi}, index=wide.index)
+
+    def save(self, out: str | Path, overwrite: bool = False) -> Path:
+        """Write the run folder of the first replicate plus ``replicates.parquet`` (every
+        replicate's national series), ``outputs.parquet``, ``bands.parquet`` and
+        ``summary.parquet``, atomically."""
+        out = Path(out)
+        with atomic_folder(out, overwrite) as tmp:
+            self.first.write(tmp)
+            write_parquet(self.series, tmp / "replicates.parquet")
+            write_parquet(self.outputs, tmp / "outputs.parquet")
+            write_parquet(self.bands, tmp / "bands.parquet")
+            write_parquet(self.summary(), tmp / "summary.parquet")
+        self.path = self.first.path = out
+        return out
+
+    @classmethod
+    def load(cls, path: str | Path) -> MultiResults:
+        """Read a folder written by :meth:`save`."""
+        path = Path(path)
+        first = Results.load(path)
+        info = first.manifest.get("replicates")
+        if info is None or not (path / "replicates.parquet").is_file():
+            raise FileNotFoundError(f"{path} is a run folder without replicates")
+        return cls(
+            series=pd.read_parquet(path / "replicates.parquet"),
+            outputs=pd.read_parquet(path / "outputs.parquet"),
+            first=first,
+            band=tuple(info["band"]),
+            path=path,
+        )
+
+    def plot(self) -> matplotlib.figure.Figure:
+        """Sanctions and lists over time: the median and band of the replicates."""
+        from .plots import replicate_overview
+
+        return replicate_overview(self)
+
+
+class MultiSim:
+    """Several replicates of one scenario, in parallel.
+
+    >>> multi = MultiSim("national", n_agents=100_000, replicates=10).run()  # doctest: +SKIP
+    >>> multi.headline()                                                     # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        scenario: str | Path | dict[str, Any] | Scenario = "national",
+        n_agents: int = 1_000_000,
+        seed: int = 0,
+        replicates: int = 10,
+        overrides: list[str] | dict[str, Any] | None = None,
+        band: Sequence[float] = DEFAULT_BAND,
+        processes: int | None = None,
+    ):
+        if replicates < 1:
+            raise ValueError(f"replicates must be at least 1, got {replicates}")
+        self.band = check_band(band)
+        self.sim = Sim(scenario, n_agents=n_agents, seed=seed, overrides=overrides)
+        self.scenario = self.sim.scenario
+        self.seeds = replicate_seeds(seed, replicates)
+        self.processes = processes
+        self.results: MultiResults | None = None
+
+    def jobs(self) -> list[Job]:
+        return [
+            Job(self.scenario, self.sim.n_agents, s, keep=(r == 0))
+            for r, s in enumerate(self.seeds)
+        ]
+
+    def check_memory(self) -> int:
+        """How many processes the replicates will use; :class:`NotEnoughMemory` if one run
+        does not fit."""
+        return processes_for(self.jobs(), self.processes)
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> MultiResults:
+        """Run every replicate; ``progress(done, replicates)`` after each."""
+        reps = run_jobs(self.jobs(), self.processes, progress)
+        first = reps[0].results
+        assert first is not None
+        first.manifest["replicates"] = {"seeds": self.seeds, "band": list(self.band)}
+        self.results = MultiResults(
+            series=stack_series(reps), outputs=stack_outputs(reps), first=first, band=self.band
+        )
+        return self.results
