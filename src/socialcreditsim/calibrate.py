@@ -215,14 +215,14 @@ def _fmt(x: float) -> str:
 _FIT = re.compile(r"^\s*(?P<key>[^=*\s]+)\s*(?P<star>\*?)=\s*(?P<lo>[^:]+):(?P<hi>.+)$")
 
 
-def parse_fit(text: str, scenario: Scenario) -> FitParameter:
+def parse_fit(text: str, scenario: Scenario, flag: str = "--fit") -> FitParameter:
     """Parse and check ``key=lo:hi`` or ``key*=lo:hi`` against a scenario: the field exists, is
     a number (or, for a factor, a number or a schedule), ``lo < hi``, and both ends are valid
     values of the field."""
     m = _FIT.match(text)
     if m is None:
         raise CalibrationError(
-            f"--fit {text!r}: expected key=lo:hi (or key*=lo:hi to fit a factor), for example"
+            f"{flag} {text!r}: expected key=lo:hi (or key*=lo:hi to fit a factor), for example"
             " court_list.compliance_per_year=0.05:0.6"
         )
     key, factor = m["key"], bool(m["star"])
@@ -230,34 +230,34 @@ def parse_fit(text: str, scenario: Scenario) -> FitParameter:
         lo, hi = float(m["lo"]), float(m["hi"])
     except ValueError:
         raise CalibrationError(
-            f"--fit {text}: the bounds {m['lo']!r} and {m['hi']!r} must be numbers"
+            f"{flag} {text}: the bounds {m['lo']!r} and {m['hi']!r} must be numbers"
         ) from None
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
-        raise CalibrationError(f"--fit {text}: need lo < hi, got lo {lo:g} and hi {hi:g}")
+        raise CalibrationError(f"{flag} {text}: need lo < hi, got lo {lo:g} and hi {hi:g}")
     try:
-        current = field_value(scenario, key, "--fit")
+        current = field_value(scenario, key, flag)
     except ScenarioError as exc:
         raise CalibrationError(str(exc)) from None
     number = isinstance(current, (int, float)) and not isinstance(current, bool)
     if factor:
         if not (number or isinstance(current, list) and current and _is_schedule(current)):
             raise CalibrationError(
-                f"--fit {text}: {key} is {current!r}; a factor multiplies a number or a schedule"
+                f"{flag} {text}: {key} is {current!r}; a factor multiplies a number or a schedule"
             )
         if lo < 0:
-            raise CalibrationError(f"--fit {text}: a factor must not be negative, got lo {lo:g}")
+            raise CalibrationError(f"{flag} {text}: a factor must not be negative, got lo {lo:g}")
     elif isinstance(current, list) and _is_schedule(current):
         raise CalibrationError(
-            f"--fit {text}: {key} is a schedule of {len(current)} points; fit a factor on all of"
+            f"{flag} {text}: {key} is a schedule of {len(current)} points; fit a factor on all of"
             f" them with {key}*=LO:HI, or a constant after --set {key}=VALUE"
         )
     elif not (number or current is None):
-        raise CalibrationError(f"--fit {text}: {key} is {current!r}, not a number")
+        raise CalibrationError(f"{flag} {text}: {key} is {current!r}, not a number")
     whole = isinstance(current, int) and not isinstance(current, bool) and not factor
     param = FitParameter(key, lo, hi, factor, current, whole)
     for end in (lo, hi):
         try:
-            scenario.with_overrides({key: param.override(end)}, source=f"--fit {text}")
+            scenario.with_overrides({key: param.override(end)}, source=f"{flag} {text}")
         except ScenarioError as exc:
             raise CalibrationError(str(exc)) from None
     return param

@@ -42,6 +42,7 @@ __all__ = [
     "MultiResults",
     "MultiSim",
     "Replicate",
+    "band_of",
     "check_band",
     "percentiles",
     "replicate_seeds",
@@ -217,6 +218,30 @@ def output_summary(
     return pd.DataFrame(rows, columns=[*keys, "median", "lower", "upper", "mean", "sd", "n"])
 
 
+def band_of(
+    series: pd.DataFrame,
+    band: Sequence[float],
+    metric: str,
+    item: str | None = None,
+    truth: str | None = None,
+    cumulative: bool = False,
+) -> pd.DataFrame:
+    """Median and band over replicates of one daily series of a stacked ``series`` table
+    (:func:`stack_series`), summed over items and truths left unspecified; by date."""
+    sel = series["metric"] == metric
+    if item is not None:
+        sel &= series["item"] == item
+    if truth is not None:
+        sel &= series["truth"] == truth
+    if not sel.any():
+        raise KeyError(f"no national series for metric={metric!r} item={item!r} truth={truth!r}")
+    wide = series[sel].pivot_table(index="date", columns="replicate", values="value", aggfunc="sum")
+    if cumulative:
+        wide = wide.cumsum()
+    med, lo, hi = percentiles(wide.to_numpy(), band, axis=1)
+    return pd.DataFrame({"median": med, "lower": lo, "upper": hi}, index=wide.index)
+
+
 @dataclass
 class MultiResults:
     """Replicates of one scenario: national series and outputs of every replicate, the full
@@ -264,21 +289,7 @@ class MultiResults:
     ) -> pd.DataFrame:
         """One daily national series (summed over items and truths left unspecified, as
         :meth:`Results.series`), its median and band over replicates, by date."""
-        s = self.series
-        sel = s["metric"] == metric
-        if item is not None:
-            sel &= s["item"] == item
-        if truth is not None:
-            sel &= s["truth"] == truth
-        if not sel.any():
-            raise KeyError(
-                f"no national series for metric={metric!r} item={item!r} truth={truth!r}"
-            )
-        wide = s[sel].pivot_table(index="date", columns="replicate", values="value", aggfunc="sum")
-        if cumulative:
-            wide = wide.cumsum()
-        med, lo, hi = percentiles(wide.to_numpy(), self.band, axis=1)
-        return pd.DataFrame({"median": med, "lower": lo, "upper": hi}, index=wide.index)
+        return band_of(self.series, self.band, metric, item, truth, cumulative)
 
     def save(self, out: str | Path, overwrite: bool = False) -> Path:
         """Write the run folder of the first replicate plus ``replicates.parquet`` (every

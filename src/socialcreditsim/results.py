@@ -245,6 +245,15 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, compression="zstd")
 
 
+def read_manifest(path: Path, kind: str) -> dict[str, Any]:
+    """The manifest of a comparison or sweep folder; FileNotFoundError if it is not one."""
+    file = path / "manifest.json"
+    manifest = json.loads(file.read_text()) if file.is_file() else {}
+    if manifest.get("kind") != kind:
+        raise FileNotFoundError(f"{path} is not a {kind} folder (no manifest.json of that kind)")
+    return manifest
+
+
 @contextlib.contextmanager
 def atomic_folder(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """A temporary folder beside ``out``, renamed to ``out`` when the block succeeds and removed

@@ -1,0 +1,304 @@
+"""Comparisons: two or more scenarios (or one scenario and variants of it) run side by side.
+
+``socialcreditsim compare national --variant blacklist.entry_below=550`` runs the scenario as it
+is (the baseline, the first arm) and with the variant, ``replicates`` times each. Every arm runs
+with the same seeds (common random numbers), so replicate r of two arms differ by the rule
+change and not by luck in who gets drawn; differences are taken pair by pair.
+
+For every output (``series.py``) and arm, the table of differences gives the baseline's and the
+arm's median, the median of the paired differences with the band (10th to 90th percentile by
+default: where the difference of one more pair of runs falls, ``replicates.py``), and a 95%
+confidence interval of the mean difference (Student's t over the pairs).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .replicates import (
+    DEFAULT_BAND,
+    Job,
+    band_of,
+    check_band,
+    output_summary,
+    percentiles,
+    processes_for,
+    replicate_seeds,
+    run_jobs,
+    stack_outputs,
+    stack_series,
+)
+from .results import _version, atomic_folder, read_manifest, write_parquet
+from .scenario import Scenario, ScenarioError, load_scenario
+from .series import headline_outputs
+
+if TYPE_CHECKING:
+    import matplotlib.figure
+
+__all__ = ["Arm", "CompareResults", "Comparison", "differences", "make_arms"]
+
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One side of a comparison: a label, the scenario it came from and its overrides."""
+
+    label: str
+    source: str
+    overrides: tuple[str, ...]
+    scenario: Scenario
+
+
+def make_arms(
+    scenarios: Sequence[str | Path | Scenario],
+    variants: Sequence[str] = (),
+    sets: Sequence[str] = (),
+) -> list[Arm]:
+    """The arms of a comparison: each scenario as it is, then the first scenario with each
+    variant (``KEY=VALUE`` assignments separated by ``;``); ``sets`` apply to every arm.
+    Everything is checked before any run."""
+    if not scenarios:
+        raise ValueError("compare needs at least one scenario")
+    arms = []
+    for src in scenarios:
+        sc = load_scenario(src, list(sets) or None)
+        label = sc.meta.name if isinstance(src, Scenario) else str(src)
+        arms.append(Arm(label, label, tuple(sets), sc))
+    for text in variants:
+        assignments = [a.strip() for a in text.split(";") if a.strip()]
+        if not assignments:
+            raise ScenarioError(f"--variant {text!r}: expected KEY=VALUE[;KEY=VALUE...]")
+        base = arms[0]
+        sc = base.scenario.with_overrides(assignments, source=f"--variant {text}")
+        arms.append(Arm("; ".join(assignments), base.source, (*sets, *assignments), sc))
+    if len(arms) < 2:
+        raise ValueError(
+            "compare needs two arms: two scenarios, or a scenario and --variant KEY=VALUE"
+        )
+    labels = [a.label for a in arms]
+    twice = sorted({x for x in labels if labels.count(x) > 1})
+    if twice:
+        raise ValueError(f"the arms {twice} appear more than once; compare different ones")
+    return arms
+
+
+def _paired(base: np.ndarray, arm: np.ndarray, band: Sequence[float]) -> dict[str, float]:
+    """Medians of both arms and the paired differences' median, band and 95% interval."""
+    out = {"baseline_median": float(np.median(base)), "arm_median": float(np.median(arm))}
+    d = arm - base
+    if not np.isfinite(d).all():
+        return out
+    med, lo, hi = percentiles(d, band)
+    mean, n = float(d.mean()), len(d)
+    half = (
+        stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * d.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
+    )
+    rel = med / out["baseline_median"] if out["baseline_median"] else np.nan
+    return out | {
+        "diff_median": med,
+        "diff_lower": lo,
+        "diff_upper": hi,
+        "diff_mean": mean,
+        "diff_ci_lower": mean - half,
+        "diff_ci_upper": mean + half,
+        "relative": rel,
+    }
+
+
+DIFF_COLUMNS = [
+    "arm",
+    "output",
+    "figure",
+    "baseline_median",
+    "arm_median",
+    "diff_median",
+    "diff_lower",
+    "diff_upper",
+    "diff_mean",
+    "diff_ci_lower",
+    "diff_ci_upper",
+    "relative",
+]
+
+
+def differences(
+    outputs: pd.DataFrame, arms: Sequence[str], band: Sequence[float], labels: dict[str, str]
+) -> pd.DataFrame:
+    """Paired differences of every output, each arm against the first (module docstring);
+    ``labels`` names outputs for readers (others keep their key)."""
+    rows = []
+    by_arm = {
+        arm: part.pivot(index="output", columns="replicate", values="value")
+        for arm, part in outputs.groupby("arm", sort=False)
+    }
+    base = by_arm[arms[0]]
+    order = pd.unique(outputs["output"])
+    for arm in arms[1:]:
+        other = by_arm[arm]
+        for output in [o for o in order if o in base.index and o in other.index]:
+            row = _paired(base.loc[output].to_numpy(float), other.loc[output].to_numpy(float), band)
+            rows.append({"arm": arm, "output": output, "figure": labels.get(output, output)} | row)
+    return pd.DataFrame(rows, columns=DIFF_COLUMNS)
+
+
+@dataclass
+class CompareResults:
+    """Arms run side by side: their national series, outputs and paired differences."""
+
+    arms: list[str]
+    series: pd.DataFrame  # arm, replicate, seed, date, metric, item, truth, value
+    outputs: pd.DataFrame  # arm, replicate, seed, output, value
+    differences: pd.DataFrame  # DIFF_COLUMNS
+    manifest: dict[str, Any]
+    band: tuple[float, float] = DEFAULT_BAND
+    path: Path | None = None
+
+    def scenario(self, arm: str) -> Scenario:
+        """The resolved scenario of an arm."""
+        info = self.manifest["arms"][self.arms.index(arm)]
+        return load_scenario(info["scenario"])
+
+    def summary(self) -> pd.DataFrame:
+        """Median, band, mean and sd over replicates of every output of every arm."""
+        return output_summary(self.outputs, self.band, by=["arm"])
+
+    def table(self) -> pd.DataFrame:
+        """The differences of the headline outputs (``series.headline_outputs``)."""
+        keys = list(headline_outputs(self.scenario(self.arms[0])))
+        d = self.differences
+        d = d[d["output"].isin(keys)]
+        return d.iloc[np.lexsort((d["output"].map(keys.index), d["arm"].map(self.arms.index)))]
+
+    def series_band(
+        self,
+        arm: str,
+        metric: str,
+        item: str | None = None,
+        truth: str | None = None,
+        cumulative: bool = False,
+    ) -> pd.DataFrame:
+        """One daily national series of one arm: median and band over replicates, by date."""
+        part = self.series[self.series["arm"] == arm]
+        return band_of(part, self.band, metric, item, truth, cumulative)
+
+    def save(self, out: str | Path, overwrite: bool = False) -> Path:
+        """Write ``series.parquet``, ``outputs.parquet``, ``differences.parquet``,
+        ``summary.parquet``, each arm's resolved scenario and the manifest, atomically."""
+        out = Path(out)
+        with atomic_folder(out, overwrite) as tmp:
+            write_parquet(self.series, tmp / "series.parquet")
+            write_parquet(self.outputs, tmp / "outputs.parquet")
+            write_parquet(self.differences, tmp / "differences.parquet")
+            write_parquet(self.summary(), tmp / "summary.parquet")
+            for i, arm in enumerate(self.arms):
+                (tmp / f"arm{i + 1}.toml").write_text(self.scenario(arm).to_toml())
+            (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
+        self.path = out
+        return out
+
+    @classmethod
+    def load(cls, path: str | Path) -> CompareResults:
+        """Read a folder written by :meth:`save`."""
+        path = Path(path)
+        manifest = read_manifest(path, "compare")
+        return cls(
+            arms=[a["label"] for a in manifest["arms"]],
+            series=pd.read_parquet(path / "series.parquet"),
+            outputs=pd.read_parquet(path / "outputs.parquet"),
+            differences=pd.read_parquet(path / "differences.parquet"),
+            manifest=manifest,
+            band=tuple(manifest["band"]),
+            path=path,
+        )
+
+    def plot(self) -> matplotlib.figure.Figure:
+        """The arms' headline series side by side, median and band."""
+        from .plots import compare_overview
+
+        return compare_overview(self)
+
+
+class Comparison:
+    """Arms of a comparison, each run ``replicates`` times with the same seeds.
+
+    >>> cmp = Comparison(["national"], variants=["surveillance.fpir=0.0001"],
+    ...                  n_agents=100_000, replicates=10).run()          # doctest: +SKIP
+    >>> cmp.table()                                                     # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        scenarios: Sequence[str | Path | Scenario],
+        variants: Sequence[str] = (),
+        sets: Sequence[str] = (),
+        n_agents: int = 100_000,
+        seed: int = 0,
+        replicates: int = 10,
+        band: Sequence[float] = DEFAULT_BAND,
+        processes: int | None = None,
+    ):
+        if n_agents < 1:
+            raise ValueError(f"n_agents must be at least 1, got {n_agents}")
+        if replicates < 2:
+            raise ValueError(f"replicates must be at least 2 to give intervals, got {replicates}")
+        self.arms = make_arms(scenarios, variants, sets)
+        self.band = check_band(band)
+        self.n_agents, self.seed, self.processes = int(n_agents), int(seed), processes
+        self.seeds = replicate_seeds(seed, replicates)
+
+    def jobs(self) -> list[Job]:
+        return [Job(a.scenario, self.n_agents, s) for a in self.arms for s in self.seeds]
+
+    def check_memory(self) -> int:
+        """How many processes the runs will use; :class:`NotEnoughMemory` if one does not fit."""
+        return processes_for(self.jobs(), self.processes)
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> CompareResults:
+        """Run every arm and replicate; ``progress(done, runs)`` after each run."""
+        reps = run_jobs(self.jobs(), self.processes, progress)
+        r = len(self.seeds)
+        labels = [a.label for a in self.arms]
+        per_arm = [reps[i * r : (i + 1) * r] for i in range(len(self.arms))]
+        series = pd.concat(
+            [stack_series(p, arm=a) for a, p in zip(labels, per_arm, strict=True)],
+            ignore_index=True,
+        )
+        outs = pd.concat(
+            [stack_outputs(p, arm=a) for a, p in zip(labels, per_arm, strict=True)],
+            ignore_index=True,
+        )
+        names = headline_outputs(self.arms[0].scenario)
+        manifest = {
+            "software": "socialcreditsim",
+            "version": _version(),
+            "kind": "compare",
+            "n_agents": self.n_agents,
+            "seeds": self.seeds,
+            "band": list(self.band),
+            "arms": [
+                {
+                    "label": a.label,
+                    "source": a.source,
+                    "overrides": list(a.overrides),
+                    "scenario": a.scenario.model_dump(mode="json"),
+                }
+                for a in self.arms
+            ],
+        }
+        return CompareResults(
+            arms=labels,
+            series=series,
+            outputs=outs,
+            differences=differences(outs, labels, self.band, names),
+            manifest=manifest,
+            band=self.band,
+        )
