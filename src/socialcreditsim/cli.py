@@ -9,9 +9,11 @@ memory) print one message in red and exit with code 2; Ctrl-C exits with 130.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -30,9 +32,12 @@ from rich.progress import (
 from rich.table import Table
 
 from .calibrate import command as calibrate_command
+from .compare import Comparison
 from .engine import NotEnoughMemory, Sim, estimate_memory
+from .replicates import DEFAULT_BAND, MultiSim, check_band
 from .results import Results
 from .scenario import ScenarioError, builtin_scenarios, load_scenario
+from .sweep import Sweep
 
 __all__ = ["app", "main"]
 
@@ -56,6 +61,28 @@ SetOption = Annotated[
         metavar="KEY=VALUE",
         help="Override a scenario field by dotted path, e.g. score.start=1000 (repeatable).",
     ),
+]
+
+
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress bar or table; print the folder.")
+]
+BandOption = Annotated[
+    str,
+    typer.Option(
+        metavar="LO:HI",
+        help="Percentiles of the band around the median of replicates (Weibull positions).",
+    ),
+]
+ReportOption = Annotated[
+    bool,
+    typer.Option(
+        "--report/--no-report", help="Write report.html and figures/ (PNG and SVG) at the end."
+    ),
+]
+ProcessesOption = Annotated[
+    int | None,
+    typer.Option(min=1, help="Parallel runs (default: one per core, fewer if memory is short)."),
 ]
 
 
@@ -236,15 +263,38 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the parameters and predicted memory; stop.")
     ] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bar or table; print the folder.")
-    ] = False,
+    quiet: QuietOption = False,
+    replicates: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Runs with the seeds SEED, SEED+1, ... in parallel processes; tables and the"
+            " report show their median and band.",
+        ),
+    ] = 1,
+    band: BandOption = "10:90",
+    report: ReportOption = True,
 ) -> None:
-    """Run a scenario and write a run folder (Parquet tables, manifest, resolved scenario)."""
+    """Run a scenario and write a run folder (Parquet tables, manifest, resolved scenario,
+    report.html)."""
     try:
-        _run(scenario, agents, seed, start, end, out, set_ or [], threads, dry_run, quiet)
+        lo_hi = _band(band)
+        _run(
+            scenario, agents, seed, start, end, out, set_ or [], threads, dry_run, quiet,
+            replicates, lo_hi, report,
+        )  # fmt: skip
     except KeyboardInterrupt:
         _fail("interrupted; nothing was written", code=130)
+
+
+def _band(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in text.split(":"))
+        return check_band((lo, hi))
+    except ValueError as exc:
+        _fail(
+            f"--band {text}: {exc}" if ":" in text else f"--band {text}: expected LO:HI, e.g. 10:90"
+        )
 
 
 def _run(
@@ -258,6 +308,9 @@ def _run(
     threads: int | None,
     dry_run: bool,
     quiet: bool,
+    replicates: int = 1,
+    band: tuple[float, float] = DEFAULT_BAND,
+    report: bool = True,
 ) -> None:
     dates = [f"time.{k}={d.date().isoformat()}" for k, d in (("start", start), ("end", end)) if d]
     try:
@@ -277,6 +330,13 @@ def _run(
         sim.check_memory()
     except NotEnoughMemory as exc:
         _fail(exc)
+    if replicates > 1:
+        multi = MultiSim(sc, agents, seed, replicates, band=band)
+        with _runs_bar(replicates, "replicates", quiet) as progress:
+            results = multi.run(progress=progress)
+            path = _save(results, out, report)
+        _done(path, quiet, _band_table(results.headline(), results.band, "headline figures"))
+        return
 
     n_days = (sc.time.end - sc.time.start).days + 1
     with Progress(
@@ -304,21 +364,69 @@ def _run(
             bar.update(task, completed=day, total=total, description=f"simulated {date}")
 
         res = sim.run(progress=progress)
-        bar.update(task, description="writing the run folder")
-        try:
-            path = res.save(out)
-        except FileExistsError as exc:
-            _fail(exc)
+        bar.update(task, description="writing the run folder" + (" and report" if report else ""))
+        path = _save(res, out, report)
+    _done(path, quiet, _headline_table(res), _sanctions_table(res))
 
+
+def _save(results: Any, out: Path, report: bool) -> Path:
+    """Save any results object's folder atomically; a folder in the way is the user's error."""
+    try:
+        return results.save(out, report=report)
+    except FileExistsError as exc:
+        _fail(exc)
+
+
+def _done(path: Path, quiet: bool, *tables: Table | None) -> None:
     console = _out()
     if quiet:
         console.print(str(path), markup=False, highlight=False, soft_wrap=True)
         return
-    console.print(_headline_table(res))
-    sanctions = _sanctions_table(res)
-    if sanctions is not None:
-        console.print(sanctions)
+    for table in tables:
+        if table is not None:
+            console.print(table)
     console.print(f"results written to {path}", markup=False, highlight=False, soft_wrap=True)
+    if (path / "report.html").is_file():
+        console.print(
+            f"report: {path / 'report.html'}", markup=False, highlight=False, soft_wrap=True
+        )
+
+
+@contextlib.contextmanager
+def _runs_bar(total: int, what: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar over whole runs, with the time left."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(what),
+        TimeElapsedColumn(),
+        TextColumn("elapsed,"),
+        TimeRemainingColumn(),
+        TextColumn("left"),
+        console=_err(),
+        disable=quiet,
+    ) as bar:
+        task = bar.add_task("running", total=total)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+            if done == total:
+                bar.update(task, description="writing")
+
+        yield progress
+
+
+def _band_table(frame: pd.DataFrame, band: tuple[float, float], title: str) -> Table:
+    """Median and band of outputs over replicates, one row per figure."""
+    lo, hi = (f"{x:g}" for x in band)
+    table = Table(title=escape(title), caption=f"band: {lo}th to {hi}th percentile of the runs")
+    table.add_column("figure")
+    for col in ("median", "band"):
+        table.add_column(col, justify="right")
+    for r in frame.itertuples(index=False):
+        table.add_row(escape(r.figure), _num(r.median), f"{_num(r.lower)} to {_num(r.upper)}")
+    return table
 
 
 @app.command()
@@ -425,6 +533,208 @@ def query(
     console.print(table)
     if len(frame) > MAX_ROWS:
         console.print(f"showing {MAX_ROWS} of {len(frame):,} rows; use --csv for all of them")
+
+
+AgentsOption = Annotated[
+    int, typer.Option("--agents", "-n", min=1, help="Simulated agents per run.")
+]
+SeedOption = Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Base random seed.")]
+
+
+def _out_option(what: str) -> Any:
+    return typer.Option(
+        help="Folder to write, which must not exist or be empty"
+        f" (default: runs/{what}-<N>-seed<S>-<timestamp>)."
+    )
+
+
+def _study(make: Callable[[], Any], out: Path, quiet: bool, report: bool) -> tuple[Any, Path]:
+    """Build a comparison or sweep (every check before any run), run it with a bar over runs,
+    save it; errors the user can fix exit with code 2, Ctrl-C with 130."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        _fail(f"--out {out}: already exists and is not empty; choose another folder")
+    try:
+        study = make()
+        study.check_memory()
+    except (ScenarioError, ValueError, NotEnoughMemory) as exc:
+        _fail(exc)
+    try:
+        with _runs_bar(len(study.jobs()), "runs", quiet) as progress:
+            results = study.run(progress=progress)
+            path = _save(results, out, report)
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing was written", code=130)
+    return results, path
+
+
+@app.command()
+def compare(
+    scenarios: Annotated[
+        list[str],
+        typer.Argument(
+            help="One or more built-in scenario names or TOML files; the first is the baseline."
+        ),
+    ],
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variant",
+            metavar="KEY=VALUE[;KEY=VALUE]",
+            help="The first scenario with these overrides, as one more arm (repeatable).",
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a field in every arm."),
+    ] = None,
+    agents: AgentsOption = 100_000,
+    replicates: Annotated[
+        int, typer.Option(min=2, help="Runs per arm, the same seeds in every arm.")
+    ] = 10,
+    seed: SeedOption = 0,
+    band: BandOption = "10:90",
+    out: Annotated[Path | None, _out_option("compare")] = None,
+    processes: ProcessesOption = None,
+    report: ReportOption = True,
+    quiet: QuietOption = False,
+) -> None:
+    """Run scenarios (or one scenario and --variant's) side by side; print and write the paired
+    differences of their figures, with bands and 95% intervals."""
+    lo_hi = _band(band)
+    results, path = _study(
+        lambda: Comparison(
+            scenarios, variant or [], set_ or [], agents, seed, replicates, lo_hi, processes
+        ),
+        out or _default_out("compare", agents, seed),
+        quiet,
+        report,
+    )
+    _done(path, quiet, *(_diff_table(results, arm) for arm in results.arms[1:]))
+
+
+def _diff_table(results: Any, arm: str) -> Table:
+    lo, hi = (f"{x:g}" for x in results.band)
+    base = results.arms[0]
+    table = Table(
+        title=escape(f"{arm} against {base}"),
+        caption=f"{len(results.manifest['seeds'])} runs each, the same seeds; band: {lo}th to"
+        f" {hi}th percentile of the paired differences; 95% interval of their mean",
+    )
+    for col in ("figure", "baseline", "arm", "difference", "band", "95% interval of the mean"):
+        table.add_column(col, justify="left" if col == "figure" else "right")
+    frame = results.table()
+    for r in frame[frame["arm"] == arm].itertuples(index=False):
+        table.add_row(
+            escape(r.figure),
+            _num(r.baseline_median),
+            _num(r.arm_median),
+            _num(r.diff_median),
+            f"{_num(r.diff_lower)} to {_num(r.diff_upper)}",
+            f"{_num(r.diff_ci_lower)} to {_num(r.diff_ci_upper)}",
+        )
+    return table
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[str, typer.Argument(help="A built-in scenario name or a TOML file.")],
+    vary: Annotated[
+        list[str],
+        typer.Option(
+            "--vary",
+            metavar="KEY=LO:HI:N",
+            help="A field to vary over N values from LO to HI (with --sobol: KEY=LO:HI); KEY*=..."
+            " varies a factor on a number or a schedule (repeatable).",
+        ),
+    ],
+    sobol: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Sobol sensitivity instead of a grid: N (a power of two) Saltelli base samples.",
+        ),
+    ] = None,
+    output: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output",
+            metavar="KEY",
+            help="An output to summarise, e.g. blacklisted/wrongful or blocked_attempts:flights"
+            " (repeatable; default: the headline figures).",
+        ),
+    ] = None,
+    set_: SetOption = None,
+    agents: AgentsOption = 100_000,
+    replicates: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Runs per point, the same seeds at every point (default: 5; 1 with --sobol).",
+        ),
+    ] = None,
+    seed: SeedOption = 0,
+    band: BandOption = "10:90",
+    out: Annotated[Path | None, _out_option("sweep-<scenario>")] = None,
+    processes: ProcessesOption = None,
+    report: ReportOption = True,
+    quiet: QuietOption = False,
+) -> None:
+    """Run a scenario over a grid of field values, or estimate Sobol sensitivity indices;
+    print and write the outputs at every point."""
+    lo_hi = _band(band)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(scenario).stem)
+    results, path = _study(
+        lambda: Sweep(
+            scenario,
+            vary,
+            agents,
+            seed,
+            replicates,
+            output or [],
+            sobol,
+            set_ or None,
+            lo_hi,
+            processes,
+        ),  # fmt: skip
+        out or _default_out(f"sweep-{name}", agents, seed),
+        quiet,
+        report,
+    )
+    table = Table(title="outputs at each point (median of the runs)")
+    frame = results.table()
+    for col in frame.columns:
+        table.add_column(escape(str(col)), justify="right")
+    for row in frame.head(MAX_ROWS).itertuples(index=False):
+        params, outs = row[: 1 + len(results.parameters)], row[1 + len(results.parameters) :]
+        table.add_row(*(_cell(v) for v in params), *(_num(v) for v in outs))
+    tables = [table]
+    if results.sobol is not None:
+        sob = Table(title="Sobol indices (95% bootstrap intervals)")
+        for col in ("output", "parameter", "S1", "ST"):
+            sob.add_column(col, justify="left" if col in ("output", "parameter") else "right")
+        for r in results.sobol.itertuples(index=False):
+            sob.add_row(
+                escape(r.output),
+                escape(r.parameter),
+                f"{r.S1:.2f} ± {r.S1_conf:.2f}",
+                f"{r.ST:.2f} ± {r.ST_conf:.2f}",
+            )
+        tables.append(sob)
+    _done(path, quiet, *tables)
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="A folder written by run, compare or sweep.")],
+) -> None:
+    """Write report.html and figures/ (PNG and SVG) for a run, comparison or sweep folder."""
+    from .report import write_report
+
+    try:
+        path = write_report(folder)
+    except FileNotFoundError as exc:
+        _fail(exc)
+    _out().print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)
 
 
 app.command(name="calibrate")(calibrate_command)

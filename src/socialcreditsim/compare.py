@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .replicates import (
     DEFAULT_BAND,
@@ -36,7 +35,7 @@ from .replicates import (
     stack_outputs,
     stack_series,
 )
-from .results import _version, atomic_folder, read_manifest, write_parquet
+from .results import _version, atomic_folder, read_manifest, write_parquet, write_report
 from .scenario import Scenario, ScenarioError, load_scenario
 from .series import headline_outputs
 
@@ -93,6 +92,8 @@ def make_arms(
 
 def _paired(base: np.ndarray, arm: np.ndarray, band: Sequence[float]) -> dict[str, float]:
     """Medians of both arms and the paired differences' median, band and 95% interval."""
+    from scipy import stats  # only here: importing it costs the CLI a third of a second
+
     out = {"baseline_median": float(np.median(base)), "arm_median": float(np.median(arm))}
     d = arm - base
     if not np.isfinite(d).all():
@@ -190,9 +191,10 @@ class CompareResults:
         part = self.series[self.series["arm"] == arm]
         return band_of(part, self.band, metric, item, truth, cumulative)
 
-    def save(self, out: str | Path, overwrite: bool = False) -> Path:
+    def save(self, out: str | Path, overwrite: bool = False, report: bool = False) -> Path:
         """Write ``series.parquet``, ``outputs.parquet``, ``differences.parquet``,
-        ``summary.parquet``, each arm's resolved scenario and the manifest, atomically."""
+        ``summary.parquet``, each arm's resolved scenario and the manifest (and the report if
+        asked), atomically."""
         out = Path(out)
         with atomic_folder(out, overwrite) as tmp:
             write_parquet(self.series, tmp / "series.parquet")
@@ -202,6 +204,8 @@ class CompareResults:
             for i, arm in enumerate(self.arms):
                 (tmp / f"arm{i + 1}.toml").write_text(self.scenario(arm).to_toml())
             (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
+            if report:
+                write_report(tmp)
         self.path = out
         return out
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .engine import NotEnoughMemory, Sim, _available_memory, estimate_memory
-from .results import Results, atomic_folder, write_parquet
+from .results import Results, atomic_folder, write_parquet, write_report
 from .scenario import Scenario
 from .series import headline_outputs, outputs
 
@@ -63,7 +63,7 @@ def check_band(band: Sequence[float]) -> tuple[float, float]:
     lo, hi = (float(x) for x in band)
     if not 0 <= lo < 50 < hi <= 100:
         raise ValueError(
-            f"band {lo:g}:{hi:g}: need percentiles 0 <= lower < 50 < upper <= 100, e.g. 10:90"
+            f"need percentiles LO:HI with 0 <= LO < 50 < HI <= 100, e.g. 10:90; got {lo:g}:{hi:g}"
         )
     return lo, hi
 
@@ -291,10 +291,10 @@ class MultiResults:
         :meth:`Results.series`), its median and band over replicates, by date."""
         return band_of(self.series, self.band, metric, item, truth, cumulative)
 
-    def save(self, out: str | Path, overwrite: bool = False) -> Path:
+    def save(self, out: str | Path, overwrite: bool = False, report: bool = False) -> Path:
         """Write the run folder of the first replicate plus ``replicates.parquet`` (every
         replicate's national series), ``outputs.parquet``, ``bands.parquet`` and
-        ``summary.parquet``, atomically."""
+        ``summary.parquet`` (and the report if asked), atomically."""
         out = Path(out)
         with atomic_folder(out, overwrite) as tmp:
             self.first.write(tmp)
@@ -302,6 +302,8 @@ class MultiResults:
             write_parquet(self.outputs, tmp / "outputs.parquet")
             write_parquet(self.bands, tmp / "bands.parquet")
             write_parquet(self.summary(), tmp / "summary.parquet")
+            if report:
+                write_report(tmp)
         self.path = self.first.path = out
         return out
 

@@ -240,6 +240,13 @@ def snapshot_rows(
     return frame
 
 
+def write_report(folder: Path) -> None:
+    """Write ``report.html`` and its figures into a finished folder (``report.py``)."""
+    from .report import write_report as write
+
+    write(folder)
+
+
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     """One table as zstd-compressed Parquet."""
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, compression="zstd")
@@ -343,10 +350,13 @@ class Results:
         return self._scenario
 
     # ---------------------------------------------------------------- disk
-    def save(self, out: str | Path, overwrite: bool = False) -> Path:
-        """Write the run folder atomically; refuses to replace an existing one unless asked."""
+    def save(self, out: str | Path, overwrite: bool = False, report: bool = False) -> Path:
+        """Write the run folder atomically (with ``report.html`` and its figures if asked);
+        refuses to replace an existing one unless asked."""
         with atomic_folder(out, overwrite) as tmp:
             self.write(tmp)
+            if report:
+                write_report(tmp)
         self.path = Path(out)
         return self.path
 

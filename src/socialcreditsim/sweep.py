@@ -40,7 +40,7 @@ from .replicates import (
     run_jobs,
     stack_outputs,
 )
-from .results import _version, atomic_folder, read_manifest, write_parquet
+from .results import _version, atomic_folder, read_manifest, write_parquet, write_report
 from .scenario import Scenario, load_scenario
 from .series import check_output, headline_outputs
 
@@ -120,9 +120,10 @@ class SweepResults:
         wide = s.pivot(index="point", columns="output", values="median")[self.targets]
         return self.points.merge(wide, left_on="point", right_index=True)
 
-    def save(self, out: str | Path, overwrite: bool = False) -> Path:
+    def save(self, out: str | Path, overwrite: bool = False, report: bool = False) -> Path:
         """Write ``points.parquet``, ``outputs.parquet``, ``summary.parquet``, ``sobol.parquet``
-        (Sobol sweeps), the resolved scenario and the manifest, atomically."""
+        (Sobol sweeps), the resolved scenario and the manifest (and the report if asked),
+        atomically."""
         out = Path(out)
         with atomic_folder(out, overwrite) as tmp:
             write_parquet(self.points, tmp / "points.parquet")
@@ -132,6 +133,8 @@ class SweepResults:
                 write_parquet(self.sobol, tmp / "sobol.parquet")
             (tmp / "scenario.toml").write_text(self.scenario.to_toml())
             (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
+            if report:
+                write_report(tmp)
         self.path = out
         return out
 
