@@ -7,15 +7,24 @@
 
 __version__ = "0.1.0"
 
+from .compare import CompareResults, Comparison
 from .engine import Sim, estimate_memory
+from .replicates import MultiResults, MultiSim
 from .results import Results
 from .scenario import Scenario, ScenarioError, builtin_scenarios, load_scenario
+from .sweep import Sweep, SweepResults
 
 __all__ = [
+    "CompareResults",
+    "Comparison",
+    "MultiResults",
+    "MultiSim",
     "Results",
     "Scenario",
     "ScenarioError",
     "Sim",
+    "Sweep",
+    "SweepResults",
     "builtin_scenarios",
     "estimate_memory",
     "load_scenario",
