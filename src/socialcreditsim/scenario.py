@@ -469,13 +469,18 @@ class Scenario(_Model):
     def with_overrides(
         self, overrides: list[str] | dict[str, Any], source: str = "--set"
     ) -> Scenario:
-        """A copy with ``key=value`` overrides applied and validated again."""
+        """A copy with ``key=value`` overrides applied and validated again; errors name the
+        option (``source``'s first word) and the field."""
         data = self.model_dump(mode="python")
+        flag = source.split()[0] if source.startswith("--") else "--set"
         items = (
-            overrides.items() if isinstance(overrides, dict) else map(_split_override, overrides)
+            overrides.items()
+            if isinstance(overrides, dict)
+            else (_split_override(text, flag) for text in overrides)
         )
         for key, value in items:
-            _apply(data, key, value)
+            table, name = _walk(data, key, flag)
+            table[name] = value
         return _validate(data, source)
 
 
@@ -487,9 +492,9 @@ def _tomlable(obj: Any) -> Any:
     return obj
 
 
-def _split_override(text: str) -> tuple[str, Any]:
+def _split_override(text: str, flag: str) -> tuple[str, Any]:
     if "=" not in text:
-        raise ScenarioError(f"--set {text!r}: expected key=value, for example score.start=1000")
+        raise ScenarioError(f"{flag} {text!r}: expected key=value, for example score.start=1000")
     key, raw = text.split("=", 1)
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
@@ -526,11 +531,6 @@ def _walk(data: dict[str, Any], key: str, flag: str) -> tuple[dict[str, Any], st
         else:
             raise ScenarioError(f"{flag} {key}: '{'.'.join(parts[:i])}' has no fields")
     raise ScenarioError(f"{flag} {key}: empty key")
-
-
-def _apply(data: dict[str, Any], key: str, value: Any) -> None:
-    table, name = _walk(data, key, "--set")
-    table[name] = value
 
 
 def field_value(scenario: Scenario, key: str, flag: str = "--set") -> Any:
