@@ -233,3 +233,69 @@ def test_python_dash_m() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "national" in result.stdout
+
+
+STUDY = ["--agents", "5000", "--seed", "2", "--set", "time.end=2018-02-28"]
+
+
+def test_run_replicates_prints_bands_and_writes_them(tmp_path: Path) -> None:
+    out = tmp_path / "reps"
+    result = invoke(
+        "run", *TINY, "--end", "2018-01-31", "--replicates", "3", "--band", "25:75",
+        "--no-report", "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "25th to 75th percentile" in result.stdout
+    assert FILES | {
+        "replicates.parquet",
+        "outputs.parquet",
+        "bands.parquet",
+        "summary.parquet",
+    } == {p.name for p in out.iterdir()}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["replicates"] == {"seeds": [3, 4, 5], "band": [25.0, 75.0]}
+
+
+def test_compare_prints_differences_and_writes_the_folder(tmp_path: Path) -> None:
+    out = tmp_path / "cmp"
+    result = invoke(
+        "compare", "national", "--variant", "surveillance.fpir=0", "--replicates", "2",
+        *STUDY, "--no-report", "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "surveillance.fpir=0 against national" in result.stdout
+    assert "wrongly recorded events" in result.stdout
+    assert {"series.parquet", "differences.parquet", "arm1.toml", "arm2.toml"} <= {
+        p.name for p in out.iterdir()
+    }
+
+
+def test_sweep_prints_points_and_writes_the_folder(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    result = invoke(
+        "sweep", "national", "--vary", "surveillance.fpir=0.001:0.05:2", "--output",
+        "events_recorded/wrongful", "--replicates", "1", *STUDY, "--no-report", "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "surveillance.fpir" in result.stdout and "0.05" in result.stdout
+    assert pd.read_parquet(out / "points.parquet")["surveillance.fpir"].tolist() == [0.001, 0.05]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["compare", "national"], "needs two arms"),
+        (["compare", "national", "--variant", "score.strat=1"], "--variant score.strat"),
+        (["sweep", "national", "--vary", "score.start=1:2"], "expected key=lo:hi:n"),
+        (["sweep", "national", "--vary", "score.start=900:1000:2", "--output", "x"], "'x'"),
+        (["run", "--replicates", "2", "--band", "90:10"], "--band 90:10"),
+    ],
+)
+def test_studies_refuse_bad_input_before_any_run(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = tmp_path / "out"
+    result = invoke(*args, "--out", str(out))
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not out.exists()
