@@ -110,7 +110,7 @@ def _spawn(*args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _cli_wall(n: int) -> float:
+def _cli_wall(n: int, report: bool) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         subprocess.run(
@@ -124,6 +124,7 @@ def _cli_wall(n: int) -> float:
                 "--end",
                 "2018-12-31",
                 "--quiet",
+                "--report" if report else "--no-report",
                 "--out",
                 f"{tmp}/run",
             ],
@@ -171,7 +172,7 @@ def main() -> None:
     for n in sizes:
         console.print(f"national, N = {n:,}, 365 days ...")
         rows.append(_spawn("national", str(n), str(args.threads)))
-    cli = _cli_wall(10**6)
+    cli, cli_report = _cli_wall(10**6, report=False), _cli_wall(10**6, report=True)
 
     table = Table(title="national scenario, 365 days")
     for col in (
@@ -200,8 +201,9 @@ def main() -> None:
         )
     console.print(table)
     console.print(
-        f"`socialcreditsim run --agents 1000000 --end 2018-12-31`, whole command: "
-        f"{cli:.2f} s wall (imports, compiled-kernel cache load, run, Parquet)"
+        f"`socialcreditsim run --agents 1000000 --end 2018-12-31 --no-report`, whole command: "
+        f"{cli:.2f} s wall (imports, compiled-kernel cache load, run, Parquet); with the report"
+        f" (the default): {cli_report:.2f} s"
     )
     big = rows[-1]
     console.print(
@@ -220,6 +222,7 @@ def main() -> None:
         },
         "national": rows,
         "cli_1e6_wall_s": cli,
+        "cli_1e6_with_report_wall_s": cli_report,
     }
     if _mesa_available():
         console.print("reduced model, 100,000 agents, 365 days: Mesa 3 and socialcreditsim ...")

@@ -24,6 +24,7 @@ FILES = {
     "manifest.json",
     "scenario.toml",
 }
+REPORT = {"report.html", "figures"}
 ENV = {"COLUMNS": "200"}  # wide tables, so rows are not wrapped in the captured output
 
 
@@ -41,7 +42,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def test_run_writes_folder_and_prints_headline(run_dir: tuple[Path, str]) -> None:
     out, stdout = run_dir
-    assert {p.name for p in out.iterdir()} == FILES
+    assert {p.name for p in out.iterdir()} == FILES | REPORT
+    assert "report:" in stdout
     manifest = json.loads((out / "manifest.json").read_text())
     assert (manifest["n_agents"], manifest["seed"], manifest["end"]) == (20000, 3, "2018-03-31")
     assert "headline figures" in stdout
@@ -58,7 +60,7 @@ def test_run_default_out_and_quiet(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert result.exit_code == 0, result.output
     (folder,) = (tmp_path / "runs").iterdir()
     assert folder.name.startswith("national-20000-seed3-")
-    assert {p.name for p in folder.iterdir()} == FILES
+    assert {p.name for p in folder.iterdir()} == FILES | REPORT
     assert result.stdout.strip() == str(Path("runs") / folder.name)
 
 
