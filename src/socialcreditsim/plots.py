@@ -101,7 +101,7 @@ def _grid(n: int, ncols: int, width: float = 3.6, height: float = 2.6) -> tuple[
 
 
 def _dates(ax: matplotlib.axes.Axes) -> None:
-    loc = mdates.AutoDateLocator()
+    loc = mdates.AutoDateLocator(minticks=3, maxticks=6)
     ax.xaxis.set_major_locator(loc)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
 
