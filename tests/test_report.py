@@ -238,6 +238,14 @@ def test_interrupted_write_leaves_the_old_report(
     assert not [p for p in run_dir.iterdir() if p.name.startswith(".report-")]
 
 
+def test_the_same_run_gives_the_same_report_bytes(run_dir: Path, tmp_path: Path) -> None:
+    again = scs.Results.load(run_dir).save(tmp_path / "again")
+    report.write_report(again)
+    assert (again / "report.html").read_bytes() == (run_dir / "report.html").read_bytes()
+    for file in (run_dir / "figures").iterdir():
+        assert (again / "figures" / file.name).read_bytes() == file.read_bytes(), file.name
+
+
 def test_not_a_folder_with_a_manifest(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no manifest.json"):
         report.write_report(tmp_path)

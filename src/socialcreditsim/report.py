@@ -12,7 +12,6 @@ carries its exact value (``<td data-value="...">``) beside the rounded one it sh
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import html
 import io
 import json
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import plots
-from .results import Results
+from .results import Results, _version
 from .scenario import Scenario
 from .series import (
     SeriesError,
@@ -716,7 +715,7 @@ def _write(
         facts=facts,
         toc=toc,
         body="\n".join(body),
-        made=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        version=_version(),
     )
     fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html.partial", dir=folder)
     try:
@@ -834,7 +833,7 @@ TEMPLATE = """<!DOCTYPE html>
 <main class="wrap">
 {body}
 </main>
-<footer class="wrap">Written by socialcreditsim on {made}. The people are synthetic.</footer>
+<footer class="wrap">Written by socialcreditsim {version}. The people are synthetic.</footer>
 </body>
 </html>
 """
