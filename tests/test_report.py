@@ -293,7 +293,7 @@ def test_comparison_and_sweep_reports(tmp_path: Path) -> None:
     base = cmp.outputs.query("arm == 'national' and output == 'events_recorded/wrongful'")
     assert wrong["diff median"] == -np.median(base["value"]) < 0
     arms = {(r["arm"], r["series"]) for r in found["compare_series"]["rows"]}
-    assert ("surveillance.fpir=0", "People barred (all sanctions)") in arms
+    assert ("surveillance.fpir=0", "Bans in force, summed over sanctions") in arms
     assert (tmp_path / "cmp" / "figures" / "compare_differences.png").is_file()
     sweep = scs.Sweep(
         "national",

@@ -336,8 +336,8 @@ LineOf = Callable[..., pd.DataFrame]  # (metric, item=None, truth=None, cumulati
 COMPARE_SERIES = (  # title, metric, truth, cumulative: the series compared side by side
     ("People on the courts' list", "court_listed", None, False),
     ("People on the score blacklist", "blacklisted", None, False),
-    ("People barred (all sanctions)", "sanctioned_people", None, False),
-    ("Wrongly barred (all sanctions)", "sanctioned_people", "wrongful", False),
+    ("Bans in force, summed over sanctions", "sanctioned_people", None, False),
+    ("Wrongful bans in force, summed over sanctions", "sanctioned_people", "wrongful", False),
     ("Blocked attempts since the start", "blocked_attempts", None, True),
     ("Shamings since the start", "shamings", None, True),
 )
