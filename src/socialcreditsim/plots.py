@@ -296,6 +296,7 @@ def sweep_grid(
             ax.errorbar(part["x"], part["median"], yerr=err, fmt="o-", ms=4, capsize=2, label=group)
         ax.set_xlabel(param)
         ax.set_ylabel(output)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
         _counts(ax)
         if frame["others"].nunique() > 1 and not scatter:
             ax.legend()
