@@ -17,6 +17,7 @@ from socialcreditsim.calibrate import (
     CalibrationError,
     calibrate,
     parse_fit,
+    published_targets,
     read_targets,
 )
 from socialcreditsim.cli import app
@@ -388,3 +389,14 @@ def test_cli_calibrate(tmp_path: Path) -> None:
         "calibrate", "court-list", "--targets", str(targets), "--fit", fit, "--out", str(out)
     )
     assert again.exit_code == 2 and "already exists and is not empty" in again.output
+
+
+def test_the_scenario_s_published_figures_are_the_default_targets() -> None:
+    sc = scs.load_scenario("court-list", [f"time.end={END}"])
+    targets = published_targets(sc)
+    assert [(str(t.date), t.series, t.value) for t in targets] == [
+        ("2014-07-23", "listed_cumulative", 203_000),
+        ("2014-12-31", "listed_cumulative", 700_000),
+    ]
+    with pytest.raises(CalibrationError, match="no published figures between"):
+        published_targets(scs.load_scenario("rongcheng"))

@@ -1,9 +1,10 @@
 """Calibration: fit scenario fields so that runs reproduce published figures.
 
-``socialcreditsim calibrate court-list --targets ../shared/data/court_list_published.csv
---fit court_list.compliance_per_year=0.05:0.6`` runs the scenario again and again, changing the
-named fields inside their boxes, until the simulated national series come closest to the
-published points; it writes the fitted scenario, the fit table and a plot.
+``socialcreditsim calibrate court-list --fit court_list.compliance_per_year=0.05:0.6`` (the
+scenario's own ``[[published]]`` figures as targets) or ``... --targets FILE.csv`` runs the
+scenario again and again, changing the named fields inside their boxes, until the simulated
+national series come closest to the published points; it writes the fitted scenario, the fit
+table and a plot.
 
 **Targets file.** A CSV with the header ``date,series,value,unit,status,source``, one published
 figure per row, as ``court_list_published.csv`` in the shared data folder. ``date``, ``series``
@@ -65,6 +66,7 @@ __all__ = [
     "calibrate",
     "parse_fit",
     "prepare",
+    "published_targets",
     "read_targets",
 ]
 
@@ -155,6 +157,28 @@ def read_targets(path: str | Path, scenario: Scenario) -> list[Target]:
         )
     if not targets:
         raise CalibrationError(f"{path}: no targets (only a header, or nothing)")
+    return targets
+
+
+def published_targets(scenario: Scenario) -> list[Target]:
+    """The scenario's ``[[published]]`` figures inside its time range, as targets."""
+    start, end = scenario.time.start, scenario.time.end
+    targets = []
+    for i, fig in enumerate(scenario.published):
+        if not start <= fig.date <= end:
+            continue
+        try:
+            spec = series_spec(fig.series, scenario)
+        except SeriesError as exc:
+            raise CalibrationError(f"published[{i}]: {exc}") from None
+        targets.append(
+            Target(fig.date, fig.series, fig.value, spec, fig.unit, "", fig.source, i + 1)
+        )
+    if not targets:
+        raise CalibrationError(
+            f"scenario '{scenario.meta.name}' has no published figures between {start} and {end};"
+            " give --targets FILE.csv"
+        )
     return targets
 
 
@@ -506,7 +530,7 @@ class _Objective:
 
 def prepare(
     scenario: Scenario,
-    targets: str | Path | list[Target],
+    targets: str | Path | list[Target] | None,
     fit: Sequence[str | FitParameter],
     *,
     n_agents: int = 100_000,
@@ -518,7 +542,9 @@ def prepare(
     """Check everything a calibration needs before any run: the targets, the fit parameters
     (each named once), the settings and the memory of one run. Returns the targets, the
     parameters and the replicate seeds."""
-    if isinstance(targets, (str, Path)):
+    if targets is None:
+        targets = published_targets(scenario)
+    elif isinstance(targets, (str, Path)):
         targets = read_targets(targets, scenario)
     if not targets:
         raise CalibrationError("no targets to fit")
@@ -542,7 +568,7 @@ def prepare(
 
 def calibrate(
     scenario: str | Path | dict[str, Any] | Scenario,
-    targets: str | Path | list[Target],
+    targets: str | Path | list[Target] | None,
     fit: Sequence[str | FitParameter],
     *,
     n_agents: int = 100_000,
@@ -553,7 +579,8 @@ def calibrate(
     threads: int | None = None,
     progress: Callable[[int, float, float], None] | None = None,
 ) -> Calibration:
-    """Fit the ``fit`` fields of ``scenario`` to ``targets`` (module docstring).
+    """Fit the ``fit`` fields of ``scenario`` to ``targets`` (module docstring; None: the
+    scenario's ``[[published]]`` figures).
 
     ``progress(trials, seconds, best objective)`` is called after every trial. Everything is
     checked before the first run: bad targets or parameters raise :class:`CalibrationError`,
@@ -562,7 +589,13 @@ def calibrate(
     from scipy.optimize import minimize
 
     sc = load_scenario(scenario)
-    label = str(targets) if isinstance(targets, (str, Path)) else ""
+    label = (
+        "the scenario's [[published]] figures"
+        if targets is None
+        else str(targets)
+        if isinstance(targets, (str, Path))
+        else ""
+    )
     targets, params, seeds = prepare(
         sc,
         targets,
@@ -637,14 +670,6 @@ def calibrate(
 
 def command(
     scenario: Annotated[str, typer.Argument(help="A built-in scenario name or a TOML file.")],
-    targets: Annotated[
-        Path,
-        typer.Option(
-            "--targets",
-            metavar="FILE.csv",
-            help="Published figures: date,series,value,unit,status,source (docs/validation.md).",
-        ),
-    ],
     fit: Annotated[
         list[str],
         typer.Option(
@@ -680,6 +705,15 @@ def command(
             "--set",
             metavar="KEY=VALUE",
             help="Override a scenario field before fitting, e.g. time.end=2017-12-31.",
+        ),
+    ] = None,
+    targets: Annotated[
+        Path | None,
+        typer.Option(
+            "--targets",
+            metavar="FILE.csv",
+            help="Published figures: date,series,value,unit,status,source (docs/validation.md);"
+            " default: the scenario's own [[published]] figures.",
         ),
     ] = None,
 ) -> None:
@@ -752,7 +786,8 @@ def command(
         except FileExistsError as exc:
             _fail(exc)
 
-    table = Table(title=escape(f"{sc.meta.name}: fit to {targets.name}"))
+    source = targets.name if targets is not None else result.targets_file
+    table = Table(title=escape(f"{sc.meta.name}: fit to {source}"))
     for col in ("date", "series", "published", "simulated", "error", f"within {TOLERANCE:.0%}"):
         table.add_column(col, justify="left" if col in ("date", "series") else "right")
     for r in result.table.itertuples(index=False):
