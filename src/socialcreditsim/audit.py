@@ -16,6 +16,7 @@ import pandas as pd
 from .kernels import AUDIT_COLUMNS, AUDIT_KINDS
 from .lists import COURT_EXIT_REASONS, NEVER
 from .results import DATE
+from .series import WRONGFUL, headline, outputs
 
 if TYPE_CHECKING:
     from .population import Population
@@ -134,33 +135,14 @@ def _share(value: float, wrongful: float) -> float:
 
 
 def headline_rows(res: Results) -> pd.DataFrame:
-    """Lists, scores, shaming and rewards, national, at the end of the run or summed over it."""
-    nat = _National(res)
-    sc = res.scenario
-    rows: list[tuple[str, float, float]] = [
-        ("court list: people listed (now)", *nat.total("court_listed", at_end=True)),
-        ("court list: new listings (over the run)", *nat.total("court_list_entries")),
+    """The headline figures but the sanctions (``series.headline``), national, at the end of the
+    run or summed over it, with their wrongful part where they have one."""
+    values = outputs(res)
+    rows = [
+        (h.label, values[h.key], values[h.key + WRONGFUL] if h.wrongly else np.nan)
+        for h in headline(res.scenario)
+        if not h.sanction
     ]
-    if sc.blacklist.enabled:
-        rows.append(
-            ("score blacklist: people listed (now)", *nat.total("blacklisted", at_end=True))
-        )
-        rows.append(("score blacklist: entries (over the run)", *nat.total("blacklist_entries")))
-    if sc.red_list.min_grade:
-        rows.append(("red list: people listed (now)", *nat.total("red_listed", at_end=True)))
-    for m in sc.rewards:
-        rows.append(
-            (f"rewarded: {m.name} (now)", *nat.total("rewarded_people", m.name, at_end=True))
-        )
-    rows.append(("recorded events (over the run)", *nat.total("events_recorded")))
-    if any(b.shaming_probability > 0 for b in sc.behaviours):
-        rows.append(("shamed on public screens (over the run)", *nat.total("shamings")))
-    snap = res.snapshots
-    if len(snap):
-        final = snap[(snap["date"] == snap["date"].max()) & (snap["dimension"] == "national")]
-        mean = final[final["metric"] == "mean_score"]["value"]
-        if len(mean):
-            rows.append(("mean score (now)", float(mean.iloc[0]), np.nan))
     frame = pd.DataFrame(rows, columns=["figure", "value", "wrongful"])
     frame["wrongful_share"] = [
         _share(v, w) for v, w in zip(frame["value"], frame["wrongful"], strict=True)

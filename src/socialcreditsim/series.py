@@ -44,11 +44,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CUMULATIVE",
+    "Headline",
     "NAMED_SERIES",
     "MetricKind",
     "SeriesError",
     "SeriesSpec",
     "check_output",
+    "headline",
     "headline_outputs",
     "metric_kinds",
     "output_keys",
@@ -226,28 +228,78 @@ def outputs(results: Results) -> pd.Series:
     return pd.Series(out, dtype=float).reindex(output_keys(results.scenario))
 
 
-def headline_outputs(scenario: Scenario) -> dict[str, str]:
-    """The outputs a reader wants first, with their labels: lists, sanctions, shamings."""
+@dataclass(frozen=True)
+class Headline:
+    """A headline figure: its output key and label, the label of its wrongful part where it
+    has one, and whether it belongs to a sanction (tables list sanctions apart)."""
+
+    key: str
+    label: str
+    wrongly: str = ""
+    sanction: bool = False
+
+
+def headline(scenario: Scenario) -> list[Headline]:
+    """The figures a reader wants first: lists, sanctions, rewards, records, shamings, score."""
     sc = scenario
-    rows = {
-        "court_listed": "court list: people listed (end)",
-        "court_list_entries": "court list: new listings (over the run)",
-    }
+    rows = [
+        Headline("court_listed", "court list: people listed (now)"),
+        Headline("court_list_entries", "court list: new listings (over the run)"),
+    ]
     if sc.blacklist.enabled:
-        rows["blacklisted"] = "score blacklist: people listed (end)"
-        rows["blacklisted/wrongful"] = "score blacklist: wrongly listed (end)"
+        rows += [
+            Headline(
+                "blacklisted",
+                "score blacklist: people listed (now)",
+                "score blacklist: wrongly listed (now)",
+            ),
+            Headline(
+                "blacklist_entries",
+                "score blacklist: entries (over the run)",
+                "score blacklist: wrongful entries (over the run)",
+            ),
+        ]
     if sc.red_list.min_grade:
-        rows["red_listed"] = "red list: people listed (end)"
+        rows.append(Headline("red_listed", "red list: people listed (now)"))
     for m in sc.sanctions:
-        rows[f"sanctioned_people:{m.name}"] = f"{m.name}: people barred (end)"
-        rows[f"sanctioned_people:{m.name}/wrongful"] = f"{m.name}: wrongly barred (end)"
-        rows[f"blocked_attempts:{m.name}"] = f"{m.name}: blocked attempts (over the run)"
-    for m in sc.rewards:
-        rows[f"rewarded_people:{m.name}"] = f"{m.name}: people rewarded (end)"
-    rows["events_recorded"] = "recorded events (over the run)"
-    rows["events_recorded/wrongful"] = "wrongly recorded events (over the run)"
+        rows += [
+            Headline(
+                f"sanctioned_people:{m.name}",
+                f"{m.name}: people barred (now)",
+                f"{m.name}: wrongly barred (now)",
+                sanction=True,
+            ),
+            Headline(
+                f"blocked_attempts:{m.name}",
+                f"{m.name}: blocked attempts (over the run)",
+                sanction=True,
+            ),
+        ]
+    rows += [Headline(f"rewarded_people:{m.name}", f"rewarded: {m.name} (now)") for m in sc.rewards]
+    rows.append(
+        Headline(
+            "events_recorded",
+            "recorded events (over the run)",
+            "wrongly recorded events (over the run)",
+        )
+    )
     if any(b.shaming_probability > 0 for b in sc.behaviours):
-        rows["shamings"] = "shamed on public screens (over the run)"
-        rows["shamings/wrongful"] = "wrongly shamed (over the run)"
-    rows[MEAN_SCORE] = "mean score (end)"
+        rows.append(
+            Headline(
+                "shamings",
+                "shamed on public screens (over the run)",
+                "wrongly shamed (over the run)",
+            )
+        )
+    rows.append(Headline(MEAN_SCORE, "mean score (now)"))
     return rows
+
+
+def headline_outputs(scenario: Scenario) -> dict[str, str]:
+    """The headline outputs, wrongful parts included, with their labels (:func:`headline`)."""
+    out = {}
+    for h in headline(scenario):
+        out[h.key] = h.label
+        if h.wrongly:
+            out[h.key + WRONGFUL] = h.wrongly
+    return out
