@@ -377,3 +377,9 @@ class MultiSim:
             series=stack_series(reps), outputs=stack_outputs(reps), first=first, band=self.band
         )
         return self.results
+
+    def plot(self) -> matplotlib.figure.Figure:
+        """The overview of the replicates run last (:meth:`MultiResults.plot`)."""
+        if self.results is None:
+            raise RuntimeError("nothing to plot yet: call run() first")
+        return self.results.plot()
