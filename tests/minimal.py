@@ -29,6 +29,22 @@ def minimal(*, days: int = 365, behaviours: list[dict[str, Any]], **parts: Any) 
     return scenario
 
 
+def camera(
+    name: str = "passing", rate: float = 365.0, fnir: float = 1.0, fpir: float = 0.0
+) -> dict:
+    """A camera behaviour with no score change and no propensity: with FNIR 1 (the default) it
+    is searches of people who did nothing, so every record is wrongful."""
+    return {
+        "name": name,
+        "channel": "camera",
+        "rate": rate,
+        "score_change": 0,
+        "propensity": "none",
+        "fnir": fnir,
+        "fpir": fpir,
+    }
+
+
 def run(scenario: dict[str, Any], n_agents: int, seed: int = 1) -> tuple[scs.Results, scs.Sim]:
     sim = scs.Sim(scenario, n_agents=n_agents, seed=seed, threads=1)
     return sim.run(), sim

@@ -9,26 +9,13 @@ import pytest
 from scipy import stats
 
 import socialcreditsim as scs
-from minimal import minimal
+from minimal import camera, minimal
 from socialcreditsim import replicates as rp
 from socialcreditsim.engine import NotEnoughMemory
 from socialcreditsim.series import outputs
 
 Z = 5.0
 SMALL = {"n_agents": 5_000, "overrides": ["time.end=2018-02-28"]}
-
-
-def _camera(fpir: float) -> dict:
-    """Searches of people who did nothing, once a day each: every record is wrongful."""
-    return {
-        "name": "passing",
-        "channel": "camera",
-        "rate": 365.0,
-        "score_change": 0,
-        "propensity": "none",
-        "fnir": 1.0,
-        "fpir": fpir,
-    }
 
 
 def test_seeds_follow_the_base_seed() -> None:
@@ -65,7 +52,7 @@ def test_bands_cover_an_exact_distribution_at_their_nominal_level() -> None:
     fpir, days = 0.5, 200
     sc = minimal(
         days=days,
-        behaviours=[_camera(fpir)],
+        behaviours=[camera(fpir=fpir)],
         surveillance={"coverage_urban": 1.0, "coverage_rural": 1.0},
     )
     multi = scs.MultiSim(sc, n_agents=20_000, seed=11, replicates=19).run()

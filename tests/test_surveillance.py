@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from minimal import minimal, run, total
+from minimal import camera, minimal, run, total
 from socialcreditsim.surveillance import screening
 
 Z = 5.0
@@ -18,25 +18,13 @@ def test_rudmin_arithmetic() -> None:
     assert s.ppv == pytest.approx(0.0132, abs=5e-5)
 
 
-def _camera(name: str, rate: float, fnir: float, fpir: float) -> dict:
-    return {
-        "name": name,
-        "channel": "camera",
-        "rate": rate,
-        "score_change": 0,
-        "propensity": "none",
-        "fnir": fnir,
-        "fpir": fpir,
-    }
-
-
 def test_wrongful_attributions_are_searches_times_fpir() -> None:
     """S searches of people who did nothing (nothing of theirs to identify: FNIR 1) give
     S x FPIR wrongful attributions, Poisson: tolerance Z sqrt(expected)."""
     fpir = 1e-3
     sc = minimal(
         days=60,
-        behaviours=[_camera("passing", 365.0, 1.0, fpir)],
+        behaviours=[camera("passing", 365.0, 1.0, fpir)],
         surveillance={"coverage_urban": 1.0, "coverage_rural": 1.0},
     )
     res, _ = run(sc, n_agents=50_000)
@@ -51,9 +39,9 @@ def test_ppv_reproduces_rudmin() -> None:
     ratio of 1,000 targets to 300 million people: the share of rightful alerts is the PPV
     0.0132. Tolerance: Z standard errors of the ratio (delta method, Poisson counts)."""
     n, days = 100_000, 365
-    innocents = _camera("passing", 365.0, 1.0, 1e-4)
+    innocents = camera("passing", 365.0, 1.0, 1e-4)
     target_rate = 365.0 * 1000 / 300e6  # target searches per person-year, in Rudmin's ratio
-    targets = _camera("wanted", target_rate, 0.6, 0.0)
+    targets = camera("wanted", target_rate, 0.6, 0.0)
     sc = minimal(
         days=days,
         behaviours=[innocents, targets],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import socialcreditsim as scs
-from minimal import minimal
+from minimal import camera, minimal
 from socialcreditsim.sweep import parse_vary
 
 SHORT = ["time.end=2018-02-28"]
@@ -14,18 +14,9 @@ SHORT = ["time.end=2018-02-28"]
 def _wrongful_only(days: int = 30) -> dict:
     """Searches of people who did nothing: wrongful records are n x FPIR a day, nothing else
     depends on FPIR, and nothing at all on the width of score histogram bins."""
-    camera = {
-        "name": "passing",
-        "channel": "camera",
-        "rate": 365.0,
-        "score_change": 0,
-        "propensity": "none",
-        "fnir": 1.0,
-        "fpir": 0.01,
-    }
     return minimal(
         days=days,
-        behaviours=[camera],
+        behaviours=[camera(fpir=0.01)],
         surveillance={"coverage_urban": 1.0, "coverage_rural": 1.0},
     )
 

@@ -339,18 +339,7 @@ def _run(
         return
 
     n_days = (sc.time.end - sc.time.start).days + 1
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("days"),
-        TimeElapsedColumn(),
-        TextColumn("elapsed,"),
-        TimeRemainingColumn(),
-        TextColumn("left"),
-        console=_err(),
-        disable=quiet,
-    ) as bar:
+    with _bar("days", quiet) as bar:
         if not quiet:
             bar.console.print(
                 "building the population; compiling kernels on first use (cached afterwards)",
@@ -392,21 +381,26 @@ def _done(path: Path, quiet: bool, *tables: Table | None) -> None:
         )
 
 
-@contextlib.contextmanager
-def _runs_bar(total: int, what: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar over whole runs, with the time left."""
-    with Progress(
+def _bar(unit: str, quiet: bool) -> Progress:
+    """A progress bar on stderr counting ``unit``, with the time elapsed and left."""
+    return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn(what),
+        TextColumn(unit),
         TimeElapsedColumn(),
         TextColumn("elapsed,"),
         TimeRemainingColumn(),
         TextColumn("left"),
         console=_err(),
         disable=quiet,
-    ) as bar:
+    )
+
+
+@contextlib.contextmanager
+def _runs_bar(total: int, what: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar over whole runs, with the time left."""
+    with _bar(what, quiet) as bar:
         task = bar.add_task("running", total=total)
 
         def progress(done: int, total: int) -> None:

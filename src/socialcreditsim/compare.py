@@ -13,7 +13,6 @@ confidence interval of the mean difference (Student's t over the pairs).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from .replicates import (
     stack_outputs,
     stack_series,
 )
-from .results import _version, atomic_folder, read_manifest, write_parquet, write_report
+from .results import _version, read_manifest, save_folder
 from .scenario import Scenario, ScenarioError, load_scenario
 from .series import headline_outputs
 
@@ -195,19 +194,22 @@ class CompareResults:
         """Write ``series.parquet``, ``outputs.parquet``, ``differences.parquet``,
         ``summary.parquet``, each arm's resolved scenario and the manifest (and the report if
         asked), atomically."""
-        out = Path(out)
-        with atomic_folder(out, overwrite) as tmp:
-            write_parquet(self.series, tmp / "series.parquet")
-            write_parquet(self.outputs, tmp / "outputs.parquet")
-            write_parquet(self.differences, tmp / "differences.parquet")
-            write_parquet(self.summary(), tmp / "summary.parquet")
-            for i, arm in enumerate(self.arms):
-                (tmp / f"arm{i + 1}.toml").write_text(self.scenario(arm).to_toml())
-            (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
-            if report:
-                write_report(tmp)
-        self.path = out
-        return out
+        tables = {
+            "series": self.series,
+            "outputs": self.outputs,
+            "differences": self.differences,
+            "summary": self.summary(),
+        }
+        texts = {f"arm{i + 1}.toml": self.scenario(a).to_toml() for i, a in enumerate(self.arms)}
+        self.path = save_folder(
+            out,
+            tables=tables,
+            texts=texts,
+            manifest=self.manifest,
+            overwrite=overwrite,
+            report=report,
+        )
+        return self.path
 
     @classmethod
     def load(cls, path: str | Path) -> CompareResults:

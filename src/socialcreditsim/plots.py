@@ -137,12 +137,17 @@ def line_grid(panels: Mapping[str, Lines], ylabel: str, ncols: int = 2) -> matpl
     for ax, (title, lines) in zip(axes, panels.items(), strict=True):
         for label, line in lines.items():
             _draw(ax, line, label)
-        ax.set_title(title)
-        ax.set_ylabel(ylabel)
-        _counts(ax)
-        _dates(ax)
-        ax.legend()
+        _over_time(ax, title, ylabel)
     return fig
+
+
+def _over_time(ax: matplotlib.axes.Axes, title: str, ylabel: str) -> None:
+    """Title, counts on the y axis, dates on the x axis, a legend."""
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    _counts(ax)
+    _dates(ax)
+    ax.legend()
 
 
 @_styled
@@ -177,11 +182,7 @@ def published_grid(
     for ax, (title, (line, published)) in zip(axes, panels.items(), strict=True):
         _draw(ax, line, "simulated", RIGHTFUL)
         ax.plot(published.index, published.values, "o", color=WRONGFUL, label="published")
-        ax.set_title(title)
-        ax.set_ylabel(ylabel)
-        _counts(ax)
-        _dates(ax)
-        ax.legend()
+        _over_time(ax, title, ylabel)
     return fig
 
 

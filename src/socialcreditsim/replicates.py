@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .engine import NotEnoughMemory, Sim, _available_memory, estimate_memory
-from .results import Results, atomic_folder, write_parquet, write_report
+from .results import Results, save_folder
 from .scenario import Scenario
 from .series import headline_outputs, outputs
 
@@ -295,17 +295,15 @@ class MultiResults:
         """Write the run folder of the first replicate plus ``replicates.parquet`` (every
         replicate's national series), ``outputs.parquet``, ``bands.parquet`` and
         ``summary.parquet`` (and the report if asked), atomically."""
-        out = Path(out)
-        with atomic_folder(out, overwrite) as tmp:
-            self.first.write(tmp)
-            write_parquet(self.series, tmp / "replicates.parquet")
-            write_parquet(self.outputs, tmp / "outputs.parquet")
-            write_parquet(self.bands, tmp / "bands.parquet")
-            write_parquet(self.summary(), tmp / "summary.parquet")
-            if report:
-                write_report(tmp)
-        self.path = self.first.path = out
-        return out
+        tables = {
+            "replicates": self.series,
+            "outputs": self.outputs,
+            "bands": self.bands,
+            "summary": self.summary(),
+        }
+        path = save_folder(out, run=self.first, tables=tables, overwrite=overwrite, report=report)
+        self.path = self.first.path = path
+        return path
 
     @classmethod
     def load(cls, path: str | Path) -> MultiResults:

@@ -261,6 +261,32 @@ def read_manifest(path: Path, kind: str) -> dict[str, Any]:
     return manifest
 
 
+def save_folder(
+    out: str | Path,
+    *,
+    run: Results | None = None,
+    tables: dict[str, pd.DataFrame] | None = None,
+    texts: dict[str, str] | None = None,
+    manifest: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    report: bool = False,
+) -> Path:
+    """Write a folder atomically: a run's tables (``run``), more Parquet ``tables`` and text
+    files by name, the ``manifest``, then the report if asked."""
+    with atomic_folder(out, overwrite) as tmp:
+        if run is not None:
+            run.write(tmp)
+        for name, frame in (tables or {}).items():
+            write_parquet(frame, tmp / f"{name}.parquet")
+        for name, text in (texts or {}).items():
+            (tmp / name).write_text(text)
+        if manifest is not None:
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+        if report:
+            write_report(tmp)
+    return Path(out)
+
+
 @contextlib.contextmanager
 def atomic_folder(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """A temporary folder beside ``out``, renamed to ``out`` when the block succeeds and removed
@@ -353,11 +379,7 @@ class Results:
     def save(self, out: str | Path, overwrite: bool = False, report: bool = False) -> Path:
         """Write the run folder atomically (with ``report.html`` and its figures if asked);
         refuses to replace an existing one unless asked."""
-        with atomic_folder(out, overwrite) as tmp:
-            self.write(tmp)
-            if report:
-                write_report(tmp)
-        self.path = Path(out)
+        self.path = save_folder(out, run=self, overwrite=overwrite, report=report)
         return self.path
 
     def write(self, folder: Path) -> None:

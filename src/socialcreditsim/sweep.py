@@ -18,7 +18,6 @@ every point of a schedule), as in ``calibrate``.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -40,7 +39,7 @@ from .replicates import (
     run_jobs,
     stack_outputs,
 )
-from .results import _version, atomic_folder, read_manifest, write_parquet, write_report
+from .results import _version, read_manifest, save_folder
 from .scenario import Scenario, load_scenario
 from .series import check_output, headline_outputs
 
@@ -124,19 +123,18 @@ class SweepResults:
         """Write ``points.parquet``, ``outputs.parquet``, ``summary.parquet``, ``sobol.parquet``
         (Sobol sweeps), the resolved scenario and the manifest (and the report if asked),
         atomically."""
-        out = Path(out)
-        with atomic_folder(out, overwrite) as tmp:
-            write_parquet(self.points, tmp / "points.parquet")
-            write_parquet(self.outputs, tmp / "outputs.parquet")
-            write_parquet(self.summary(), tmp / "summary.parquet")
-            if self.sobol is not None:
-                write_parquet(self.sobol, tmp / "sobol.parquet")
-            (tmp / "scenario.toml").write_text(self.scenario.to_toml())
-            (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
-            if report:
-                write_report(tmp)
-        self.path = out
-        return out
+        tables = {"points": self.points, "outputs": self.outputs, "summary": self.summary()}
+        if self.sobol is not None:
+            tables["sobol"] = self.sobol
+        self.path = save_folder(
+            out,
+            tables=tables,
+            texts={"scenario.toml": self.scenario.to_toml()},
+            manifest=self.manifest,
+            overwrite=overwrite,
+            report=report,
+        )
+        return self.path
 
     @classmethod
     def load(cls, path: str | Path) -> SweepResults:
