@@ -1,6 +1,6 @@
 """Comparisons: two or more scenarios (or one scenario and variants of it) run side by side.
 
-``socialcreditsim compare national --variant blacklist.entry_below=550`` runs the scenario as it
+``socialcreditsim compare national --variant blacklist.entry_below=900`` runs the scenario as it
 is (the baseline, the first arm) and with the variant, ``replicates`` times each. Every arm runs
 with the same seeds (common random numbers), so replicate r of two arms differ by the rule
 change and not by luck in who gets drawn; differences are taken pair by pair.

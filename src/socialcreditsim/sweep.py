@@ -1,6 +1,6 @@
 """Sweeps: outputs over a grid of parameter values, and global sensitivity (Sobol indices).
 
-``socialcreditsim sweep national --vary blacklist.entry_below=500:650:4 --vary
+``socialcreditsim sweep national --vary blacklist.entry_below=800:950:4 --vary
 surveillance.fpir=0.0001:0.003:3`` runs every point of the 4 x 3 grid (values evenly spaced
 from lo to hi, whole numbers for whole-number fields) ``replicates`` times with the same seeds
 at every point (common random numbers), and summarises each output at each point as a median
@@ -75,7 +75,7 @@ def parse_vary(text: str, scenario: Scenario, grid: bool) -> Varied:
         if m is None:
             raise ValueError(
                 f"--vary {text!r}: expected key=lo:hi:n (n values from lo to hi), for example"
-                " blacklist.entry_below=500:650:4"
+                " blacklist.entry_below=800:950:4"
             )
         box = m["box"]
         try:
