@@ -565,18 +565,23 @@ def _compare_differences(c: _Compare) -> Built:
 def _compare_outputs(c: _Compare) -> Built:
     labels = headline_outputs(c.scenario)
     summary = c.cmp.summary()
+    order = {key: i for i, key in enumerate(labels)}
     summary = summary[summary["output"].isin(list(labels))]
+    summary = summary.iloc[
+        np.lexsort((summary["output"].map(order), summary["arm"].map(c.cmp.arms.index)))
+    ]
     summary.insert(1, "figure", summary["output"].map(labels))
     return None, summary.drop(columns=["output"]).reset_index(drop=True)
 
 
 COMPARE_FIGURES: tuple[Figure, ...] = (
     Figure(
-        "compare_outputs",
-        "Headline figures by arm",
-        "National headline figures of every arm over its replicates: at the end of the run for"
-        " stocks, summed over it for flows. {scale}{band}",
-        _compare_outputs,
+        "compare_differences",
+        "Differences from the baseline",
+        "Each arm minus the baseline, as a share of the baseline's median (figures whose"
+        " baseline median is zero are left out of the plot; the table gives every difference in"
+        " counts). {scale}{band}",
+        _compare_differences,
     ),
     Figure(
         "compare_series",
@@ -585,12 +590,11 @@ COMPARE_FIGURES: tuple[Figure, ...] = (
         _compare_series,
     ),
     Figure(
-        "compare_differences",
-        "Differences from the baseline",
-        "Each arm minus the baseline, as a share of the baseline's median (figures whose"
-        " baseline median is zero are left out of the plot; the table gives every difference in"
-        " counts). {scale}{band}",
-        _compare_differences,
+        "compare_outputs",
+        "Headline figures by arm",
+        "National headline figures of every arm over its replicates: at the end of the run for"
+        " stocks, summed over it for flows. {scale}{band}",
+        _compare_outputs,
     ),
 )
 
