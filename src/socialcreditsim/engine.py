@@ -244,8 +244,10 @@ def _params(
         smax=sc.score.max,
         rec_points=points,
         rec_every=every,
-        grade_min=grade_min,
         grade_table=_grade_table(grade_min, sc.score.min, sc.score.max),
+        crossing_ticks=kn.crossing_ticks(
+            sc.score.min, sc.score.max, sc.score.start, points, every, bl.exit_at, grade_min
+        ),
         bl_on=bl.enabled,
         bl_entry=bl.entry_below,
         bl_exit=bl.exit_at,
@@ -372,10 +374,11 @@ class _Snapshots:
         return t in self.days
 
     def take(self, par: kn.Parallel, K: kn.Params, L: kn.Layout, S: kn.State, t: int) -> None:
-        par(kn.snapshot, K, L, S, t, self.width, self.hist, self.stats, self.child, self.block_rows)
-        self.taken.append(
-            snapshot_rows(self.dates[t], self.sc, self.pop, self.hist, self.stats, self.child)
+        hist, stats, child = self.hist, self.stats, self.child
+        par(
+            kn.snapshot, K, L, kn.state_bytes(S), t, self.width, hist, stats, child, self.block_rows
         )
+        self.taken.append(snapshot_rows(self.dates[t], self.sc, self.pop, hist, stats, child))
 
     def frames(self) -> list[pd.DataFrame]:
         return self.taken

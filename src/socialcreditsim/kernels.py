@@ -94,8 +94,8 @@ class Params(NamedTuple):
     smax: int
     rec_points: int
     rec_every: int
-    grade_min: np.ndarray
     grade_table: np.ndarray  # grade index of each score from smin to smax
+    crossing_ticks: np.ndarray  # see ``crossing_ticks``
     bl_on: bool
     bl_entry: int
     bl_exit: int
@@ -141,7 +141,12 @@ class State(NamedTuple):
     flags: np.ndarray  # uint8, see lists.py
 
 
-STATE_DTYPE = np.dtype([("score", np.int16), ("last", np.int16), ("flags", np.uint8)])
+STATE_DTYPE = np.dtype([("score", "<i2"), ("last", "<i2"), ("flags", "u1")])
+# the state as bytes (``state_bytes``): record size, and each field's offset as an unsigned
+# index (Numba checks a signed index for a negative value at every access)
+REC = STATE_DTYPE.itemsize
+B_SCORE, B_LAST, B_FLAGS = (np.uint64(STATE_DTYPE.fields[f][1]) for f in State._fields)
+B_ONE = np.uint64(1)
 
 
 def new_state(n: int) -> State:
@@ -150,6 +155,12 @@ def new_state(n: int) -> State:
     arrays are strided views)."""
     buf = np.empty(n, dtype=STATE_DTYPE)
     return State(score=buf["score"], last=buf["last"], flags=buf["flags"])
+
+
+def state_bytes(S: State) -> np.ndarray:
+    """The buffer behind ``S`` as bytes, REC a person. The snapshot reads it so: through the
+    strided field arrays, every access multiplies by a stride known only at run time."""
+    return S.flags.base.view(np.uint8)
 
 
 class Books(NamedTuple):
@@ -246,37 +257,46 @@ def _pressure(
 
 
 @nb.njit(cache=True)
+def crossing_ticks(
+    smin: int, smax: int, start: int, points: int, every: int, bl_exit: int, grade_min: np.ndarray
+) -> np.ndarray:
+    """For each score from smin to smax, the recovery ticks until it reaches the blacklist exit
+    score (column 0; 0 if already there) and until it enters another grade (column 1); -1 if
+    never. Crossings happen on ticks, so the day of one is a lookup and a multiplication."""
+    ticks = np.empty((smax - smin + 1, 2), dtype=np.int64)
+    for s in range(smin, smax + 1):
+        d = 0 if s >= bl_exit else crossing_day(s, 0, bl_exit, start, points, every)
+        ticks[s - smin, 0] = d // every if d >= 0 else -1
+        d = next_grade_crossing(s, 0, start, points, every, grade_min) if len(grade_min) > 1 else -1
+        ticks[s - smin, 1] = d // every if d >= 0 else -1
+    return ticks
+
+
+@nb.njit(cache=True)
 def _next_due(
-    s: int,
     f: int,
     since: int,
     until: int,
-    t: int,
-    bl_exit: int,
-    bl_min_stay: int,
-    start: int,
-    points: int,
+    tick: int,
     every: int,
-    grade_min: np.ndarray,
+    to_exit: int,
+    to_grade: int,
+    bl_min_stay: int,
 ) -> int:
-    """Day of the person's next due transition: court exit, blacklist exit or grade change."""
+    """Day of the person's next due transition: court exit, blacklist exit or grade change.
+    ``tick`` is today's recovery tick (day // every), ``to_exit`` and ``to_grade`` the
+    person's row of ``crossing_ticks``. (Scalars only: an array argument would cost two atomic
+    reference count updates a call.)"""
     nxt = NEVER
     if f & int(CL):
         nxt = until
-    if f & int(BL):
-        earliest = since + bl_min_stay
-        if s >= bl_exit:
-            d = earliest
-        else:
-            d = crossing_day(s, t, bl_exit, start, points, every)
-            if d >= 0:
-                d = max(d, earliest)
-        if d >= 0:
-            nxt = min(nxt, d)
-    if len(grade_min) > 1:
-        d = next_grade_crossing(s, t, start, points, every, grade_min)
-        if d >= 0:
-            nxt = min(nxt, d)
+    if (f & int(BL)) and to_exit >= 0:
+        d = since + bl_min_stay
+        if to_exit > 0:
+            d = max(d, (tick + to_exit) * every)
+        nxt = min(nxt, d)
+    if to_grade >= 0:
+        nxt = min(nxt, (tick + to_grade) * every)
     return nxt
 
 
@@ -368,6 +388,25 @@ def rehash_listed(lo: int, hi: int, old: np.ndarray, new: np.ndarray, meta: np.n
                 new[i, slot, LS_UNTIL] = old[i, h, LS_UNTIL]
 
 
+SEG = 16  # values per segment in ``_count_le``
+
+
+@nb.njit(cache=True, inline="always")
+def _count_le(a: np.ndarray, last: np.ndarray, x: float) -> int:
+    """How many values of the sorted ``a`` are <= x (``np.searchsorted(a, x, side="right")``),
+    given ``last``, the last value of each full segment of SEG: counts the segments whose last
+    value is <= x, then the values <= x in the next segment. Both sums compile to vector code
+    without branches; a binary search mispredicts about half its branches on a random x
+    (three times as slow over 256 values)."""
+    seg = 0
+    for v in last:
+        seg += v <= x
+    c = lo = SEG * seg
+    for k in range(lo, min(lo + SEG, len(a))):
+        c += a[k] <= x
+    return c
+
+
 @nb.njit(cache=True)
 def _block_weights(
     blocks: np.ndarray,
@@ -454,7 +493,7 @@ def _apply_locality(
     flows, stocks = B.flows[i], B.stocks[i]
     head, cal, meta = B.cal_head[i], B.cal[i], B.cal_meta[i]
     start, smin, smax, points, every = K.start, K.smin, K.smax, K.rec_points, K.rec_every
-    grade_min, grade_table = K.grade_min, K.grade_table
+    grade_table, ticks, tick = K.grade_table, K.crossing_ticks, t // K.rec_every
     bl_on, bl_entry, bl_exit, bl_min = K.bl_on, K.bl_entry, K.bl_exit, K.bl_min_stay
     m_list, m_grade, m_target, m_reward = K.m_list, K.m_grade, K.m_target, K.m_reward
     urban = L.urban[i]
@@ -497,6 +536,7 @@ def _apply_locality(
         meta[CAL_LIVE] -= 1
         e = nxt
     cum = np.empty(n_blk)
+    cum_last = np.empty(n_blk // SEG)
     for b in range(n_beh):
         k_r, k_w, k_o = counts[i, b, 0], counts[i, b, 1], counts[i, b, 2]
         flows[FB * b] += k_r + k_w + k_o
@@ -508,13 +548,15 @@ def _apply_locality(
                 blocks, K.block_factor[b], K.block_record, rate[i, b], q_right[i, b], cum
             )
             lam = cum[n_blk - 1]
+            for j in range(len(cum_last)):
+                cum_last[j] = cum[SEG * j + SEG - 1]
         for j in range(k_r + k_w):
             wrongful = j >= k_r
             if wrongful:
                 off = randint(rng, n_scored)
                 blk = np.searchsorted(blocks, off, side="right") - 1
             else:
-                blk = min(np.searchsorted(cum, uniform(rng) * lam, side="right"), n_blk - 1)
+                blk = min(_count_le(cum, cum_last, uniform(rng) * lam), n_blk - 1)
                 off = blocks[blk] + randint(rng, blocks[blk + 1] - blocks[blk])
             if b_shaming[b] > 0 and uniform(rng) < b_shaming[b]:
                 flows[FB * b + (4 if wrongful else 3)] += 1
@@ -617,7 +659,8 @@ def _apply_locality(
         score[a] = s
         last[a] = t
         flags[a] = f
-        _keep_listing(tab, lmeta, off, slot, f, since, until)
+        if slot >= 0 or f & int(BL | CL):  # most people visited are on no list, before or after
+            _keep_listing(tab, lmeta, off, slot, f, since, until)
         if f != f0:
             nch = children_count(off, n_child, n_adult, n_par, s_inv)
             _count(stocks, f0, -1, m_list, m_grade, m_target, nch)
@@ -633,7 +676,8 @@ def _apply_locality(
                             _audit(aud, an, t, a, MEASURE_END, m, a0, 0, s)
                         else:
                             _audit(aud, an, t, a, MEASURE_START, m, a1, 0, s)
-        nxt = _next_due(s, f, since, until, t, bl_exit, bl_min, start, points, every, grade_min)
+        to_exit, to_grade = ticks[s - smin, 0], ticks[s - smin, 1]
+        nxt = _next_due(f, since, until, tick, every, to_exit, to_grade, bl_min)
         if t < nxt < K.n_days:
             _push(cal, meta, head, nxt, off, t)
     return aud, an
@@ -815,19 +859,8 @@ def _init_locality(
             children_count(off, n_child, n_adult, n_par, s_inv),
         )
         if fl != plain or s != K.start:
-            nxt = _next_due(
-                s,
-                int(fl),
-                since,
-                until,
-                0,
-                K.bl_exit,
-                K.bl_min_stay,
-                K.start,
-                K.rec_points,
-                K.rec_every,
-                K.grade_min,
-            )
+            to_exit, to_grade = K.crossing_ticks[s - K.smin, 0], K.crossing_ticks[s - K.smin, 1]
+            nxt = _next_due(int(fl), since, until, 0, K.rec_every, to_exit, to_grade, K.bl_min_stay)
             if 0 < nxt < K.n_days:
                 _push(cal, meta, head, nxt, off, 0)
     stocks[N_LIST_STOCKS + 4 * len(K.m_list) + g0] += n_plain + (n - n_seen)
@@ -868,7 +901,7 @@ def snapshot(
     hi: int,
     K: Params,
     L: Layout,
-    S: State,
+    raw: np.ndarray,
     t: int,
     bin_width: int,
     hist: np.ndarray,
@@ -876,69 +909,111 @@ def snapshot(
     child: np.ndarray,
     block_rows: np.ndarray,
 ) -> None:
-    """Scan everybody once: the score histogram, and the numbers listed, hit and rewarded by
-    category (row 0 everybody; ``block_rows[k]`` the age band, group and propensity class rows
-    of block k)."""
+    """Scan everybody once (``raw``: ``state_bytes``): the score histogram, and the numbers
+    listed, hit and rewarded by category (row 0 everybody; ``block_rows[k]`` the age band, group
+    and propensity class rows of block k)."""
     hit = _hit_table(K)
+    # lookups, not divisions: the bin of each score, the recovery tick of each day
+    score_bin = np.arange(K.smax - K.smin + 1) // bin_width
+    day_tick = np.arange(t + 1) // K.rec_every
+    biggest = 0
     for i in range(lo, hi):
-        _snapshot_locality(K, L, S, i, t, bin_width, hist, stats, child, block_rows, hit)
+        for k in range(L.blocks.shape[1] - 1):
+            biggest = max(biggest, L.blocks[i, k + 1] - L.blocks[i, k])
+    # per block: where the people counted one by one are in ``raw``, and their score now
+    at = np.empty(biggest, dtype=np.uint64)
+    now = np.empty(biggest, dtype=np.int64)
+    for i in range(lo, hi):
+        _snapshot_locality(
+            K, L, raw, i, t, hist, stats, child, block_rows, hit, score_bin, day_tick, at, now
+        )
 
 
 @nb.njit(cache=True)
 def _snapshot_locality(
     K: Params,
     L: Layout,
-    S: State,
+    raw: np.ndarray,
     i: int,
     t: int,
-    bin_width: int,
     hist: np.ndarray,
     stats: np.ndarray,
     child: np.ndarray,
     block_rows: np.ndarray,
     hit: np.ndarray,
+    score_bin: np.ndarray,
+    day_tick: np.ndarray,
+    at: np.ndarray,
+    now: np.ndarray,
 ) -> None:
     hist[i] = 0
     stats[i] = 0
     child[i] = 0
+    smin, st, points, grade_table = K.smin, K.start, K.rec_points, K.grade_table
+    tick = day_tick[t]
     start = L.scored_start[i]
     child[i, SC_N] = L.children[i]
     blocks = L.blocks[i]
     row = np.empty(stats.shape[2], dtype=stats.dtype)
-    g0 = K.grade_table[K.start - K.smin]
+    g0 = grade_table[st - smin]
     plain = int(with_grade(np.uint8(0), g0))
-    plain_hit = hit[plain, 0] or hit[plain, 1] or hit[plain, 2]
+    everybody = 1 if hit[plain, 0] or hit[plain, 1] or hit[plain, 2] else 0  # none at once
+    st_lo, st_hi = st & 0xFF, (st >> 8) & 0xFF
     for k in range(len(blocks) - 1):
-        row[:] = 0
-        n_plain = 0
-        for off in range(blocks[k], blocks[k + 1]):
-            a = start + off
-            fi = int(S.flags[a])
-            if fi == plain and S.score[a] == K.start and not plain_hit:
-                n_plain += 1  # untouched people are counted at once below
+        b0, b1 = blocks[k], blocks[k + 1]
+        recs = raw[REC * (start + b0) : REC * (start + b1)]
+        # 1. list the people not at the start score on no list (counted at once below), with
+        # their score now (scoring.recover). Runs of 8 untouched people, most people in most
+        # places, are skipped after a cheap check; in other runs, each person is gone through
+        # without branches, which would be mispredicted where touched and untouched people mix
+        n = 0
+        size = np.uint64(len(recs))
+        for c in range(np.uint64(0), size, np.uint64(8 * REC)):
+            stop = min(c + np.uint64(8 * REC), size)
+            touched = everybody
+            for p in range(c, stop, np.uint64(REC)):
+                touched |= (int(recs[p + B_SCORE]) ^ st_lo) | (int(recs[p + B_FLAGS]) ^ plain)
+                touched |= int(recs[p + B_SCORE + B_ONE]) ^ st_hi
+            if not touched:
                 continue
-            s = recover(int(S.score[a]), int(S.last[a]), t, K.start, K.rec_points, K.rec_every)
-            hist[i, (s - K.smin) // bin_width] += 1
-            row[SN_N] += 1
-            row[SN_SCORE] += s
+            for p in range(c, stop, np.uint64(REC)):
+                s = int(recs[p + B_SCORE]) | (int(recs[p + B_SCORE + B_ONE]) << 8)
+                s -= (s & 0x8000) << 1
+                last = int(recs[p + B_LAST]) | (int(recs[p + B_LAST + B_ONE]) << 8)
+                d = s - st
+                sign = d >> 63
+                gap = ((d ^ sign) - sign) - points * (tick - day_tick[np.uint64(last)])
+                now[n] = st + (((gap & ~(gap >> 63)) ^ sign) - sign)
+                at[n] = p
+                n += (int(recs[p + B_FLAGS]) != plain) | (gap > 0) | everybody
+        # 2. the people listed in 1
+        row[:] = 0
+        score_sum = 0
+        for j in range(n):
+            s = now[j]
+            fi = int(recs[at[j] + B_FLAGS])
+            score_sum += s
+            hist[i, score_bin[s - smin]] += 1
             if fi & int(CL):
                 row[SN_COURT] += 1
             if fi & int(BL):
                 row[SN_BL_W if fi & int(BLW) else SN_BL_R] += 1
-            row[N_SNAP + K.grade_table[s - K.smin]] += 1
+            row[N_SNAP + grade_table[s - smin]] += 1
             person, rewarded, kids = hit[fi, 0], hit[fi, 1], hit[fi, 2]
             if person:
                 row[SN_SANC_R if person == 1 else SN_SANC_W] += 1
             if rewarded:
                 row[SN_REWARD] += 1
             if kids:
+                off = b0 + int(at[j]) // REC
                 child[i, SC_R if kids == 1 else SC_W] += children_count(
                     off, L.children[i], L.adults[i], L.parents[i], L.stride_inv[i]
                 )
-        row[SN_N] += n_plain
-        row[SN_SCORE] += n_plain * K.start
+        n_plain = b1 - b0 - n
+        row[SN_N] = b1 - b0
+        row[SN_SCORE] = score_sum + n_plain * st
         row[N_SNAP + g0] += n_plain
-        hist[i, (K.start - K.smin) // bin_width] += n_plain
+        hist[i, score_bin[st - smin]] += n_plain
         stats[i, 0] += row
         for r in block_rows[k]:
             stats[i, r] += row
