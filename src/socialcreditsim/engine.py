@@ -180,11 +180,9 @@ class Sim:
         # day to threads costs more than it brings (the output is the same either way)
         threads = self.threads or min(len(os.sched_getaffinity(0)), max(1, pop.n_scored // 500_000))
         par = kn.Parallel(pop.n_localities, threads)
-        audit: list[np.ndarray] = []
-        for records in par(
+        audit: list[np.ndarray] = par(  # audit records, one array per range of localities
             kn.init_state, K, L, S, B, ini.court_listed_share, ini.blacklisted_share, ini.score_sd
-        ):
-            audit.extend(records)
+        )
         t_init = time.perf_counter() - t0
 
         counts = np.zeros((pop.n_localities, len(beh.names), 3), dtype=np.int64)
@@ -200,8 +198,7 @@ class Sim:
                 recorded = counts[:, :, :2].sum(axis=(1, 2))
                 B = _ensure_calendar(B, recorded + 1)
                 B = _ensure_listed(B, recorded)
-                for records in par(kn.apply_day, K, L, S, B, t, rate, q_right, counts):
-                    audit.extend(records)
+                audit += par(kn.apply_day, K, L, S, B, t, rate, q_right, counts)
                 flows[t] = regions.sum(B.flows)
                 stocks[t] = regions.sum(B.stocks)
                 if snap.due(t):
