@@ -230,6 +230,7 @@ def category_bars(panels: Mapping[str, pd.DataFrame], xlabel: str) -> matplotlib
         ax.set_yticks(y, frame.index)
         ax.invert_yaxis()
         ax.grid(axis="y", visible=False)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
         ax.set_title(title)
         ax.set_xlabel(xlabel)

@@ -451,7 +451,7 @@ RUN_FIGURES: tuple[Figure, ...] = (
         "By region",
         "Share of each region's people barred by at least one sanction, on the score blacklist"
         " (rightful and wrongful) and on the courts' list, at the last snapshot. The table's"
-        " 'people' column is a count: {scale}{first}",
+        " 'people' column is a count. {scale}{first}",
         _regions,
     ),
     Figure(
@@ -460,7 +460,7 @@ RUN_FIGURES: tuple[Figure, ...] = (
         "Share of each category's people barred by at least one sanction, rightful (blue) and"
         " wrongful (red), at the last snapshot, by urban or rural home, age band (children: barred"
         " through a parent), rule-breaking propensity class and targeted group. The table's"
-        " 'people' column is a count: {scale}{first}",
+        " 'people' column is a count. {scale}{first}",
         _who,
     ),
 )
