@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import socialcreditsim as scs
-from socialcreditsim.results import TABLES
+from socialcreditsim.results import TABLES, atomic_folder
 
 OVERRIDES = ["time.end=2018-02-28", "output.audit_sample=2000", "output.raw_counts=true"]
 
@@ -217,3 +218,14 @@ def test_scaled_counts(sim: scs.Sim) -> None:
     pd.testing.assert_series_equal(
         scaled.timeseries["value"], raw.timeseries["value"] * scale, check_names=False
     )
+
+
+def test_folders_get_the_usual_permissions(tmp_path: Path) -> None:
+    """A run folder is made private while it is written, then opened up as the umask says."""
+    umask = os.umask(0o022)
+    try:
+        with atomic_folder(tmp_path / "out") as tmp:
+            (tmp / "x").write_text("x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755

@@ -16,7 +16,6 @@ import html
 import io
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -721,13 +720,12 @@ def _write(
         body="\n".join(body),
         version=_version(),
     )
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html.partial", dir=folder)
+    tmp = folder / f".report-{os.getpid()}.html.partial"  # a plain file: the umask applies
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(doc)
+        tmp.write_text(doc, encoding="utf-8")
         os.replace(tmp, folder / "report.html")
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return folder / "report.html"
 

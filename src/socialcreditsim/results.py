@@ -296,6 +296,9 @@ def atomic_folder(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
         raise FileExistsError(f"{out} already exists and is not empty")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    umask = os.umask(0)  # mkdtemp makes the folder private; give it the usual permissions
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
     try:
         yield tmp
         if out.exists():
