@@ -280,9 +280,20 @@ def run(
     try:
         lo_hi = _band(band)
         _run(
-            scenario, agents, seed, start, end, out, set_ or [], threads, dry_run, quiet,
-            replicates, lo_hi, report,
-        )  # fmt: skip
+            scenario,
+            agents,
+            seed,
+            start,
+            end,
+            out,
+            set_ or [],
+            threads,
+            dry_run,
+            quiet,
+            replicates,
+            lo_hi,
+            report,
+        )
     except KeyboardInterrupt:
         _fail("interrupted; nothing was written", code=130)
 
@@ -597,7 +608,14 @@ def compare(
     lo_hi = _band(band)
     results, path = _study(
         lambda: Comparison(
-            scenarios, variant or [], set_ or [], agents, seed, replicates, lo_hi, processes
+            scenarios,
+            variant or [],
+            set_ or [],
+            n_agents=agents,
+            seed=seed,
+            replicates=replicates,
+            band=lo_hi,
+            processes=processes,
         ),
         out or _default_out("compare", agents, seed),
         quiet,
@@ -681,15 +699,15 @@ def sweep(
         lambda: Sweep(
             scenario,
             vary,
-            agents,
-            seed,
-            replicates,
-            output or [],
-            sobol,
-            set_ or None,
-            lo_hi,
-            processes,
-        ),  # fmt: skip
+            n_agents=agents,
+            seed=seed,
+            replicates=replicates,
+            targets=output or [],
+            sobol=sobol,
+            overrides=set_ or None,
+            band=lo_hi,
+            processes=processes,
+        ),
         out or _default_out(f"sweep-{name}", agents, seed),
         quiet,
         report,
