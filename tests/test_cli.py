@@ -301,3 +301,14 @@ def test_studies_refuse_bad_input_before_any_run(
     assert result.exit_code == 2
     assert message in result.stderr
     assert not out.exists()
+
+
+def test_studies_dry_run_says_what_would_run(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = invoke(
+        "sweep", "national", "--vary", "surveillance.fpir=0.001:0.05:3", "--replicates", "2",
+        *STUDY, "--dry-run", "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "6 (2 seeds each)" in result.stdout and "nothing was run" in result.stdout
+    assert not out.exists()

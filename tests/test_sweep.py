@@ -32,7 +32,7 @@ def test_grid_is_every_combination_of_evenly_spaced_values() -> None:
     assert sorted(pts["surveillance.fpir"].unique()) == pytest.approx([0.001, 0.002, 0.003])
     assert sorted(pts["blacklist.entry_below"].unique()) == [500, 550, 600, 650]
     assert len(sweep.jobs()) == 24
-    assert sweep.scenarios()[-1].blacklist.entry_below == 650
+    assert sweep.scenarios[-1].blacklist.entry_below == 650
 
 
 @pytest.mark.parametrize(

@@ -80,6 +80,10 @@ ReportOption = Annotated[
         "--report/--no-report", help="Write report.html and figures/ (PNG and SVG) at the end."
     ),
 ]
+StudyDryRunOption = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Say how many runs, on how many processes, and stop."),
+]
 ProcessesOption = Annotated[
     int | None,
     typer.Option(min=1, help="Parallel runs (default: one per core, fewer if memory is short)."),
@@ -553,16 +557,31 @@ def _out_option(what: str) -> Any:
     )
 
 
-def _study(make: Callable[[], Any], out: Path, quiet: bool, report: bool) -> tuple[Any, Path]:
+def _study(
+    make: Callable[[], Any], out: Path, quiet: bool, report: bool, dry_run: bool
+) -> tuple[Any, Path]:
     """Build a comparison or sweep (every check before any run), run it with a bar over runs,
-    save it; errors the user can fix exit with code 2, Ctrl-C with 130."""
+    save it; errors the user can fix exit with code 2, Ctrl-C with 130. A dry run says what
+    would run and stops."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         _fail(f"--out {out}: already exists and is not empty; choose another folder")
     try:
         study = make()
-        study.check_memory()
+        processes = study.check_memory()
     except (ScenarioError, ValueError, NotEnoughMemory) as exc:
         _fail(exc)
+    if dry_run:
+        jobs = study.jobs()
+        need = max(sum(estimate_memory(j.scenario, j.n_agents).values()) for j in jobs)
+        table = Table(title="dry run", show_header=False)
+        n = len(study.seeds)
+        table.add_row("runs", f"{len(jobs):,} ({n} seed{'s' if n > 1 else ''} each)")
+        table.add_row("parallel processes", str(processes))
+        table.add_row("predicted peak memory of a run", f"{need / GIB:,.2f} GiB")
+        table.add_row("output folder", escape(str(out)))
+        _out().print(table)
+        _out().print("dry run: nothing was run or written")
+        raise typer.Exit()
     try:
         with _runs_bar(len(study.jobs()), "runs", quiet) as progress:
             results = study.run(progress=progress)
@@ -602,6 +621,7 @@ def compare(
     processes: ProcessesOption = None,
     report: ReportOption = True,
     quiet: QuietOption = False,
+    dry_run: StudyDryRunOption = False,
 ) -> None:
     """Run scenarios (or one scenario and --variant's) side by side; print and write the paired
     differences of their figures, with bands and 95% intervals."""
@@ -620,6 +640,7 @@ def compare(
         out or _default_out("compare", agents, seed),
         quiet,
         report,
+        dry_run,
     )
     _done(path, quiet, *(_diff_table(results, arm) for arm in results.arms[1:]))
 
@@ -690,6 +711,7 @@ def sweep(
     processes: ProcessesOption = None,
     report: ReportOption = True,
     quiet: QuietOption = False,
+    dry_run: StudyDryRunOption = False,
 ) -> None:
     """Run a scenario over a grid of field values, or estimate Sobol sensitivity indices;
     print and write the outputs at every point."""
@@ -711,6 +733,7 @@ def sweep(
         out or _default_out(f"sweep-{name}", agents, seed),
         quiet,
         report,
+        dry_run,
     )
     table = Table(title="outputs at each point (median of the runs)")
     frame = results.table()

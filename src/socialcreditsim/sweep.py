@@ -17,6 +17,7 @@ every point of a schedule), as in ``calibrate``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -232,8 +233,9 @@ class Sweep:
         frame.insert(0, "point", np.arange(len(frame)))
         return frame
 
+    @functools.cached_property
     def scenarios(self) -> list[Scenario]:
-        """The scenario of every point."""
+        """The scenario of every point (validated once: a Sobol design has hundreds)."""
         out = []
         for row in self.points[self.names].itertuples(index=False):
             assignments = {
@@ -243,11 +245,11 @@ class Sweep:
         return out
 
     def jobs(self) -> list[Job]:
-        return [Job(sc, self.n_agents, s) for sc in self.scenarios() for s in self.seeds]
+        return [Job(sc, self.n_agents, s) for sc in self.scenarios for s in self.seeds]
 
     def check_memory(self) -> int:
         """How many processes the runs will use; :class:`NotEnoughMemory` if one does not fit."""
-        return processes_for(self.jobs()[:1], self.processes)
+        return processes_for(self.jobs(), self.processes)
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> SweepResults:
         """Run every point and replicate; ``progress(done, runs)`` after each run."""
