@@ -2,23 +2,63 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
+import numba as nb
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from socialcreditsim import load_scenario
+from socialcreditsim.draws import SMALL_MEAN, binomial, multinomial
 from socialcreditsim.population import (
     Population,
     build_population,
     children_count,
     propensity_class_means,
 )
+from socialcreditsim.rng import new_stream
 
 Z = 5.0  # sigmas allowed for multinomial draws
+# Chi-square tests: under the null hypothesis (the draws follow the exact distribution), Pearson's
+# statistic over cells of expected count >= 5 (rarer values pooled into one cell) is chi-square
+# with cells - 1 degrees of freedom; a case fails when its tail probability is below ALPHA, so a
+# correct generator fails one case with probability 1e-6 (the streams are seeded, so a run that
+# passes always passes).
+ALPHA = 1e-6
+
+
+def chi2_tail(observed: dict[Any, int], expected: dict[Any, float]) -> tuple[float, int]:
+    """Pearson's statistic's tail probability and the degrees of freedom, for ``observed``
+    counts by value against ``expected`` counts by value (every value of the support, so their
+    total is the number of draws); values expected fewer than 5 times are pooled into one cell,
+    and an observed value outside ``expected`` counts against the pooled cell."""
+    big = [k for k, e in expected.items() if e >= 5]
+    obs = [observed.get(k, 0) for k in big]
+    exp = [expected[k] for k in big]
+    n = sum(observed.values())
+    rest_o, rest_e = n - sum(obs), sum(expected.values()) - sum(exp)
+    if rest_e > 0 or rest_o > 0:
+        obs.append(rest_o)
+        exp.append(max(rest_e, 1e-12))
+    o, e = np.asarray(obs, dtype=float), np.asarray(exp)
+    chi2 = float(((o - e) ** 2 / e).sum())
+    df = len(o) - 1
+    return float(stats.chi2.sf(chi2, df)), df
+
+
+def by_value(x: np.ndarray) -> dict[int, int]:
+    values, counts = np.unique(x, return_counts=True)
+    return dict(zip(values.tolist(), counts.tolist(), strict=True))
+
+
+def binomial_expected(n: int, p: float, draws: int) -> dict[int, float]:
+    k = np.arange(n + 1)
+    return dict(zip(k.tolist(), (draws * stats.binom.pmf(k, n, p)).tolist(), strict=True))
 
 
 def population(n_agents: int, seed: int = 1, **pop: Any) -> tuple[Any, Population]:
@@ -225,3 +265,129 @@ def test_person_scored_round_trip(n_agents: int, seed: int, locality_size: int) 
         assert p.region_names[p.loc_region[loc]] == d["region"]
         off = int(a - p.loc_scored_start[loc])
         assert d["age_band"] == ("adult" if off < p.loc_adults[loc] else "senior")
+
+
+# ------------------------------------------------------------------ exact draws (draws.py)
+
+
+@nb.njit
+def _binomials(seed: int, n: int, p: float, size: int) -> np.ndarray:
+    state = new_stream(seed, 0, 0, 0)
+    out = np.empty(size, dtype=np.int64)
+    for i in range(size):
+        out[i] = binomial(state, n, p)
+    return out
+
+
+@nb.njit
+def _multinomials(seed: int, n: int, weights: np.ndarray, size: int) -> np.ndarray:
+    state = new_stream(seed, 0, 0, 0)
+    out = np.empty((size, len(weights)), dtype=np.int64)
+    for i in range(size):
+        multinomial(state, n, weights, out[i])
+    return out
+
+
+# both methods (search from 0 below a mean of SMALL_MEAN, from the mode above), each side of the
+# switch, p above 1/2 (drawn as n minus a draw at 1 - p), tiny p, n = 1, and the sizes of a
+# national locality's age bands (65,536 at 0.21) and of its blocks (40,000 at 0.028)
+BINOMIAL_CASES = [
+    (1, 0.5),
+    (10, 0.3),
+    (7, 1e-9),
+    (1000, 0.0299),
+    (300, 0.93),
+    (1000, 0.0301),
+    (5000, 0.7),
+    (40000, 0.028),
+    (65536, 0.21),
+]
+
+
+@pytest.mark.parametrize(("n", "p"), BINOMIAL_CASES)
+def test_binomial_is_exact(n: int, p: float) -> None:
+    """200,000 draws against the exact Bin(n, p) probabilities (chi-square, ALPHA above)."""
+    draws = 200_000
+    x = _binomials(n, n, p, draws)
+    assert x.min() >= 0 and x.max() <= n
+    tail, df = chi2_tail(by_value(x), binomial_expected(n, p, draws))
+    assert tail > ALPHA, (n, p, tail, df)
+    # and the mean: within Z standard errors sqrt(n p q / draws)
+    assert abs(x.mean() - n * p) < Z * math.sqrt(n * p * (1 - p) / draws) + 1e-12
+    small = BINOMIAL_CASES.index((n, p)) < 5  # the first five search from 0, the rest the mode
+    assert (n * min(p, 1 - p) < SMALL_MEAN) == small
+
+
+def test_binomial_edges() -> None:
+    state = new_stream(1, 2, 3, 4)
+    assert binomial(state, 0, 0.5) == 0 and binomial(state, 5, 0.0) == 0
+    assert binomial(state, 5, 1.0) == 5 and binomial(state, -1, 0.5) == 0
+
+
+def test_multinomial_is_exact_jointly() -> None:
+    """The joint law of sequential binomials: 100,000 draws of 8 over unnormalised weights
+    (2, 0, 5, 3) against every composition's multinomial probability (chi-square, ALPHA above);
+    the zero weight never gets anybody."""
+    draws, n = 100_000, 8
+    weights = np.array([2.0, 0.0, 5.0, 3.0])
+    x = _multinomials(5, n, weights, draws)
+    assert (x.sum(axis=1) == n).all() and (x[:, 1] == 0).all()
+    p = weights / weights.sum()
+    expected = {
+        c: draws * float(stats.multinomial.pmf(c, n, p))
+        for c in itertools.product(range(n + 1), repeat=4)
+        if sum(c) == n and c[1] == 0
+    }
+    observed: dict[Any, int] = {}
+    for row in map(tuple, x.tolist()):
+        observed[row] = observed.get(row, 0) + 1
+    tail, df = chi2_tail(observed, expected)
+    assert df >= 30 and tail > ALPHA, (tail, df)
+
+
+def test_population_counts_follow_their_multinomial() -> None:
+    """Each locality's children, seniors and block counts: a multinomial of its size over the
+    age shares, then of its adults (seniors) over the block weights, so a count of one kind in a
+    locality is Bin(size, share of that kind): the age share times the block's share of its age
+    band. Checked on the ~20,000 full localities of 64 (chi-square each, ALPHA above). The
+    tiny-locality rule (a child becomes the parent when no adult is drawn) acts with probability
+    (1 - 0.603)^64 ~ 1e-26 here, so it is left out of the expectation."""
+    size, n_loc = 64, 20_000
+    groups = [{"name": "g", "share": 0.1}]
+    sc, p = population(
+        size * n_loc,
+        7,
+        locality_size=size,
+        child_share=0.21,
+        senior_share=0.187,
+        propensity_classes=2,
+        prosocial_classes=1,
+        groups=groups,
+    )
+    full = loc_sizes(p) == size  # but the last locality of each region's urban or rural part
+    n_full = int(full.sum())
+    assert n_full > 0.99 * n_loc
+    half = p.n_blocks // 2
+    in_band = np.array([0.9, 0.9, 0.1, 0.1]) / 2  # group weight / classes, within a band
+    assert half == 4
+    counts = np.diff(p.blocks, axis=1)[full]
+    kinds = [(p.loc_children[full], 0.21), ((p.loc_scored - p.loc_adults)[full], 0.187)]
+    adult = 1 - 0.21 - 0.187
+    kinds += [(counts[:, b], adult * in_band[b]) for b in range(half)]
+    kinds += [(counts[:, half + b], 0.187 * in_band[b]) for b in range(half)]
+    for j, (got, share) in enumerate(kinds):
+        tail, df = chi2_tail(by_value(got), binomial_expected(size, share, n_full))
+        assert tail > ALPHA, (j, share, tail, df)
+
+
+def test_population_uses_no_numpy_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every draw comes from the project's own streams (rng.py), so the layout does not depend
+    on NumPy's version: building a population with NumPy's generators disabled still works."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a NumPy random generator was used")
+
+    for name in ("default_rng", "Generator", "RandomState", "SeedSequence", "seed"):
+        monkeypatch.setattr(np.random, name, refuse)
+    p = build_population(load_scenario("national"), 300_000, 5)
+    assert p.n_scored > 0

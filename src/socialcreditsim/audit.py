@@ -16,6 +16,7 @@ import pandas as pd
 from .kernels import AUDIT_COLUMNS, AUDIT_KINDS
 from .lists import COURT_EXIT_REASONS, NEVER
 from .results import DATE
+from .rng import new_stream, randint
 from .series import WRONGFUL, headline, outputs
 
 if TYPE_CHECKING:
@@ -24,9 +25,13 @@ if TYPE_CHECKING:
     from .sanctions import Measures
     from .scenario import Scenario
 
-__all__ = ["audit_sample", "explain", "headline_rows"]
+__all__ = ["audit_sample", "explain", "headline_rows", "start_score"]
 
 TRUTH = ("", "rightful", "wrongful", "at_start")
+
+# the stream of the sample's offset: no locality's (locality 0, day -2, a purpose nobody else
+# uses; kernels.py uses 0-3, population.py 10, rollout.py 11)
+P_AUDIT = 12
 
 
 def audit_sample(n_scored: int, want: int, seed: int) -> tuple[int, int]:
@@ -34,7 +39,7 @@ def audit_sample(n_scored: int, want: int, seed: int) -> tuple[int, int]:
     if want == 0 or n_scored == 0:
         return 0, 0
     stride = max(1, n_scored // want)
-    return stride, int(np.random.default_rng([seed, 3]).integers(stride))
+    return stride, int(randint(new_stream(seed, 0, -2, P_AUDIT), stride))
 
 
 def people_frame(sc: Scenario, pop: Population, seed: int) -> pd.DataFrame:
@@ -208,9 +213,9 @@ def explain(res: Results, person: int) -> str:
         f"group '{p['group']}', rule-breaking propensity class {p['propensity_class']} "
         f"({p['rule_breaking_propensity']:.2f}x the average), "
         f"{kids} {'child' if kids == 1 else 'children'}.",
-        f"Score at the start ({res.manifest['start']}): {sc.score.start}.",
     ]
     ev = res.audit[res.audit["person"] == person]
+    lines.append(_start_line(res, ev))
     if ev.empty:
         lines.append("Nothing about this person was recorded: no events, lists or sanctions.")
         return "\n".join(lines)
@@ -280,6 +285,55 @@ def explain(res: Results, person: int) -> str:
             case "attempts":
                 lines.append(f"{d}  {_attempt_text(sc, r.item, int(r.value))}.")
     return "\n".join(lines)
+
+
+def start_score(res: Results, person: int) -> int | None:
+    """An audited person's score at the start of the run, or None where the audit trail does
+    not hold it.
+
+    Records with truth ``at_start`` carry it: they are written for whoever starts listed, in
+    another grade than ``score.start``'s, or under a measure. Without a spread
+    (``initial.score_sd`` 0) anybody else starts at ``score.start`` (an initial blacklist draw
+    lists the person, so it is recorded). With a spread, for anybody else it is the score
+    before the first day of recorded events: the last score recorded that day less that day's
+    changes, provided no recovery can have moved the score before (recovery 0, or events on the
+    first day) and no record that day sits at a bound (a clipped score hides the change). Else
+    None: the draw of a person untouched at the start is not written down.
+    """
+    return _start_score(res, res.audit[res.audit["person"] == person])
+
+
+def _start_score(res: Results, ev: pd.DataFrame) -> int | None:
+    at_start = ev[ev["truth"] == "at_start"]
+    if len(at_start):
+        return int(at_start["score"].iloc[0])
+    sc = res.scenario
+    if sc.initial.score_sd == 0 and (sc.initial.blacklisted_share == 0 or sc.blacklist.enabled):
+        return sc.score.start
+    events = ev[ev["kind"] == "event"]
+    if events.empty:
+        return None
+    first = events["date"].iloc[0]
+    if sc.score.recovery_per_day > 0 and str(first)[:10] != res.manifest["start"]:
+        return None
+    day = events[events["date"] == first]
+    if day["score"].isin([sc.score.min, sc.score.max]).any():
+        return None
+    change = {b.name: b.score_change for b in sc.behaviours}
+    return int(day["score"].iloc[-1]) - sum(change[item] for item in day["item"])
+
+
+def _start_line(res: Results, ev: pd.DataFrame) -> str:
+    sc = res.scenario
+    head = f"Score at the start ({res.manifest['start']})"
+    score = _start_score(res, ev)
+    if score is not None:
+        return f"{head}: {score}."
+    if sc.initial.score_sd > 0:
+        drawn = f"drawn around {sc.score.start} (standard deviation {sc.initial.score_sd:g})"
+    else:
+        drawn = f"{sc.score.start}, or lower if drawn into the initial blacklist share"
+    return f"{head}: {drawn}; this person's start score is not in the audit trail."
 
 
 def _expiry(res: Results, day: int) -> str:

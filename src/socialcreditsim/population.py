@@ -23,11 +23,17 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from .draws import multinomial
+from .rng import new_stream
 from .scenario import Scenario
 
 __all__ = ["Population", "build_population", "propensity_class_means"]
 
 AGE_ADULT, AGE_SENIOR = 0, 1
+
+# the population's random stream: one per locality, on a day and purpose no kernel uses
+# (kernels.py: purposes 0-3, day -1 for the state at the start)
+POP_DAY, P_POPULATION = -2, 10
 
 
 def propensity_class_means(shape: float, classes: int) -> np.ndarray:
@@ -169,6 +175,39 @@ def children_count(
     return hi - lo
 
 
+@nb.njit(cache=True)
+def _draw_localities(
+    seed: int,
+    sizes: np.ndarray,
+    age_p: np.ndarray,
+    adult_w: np.ndarray,
+    senior_w: np.ndarray,
+    blocks: np.ndarray,
+    children: np.ndarray,
+    adults: np.ndarray,
+    scored: np.ndarray,
+) -> None:
+    """Each locality's age bands, then its adults' and seniors' blocks: exact multinomial draws
+    on the locality's own stream (seed, locality, day POP_DAY, purpose P_POPULATION), so the
+    layout depends on nothing but the seed (not on NumPy, not on threads)."""
+    ages = np.empty(3, dtype=np.int64)
+    half = len(adult_w)
+    counts = np.empty(2 * half, dtype=np.int64)
+    for i in range(len(sizes)):
+        state = new_stream(seed, i, POP_DAY, P_POPULATION)
+        multinomial(state, sizes[i], age_p, ages)
+        n_child, n_adult, n_senior = ages[0], ages[1], ages[2]
+        if n_child and not n_adult:  # a tiny locality: somebody must be the parent
+            n_child, n_adult = n_child - 1, 1
+        multinomial(state, n_adult, adult_w, counts[:half])
+        multinomial(state, n_senior, senior_w, counts[half:])
+        total = 0
+        for b in range(2 * half):
+            total += counts[b]
+            blocks[i, b + 1] = total
+        children[i], adults[i], scored[i] = n_child, n_adult, n_adult + n_senior
+
+
 def build_population(scenario: Scenario, n_agents: int, seed: int) -> Population:
     """Lay out ``n_agents`` agents for ``scenario``; the same (scenario, N, seed) gives the same."""
     pop = scenario.population
@@ -201,19 +240,17 @@ def build_population(scenario: Scenario, n_agents: int, seed: int) -> Population
     scored = np.zeros(n_loc, dtype=np.int32)
     half = n_blocks // 2
     age_p = np.array([pop.child_share, 1 - pop.child_share - pop.senior_share, pop.senior_share])
-    for i, size in enumerate(loc_size):
-        rng = np.random.default_rng([seed, 1, i])
-        n_child, n_adult, n_senior = rng.multinomial(size, age_p)
-        if n_child and not n_adult:  # a tiny locality: somebody must be the parent
-            n_child, n_adult = n_child - 1, 1
-        counts = np.concatenate(
-            [
-                rng.multinomial(n_adult, block_w[:half] / block_w[:half].sum()),
-                rng.multinomial(n_senior, block_w[half:] / block_w[half:].sum()),
-            ]
-        )
-        blocks[i, 1:] = np.cumsum(counts)
-        children[i], adults[i], scored[i] = n_child, n_adult, n_adult + n_senior
+    _draw_localities(
+        seed,
+        np.asarray(loc_size, dtype=np.int64),
+        age_p,
+        block_w[:half] / block_w[:half].sum(),
+        block_w[half:] / block_w[half:].sum(),
+        blocks,
+        children,
+        adults,
+        scored,
+    )
 
     parents = np.minimum(adults, np.ceil(children / pop.children_per_parent).astype(np.int32))
     stride = np.array([_coprime_stride(int(a)) for a in adults], dtype=np.int64)

@@ -11,7 +11,8 @@ A run folder holds
   propensity class and group.
 - ``audit.parquet``: every recorded event, list entry and exit, sanction and blocked attempt of
   the audited sample, and ``people.parquet``: who they are.
-- ``manifest.json`` and ``scenario.toml``: the resolved scenario, seed, N, P, version, timings.
+- ``manifest.json`` and ``scenario.toml``: the resolved scenario, seed, N, P, version, timings,
+  and the versions of Python and the libraries that made the run (``versions``).
 
 Folders are written under a temporary name and renamed when complete, so an interrupted run
 leaves nothing that looks finished.
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from .population import Population
     from .sanctions import Measures
 
-__all__ = ["Results", "TimeseriesLayout", "TABLES"]
+__all__ = ["Results", "TimeseriesLayout", "TABLES", "library_versions"]
 
 TABLES = ("timeseries", "snapshots", "audit", "people")
 DATE = "datetime64[ms]"  # the unit pandas reads Parquet dates back in
@@ -55,6 +56,24 @@ def _version() -> str:
     from . import __version__
 
     return __version__
+
+
+def library_versions() -> dict[str, str]:
+    """The versions of Python and of the libraries that make and write a run's numbers."""
+    import platform
+
+    import numba
+    import pydantic
+
+    return {
+        "python": platform.python_version(),
+        "socialcreditsim": _version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "pandas": pd.__version__,
+        "pyarrow": pa.__version__,
+        "pydantic": pydantic.__version__,
+    }
 
 
 class TimeseriesLayout:
@@ -347,6 +366,7 @@ class Results:
         manifest = {
             "software": "socialcreditsim",
             "version": _version(),
+            "versions": library_versions(),
             "scenario": scenario.meta.name,
             "seed": seed,
             "n_agents": population.n_agents,
