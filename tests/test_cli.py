@@ -312,3 +312,16 @@ def test_studies_dry_run_says_what_would_run(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "6 (2 seeds each)" in result.stdout and "nothing was run" in result.stdout
     assert not out.exists()
+
+
+def test_run_replicates_honours_threads(tmp_path: Path) -> None:
+    """--threads with --replicates is the number of threads of each replicate run."""
+    out = tmp_path / "reps"
+    result = invoke(
+        "run", "--agents", "5000", "--end", "2018-01-31", "--seed", "3", "--replicates", "2",
+        "--threads", "2", "--no-report", "--quiet", "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["timings"]["threads"] == 2
+    assert manifest["replicates"]["seeds"] == [3, 4]

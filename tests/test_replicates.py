@@ -100,3 +100,29 @@ def test_processes_fit_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rp, "_available_memory", lambda: need // 2)
     with pytest.raises(NotEnoughMemory, match="one run needs about"):
         rp.processes_for(jobs)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_threads_are_those_of_each_replicate_run(processes: int) -> None:
+    """``threads`` is the number of threads of every replicate run, whether the replicates run
+    one after another here (whose default is automatic: one thread for so small a run) or in
+    worker processes (default one); the first replicate's manifest says how many it had."""
+    multi = scs.MultiSim(
+        "national", seed=3, replicates=2, processes=processes, threads=2, **SMALL
+    ).run()
+    assert multi.first.manifest["timings"]["threads"] == 2
+    plain = scs.MultiSim("national", seed=3, replicates=2, processes=processes, **SMALL).run()
+    assert plain.first.manifest["timings"]["threads"] == 1
+    pd.testing.assert_frame_equal(multi.outputs, plain.outputs)  # the same results either way
+
+
+def test_threads_lower_the_default_number_of_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``threads`` per run, one process per ``threads`` cores unless told otherwise."""
+    jobs = scs.MultiSim("national", replicates=6, **SMALL).jobs()
+    monkeypatch.setattr(rp.os, "sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.setattr(rp, "_available_memory", lambda: 2**50)
+    assert rp.processes_for(jobs) == 6
+    assert rp.processes_for(jobs, threads=2) == 4
+    assert rp.processes_for(jobs, threads=3) == 2
+    assert rp.processes_for(jobs, threads=16) == 1
+    assert rp.processes_for(jobs, processes=5, threads=4) == 5

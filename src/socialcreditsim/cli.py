@@ -262,7 +262,11 @@ def run(
     set_: SetOption = None,
     threads: Annotated[
         int | None,
-        typer.Option(min=1, help="Worker threads (default: one per core, fewer for small runs)."),
+        typer.Option(
+            min=1,
+            help="Worker threads (default: one per core, fewer for small runs); with --replicates,"
+            " threads of each replicate run (default one each, one process per core).",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the parameters and predicted memory; stop.")
@@ -346,7 +350,7 @@ def _run(
     except NotEnoughMemory as exc:
         _fail(exc)
     if replicates > 1:
-        multi = MultiSim(sc, agents, seed, replicates, band=band)
+        multi = MultiSim(sc, agents, seed, replicates, band=band, threads=threads)
         with _runs_bar(replicates, "replicates", quiet) as progress:
             results = multi.run(progress=progress)
             path = _save(results, out, report)

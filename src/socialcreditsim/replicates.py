@@ -12,7 +12,9 @@ default) whatever R is, not only for large R (tests/test_replicates.py checks th
 exact distribution of MODEL.md section 9).
 
 Each replicate depends on its seed only, so results are the same whatever the number of
-processes or threads.
+processes or threads. ``threads`` is the number of threads of each replicate run: by default one
+in each worker process, automatic (``Sim``) when the replicates run one after another in this
+process; given, it also lowers the default number of processes to one per ``threads`` cores.
 """
 
 from __future__ import annotations
@@ -106,13 +108,16 @@ def _do(job: Job, threads: int | None) -> Replicate:
     return Replicate(job.seed, national, outputs(res), res if job.keep else None)
 
 
-def _do_in_worker(job: Job) -> Replicate:
-    return _do(job, threads=1)
+def _do_in_worker(job: Job, threads: int | None = None) -> Replicate:
+    return _do(job, threads=threads or 1)
 
 
-def processes_for(jobs: Sequence[Job], processes: int | None = None) -> int:
-    """How many processes to run ``jobs`` on: one per core (or ``processes``), at most one per
-    job, and no more than memory holds; :class:`NotEnoughMemory` if even one run does not fit."""
+def processes_for(
+    jobs: Sequence[Job], processes: int | None = None, threads: int | None = None
+) -> int:
+    """How many processes to run ``jobs`` on: one per core, or per ``threads`` cores when each
+    run has ``threads`` threads (or ``processes``), at most one per job, and no more than memory
+    holds; :class:`NotEnoughMemory` if even one run does not fit."""
     need = max(sum(estimate_memory(j.scenario, j.n_agents).values()) for j in jobs)
     have = _available_memory()
     if need > have:
@@ -121,22 +126,25 @@ def processes_for(jobs: Sequence[Job], processes: int | None = None) -> int:
             " available; use fewer agents"
         )
     cores = len(os.sched_getaffinity(0))
-    return max(1, min(processes or cores, len(jobs), have // need))
+    default = max(1, cores // (threads or 1))
+    return max(1, min(processes or default, len(jobs), have // need))
 
 
 def run_jobs(
     jobs: Sequence[Job],
     processes: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    threads: int | None = None,
 ) -> list[Replicate]:
     """Run ``jobs`` (in parallel processes where there are cores and memory for them) and
-    return their replicates in job order; ``progress(done, total)`` after each."""
+    return their replicates in job order; ``progress(done, total)`` after each. Each run has
+    ``threads`` threads (module docstring for the default)."""
     jobs = list(jobs)
-    n_proc = processes_for(jobs, processes)
+    n_proc = processes_for(jobs, processes, threads)
     out: list[Replicate | None] = [None] * len(jobs)
     if n_proc == 1:
         for i, job in enumerate(jobs):
-            out[i] = _do(job, threads=None)
+            out[i] = _do(job, threads=threads)
             if progress is not None:
                 progress(i + 1, len(jobs))
         return out  # type: ignore[return-value]
@@ -145,7 +153,7 @@ def run_jobs(
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(n_proc, mp_context=ctx) as pool:
         pending: dict[Future[Replicate], int] = {
-            pool.submit(_do_in_worker, job): i for i, job in enumerate(jobs)
+            pool.submit(_do_in_worker, job, threads): i for i, job in enumerate(jobs)
         }
         try:
             done = 0
@@ -344,6 +352,7 @@ class MultiSim:
         overrides: list[str] | dict[str, Any] | None = None,
         band: Sequence[float] = DEFAULT_BAND,
         processes: int | None = None,
+        threads: int | None = None,
     ):
         if replicates < 1:
             raise ValueError(f"replicates must be at least 1, got {replicates}")
@@ -352,6 +361,7 @@ class MultiSim:
         self.scenario = self.sim.scenario
         self.seeds = replicate_seeds(seed, replicates)
         self.processes = processes
+        self.threads = threads  # per replicate run (module docstring)
         self.results: MultiResults | None = None
 
     def jobs(self) -> list[Job]:
@@ -363,11 +373,11 @@ class MultiSim:
     def check_memory(self) -> int:
         """How many processes the replicates will use; :class:`NotEnoughMemory` if one run
         does not fit."""
-        return processes_for(self.jobs(), self.processes)
+        return processes_for(self.jobs(), self.processes, self.threads)
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> MultiResults:
         """Run every replicate; ``progress(done, replicates)`` after each."""
-        reps = run_jobs(self.jobs(), self.processes, progress)
+        reps = run_jobs(self.jobs(), self.processes, progress, threads=self.threads)
         first = reps[0].results
         assert first is not None
         first.manifest["replicates"] = {"seeds": self.seeds, "band": list(self.band)}
