@@ -7,6 +7,7 @@ invariants checked are exact (raw counts), not statistical.
 from __future__ import annotations
 
 import datetime as dt
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from socialcreditsim import lists
 from socialcreditsim.population import children_count
 from socialcreditsim.results import TABLES
 from socialcreditsim.sanctions import TARGET_CHILDREN, TARGET_PERSON, affected
-from socialcreditsim.scoring import grade_of, recovery_ticks
+from socialcreditsim.scoring import grade_of
 
 START = dt.date(2018, 1, 1)
 GRADES = [("AAA", 1050), ("AA", 1030), ("A", 960), ("B", 850), ("C", 600)]
@@ -234,15 +235,17 @@ def final_value(res: scs.Results, metric: str, region: str = "national", **sel: 
 
 
 def recovered_scores(sim: scs.Sim, day: int) -> np.ndarray:
-    """Scores brought up to ``day`` by the recovery rule, written out independently (numpy)."""
+    """Scores on ``day``, rounded down, by the recovery rule of scoring.py written out
+    independently (numpy): a base score V on base day L recovers toward the start by r = p/q
+    points a day, so q times the score is q V +- p (day - L), stopped at the start."""
     sc = sim.scenario.score
-    points, every = recovery_ticks(sc.recovery_per_day)
-    s = sim.state.score.astype(np.int64)
-    last = sim.state.last.astype(np.int64)
-    gained = points * (day // every - last // every)
-    up = np.minimum(sc.start, s + gained)
-    down = np.maximum(sc.start, s - gained)
-    return np.where(s < sc.start, up, np.where(s > sc.start, down, s))
+    r = Fraction(repr(sc.recovery_per_day)).limit_denominator(10_000)
+    p, q = r.numerator, r.denominator
+    v = sim.state.score.astype(np.int64)
+    gained = p * (day - sim.state.last.astype(np.int64))
+    up = np.minimum(q * sc.start, q * v + gained)
+    down = np.maximum(q * sc.start, q * v - gained)
+    return np.where(v < sc.start, up, np.where(v > sc.start, down, q * v)) // q
 
 
 def listing_days(sim: scs.Sim, res: scs.Results) -> tuple[np.ndarray, np.ndarray]:
@@ -361,8 +364,10 @@ def check_invariants(sim: scs.Sim, res: scs.Results, p: dict[str, Any]) -> None:
     smin, smax = sc.score.min, sc.score.max
     flags = S.flags
 
-    # --- scores within bounds: state, recovered state, snapshots, audit
-    assert S.score.min() >= smin and S.score.max() <= smax
+    # --- scores within bounds: recovered state, snapshots, audit; the stored base score
+    # (scoring.py) lies less than one day's recovery p beyond the score it stands for
+    p = Fraction(repr(sc.score.recovery_per_day)).limit_denominator(10_000).numerator
+    assert S.score.min() > smin - max(p, 1) and S.score.max() < smax + max(p, 1)
     s_now = recovered_scores(sim, T)
     assert s_now.min() >= smin and s_now.max() <= smax
     snap = res.snapshots

@@ -25,7 +25,7 @@ from .results import Results, TimeseriesLayout, snapshot_rows
 from .rollout import join_days
 from .sanctions import Measures, compile_measures
 from .scenario import Scenario, load_scenario
-from .scoring import recovery_ticks
+from .scoring import recovery_fraction
 from .surveillance import coverage
 
 __all__ = ["Sim", "estimate_memory", "NotEnoughMemory"]
@@ -88,7 +88,7 @@ def estimate_memory(scenario: Scenario, n_agents: int) -> dict[str, int]:
     return {
         "state": scored * STATE_BYTES,
         "listed people": n_loc * listed * 12,
-        "calendar": n_loc * (n_days * 4 + int(1.5 * calendar * 12)),  # 1.5: while growing
+        "calendar": n_loc * (n_days * 4 + int(1.5 * calendar * 8)),  # 1.5: while growing
         "layout": n_loc * (n_blocks + 1) * 4 * 2,
         "snapshots": n_loc * 2 * 8 * (n_bins + (6 + n_groups + pop.propensity_classes) * n_cols),
         "time series": n_days * 32 * n_metrics * (8 * 2 + 48),
@@ -229,7 +229,7 @@ class Sim:
 def _params(
     sc: Scenario, pop: Population, measures: Measures, beh: BehaviourModel, n_days: int, seed: int
 ) -> kn.Params:
-    points, every = recovery_ticks(sc.score.recovery_per_day)
+    p, q, pinv = recovery_fraction(sc.score.recovery_per_day)
     stride, offset = audit_sample(pop.n_scored, sc.output.audit_sample, seed)
     bl, court = sc.blacklist, sc.court_list
     grade_min = np.array([g.min for g in sc.score.grades], dtype=np.int64)
@@ -239,12 +239,12 @@ def _params(
         start=sc.score.start,
         smin=sc.score.min,
         smax=sc.score.max,
-        rec_points=points,
-        rec_every=every,
+        rec_p=p,
+        rec_q=q,
+        rec_pinv=pinv,
         grade_table=_grade_table(grade_min, sc.score.min, sc.score.max),
-        crossing_ticks=kn.crossing_ticks(
-            sc.score.min, sc.score.max, sc.score.start, points, every, bl.exit_at, grade_min
-        ),
+        grade_up=np.concatenate([[NO_GRADE], grade_min[:-1]]).astype(np.int64),
+        grade_dn=np.concatenate([grade_min[:-1], [-NO_GRADE]]).astype(np.int64),
         bl_on=bl.enabled,
         bl_entry=bl.entry_below,
         bl_exit=bl.exit_at,
@@ -271,6 +271,9 @@ def _params(
     )
 
 
+NO_GRADE = 1 << 30  # a threshold no score reaches
+
+
 def _grade_table(grade_min: np.ndarray, smin: int, smax: int) -> np.ndarray:
     """Grade index (0 = highest) of every score from smin to smax, as ``scoring.grade_of``."""
     scores = np.arange(smin, smax + 1)
@@ -291,7 +294,7 @@ def _books(n_loc: int, n_days: int, cap: int, layout: TimeseriesLayout, lcap: in
         flows=np.zeros((n_loc, layout.n_flows), dtype=np.int64),
         stocks=np.zeros((n_loc, layout.n_stocks), dtype=np.int64),
         cal_head=np.full((n_loc, n_days), -1, dtype=np.int32),
-        cal=np.zeros((n_loc, cap, 3), dtype=np.int32),
+        cal=np.zeros((n_loc, cap, 2), dtype=np.int32),
         cal_meta=meta,
         listed=np.full((n_loc, lcap, 3), kn.LS_EMPTY, dtype=np.int32),
         listed_meta=np.zeros((n_loc, 1), dtype=np.int32),

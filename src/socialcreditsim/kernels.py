@@ -9,13 +9,17 @@ Per-day work is proportional to the recorded events and the scheduled revisits:
 
 1. ``plan_day`` draws how many events happen and are recorded, per locality and behaviour,
    from the expected numbers ``behaviours.BehaviourModel.day_tables`` computes;
-2. ``apply_day`` fires the revisits due today (scheduled list exits and grade crossings), applies
-   the recorded events (lazy recovery, score change, court listing, blacklist entry), then draws
-   blocked attempts and reward uses from the stocks of affected people.
+2. ``apply_day`` visits each person who has recorded events or a transition due today once, in
+   the order of MODEL.md section 7: lazy recovery, the sum of the day's score changes clipped
+   once, court listings; then the list transitions on the resulting score (court exits,
+   blacklist exits and entries, grade); then it draws blocked attempts and reward uses from the
+   stocks of affected people.
 
-A *revisit* is a calendar entry (locality, day, person, stamp); it is valid only if the person
-has not been touched since it was made (stamp == last update day), so a person has at most one
-valid pending revisit and stale ones are dropped when their day comes.
+A *revisit* is a calendar entry (locality, day, person) for the day of a person's next
+transition without an event (``_next_due``), which is a function of their stored state alone.
+An entry whose day is no longer the person's due day (they were touched since) is stale and is
+dropped on its day; a visit pushes a new entry only when it moves the due day, so a person has
+at most one entry for their due day.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from .lists import (
     EXPIRED,
     NEVER,
     TAINT,
+    court_extended,
     court_until,
     grade_bits,
     with_grade,
@@ -42,7 +47,7 @@ from .lists import (
 from .population import children_count
 from .rng import geometric_days, new_stream, poisson, randint, uniform
 from .sanctions import TARGET_CHILDREN, TARGET_PERSON, affected
-from .scoring import crossing_day, next_grade_crossing, recover
+from .scoring import NO_DAY, canonical, exact_score, first_day_at_or_above, first_day_below
 
 # audit record kinds
 (
@@ -92,10 +97,12 @@ class Params(NamedTuple):
     start: int
     smin: int
     smax: int
-    rec_points: int
-    rec_every: int
+    rec_p: int  # recovery per day p / q in lowest terms (scoring.recovery_fraction)
+    rec_q: int
+    rec_pinv: int  # p^-1 mod q
     grade_table: np.ndarray  # grade index of each score from smin to smax
-    crossing_ticks: np.ndarray  # see ``crossing_ticks``
+    grade_up: np.ndarray  # per grade index: the score that lifts a person out of it
+    grade_dn: np.ndarray  # per grade index: the score below which a person falls out of it
     bl_on: bool
     bl_entry: int
     bl_exit: int
@@ -169,13 +176,13 @@ class Books(NamedTuple):
     flows: np.ndarray  # int64 (n_loc, n_flows), reset each day
     stocks: np.ndarray  # int64 (n_loc, n_stocks)
     cal_head: np.ndarray  # int32 (n_loc, n_days): first calendar entry of each day
-    cal: np.ndarray  # int32 (n_loc, cap, 3): entries (who, stamp, next)
+    cal: np.ndarray  # int32 (n_loc, cap, 2): entries (who, next)
     cal_meta: np.ndarray  # int32 (n_loc, 3): free-list head, high-water mark, entries in use
     listed: np.ndarray  # int32 (n_loc, lcap, 3): hash table of listed people (who, since, until)
     listed_meta: np.ndarray  # int32 (n_loc, 1): records in the table
 
 
-CAL_WHO, CAL_STAMP, CAL_NEXT = 0, 1, 2
+CAL_WHO, CAL_NEXT = 0, 1
 CAL_FREE, CAL_TOP, CAL_LIVE = 0, 1, 2
 AUDIT_COLUMNS = ("day", "who", "kind", "item", "truth", "value", "score")
 N_AUDIT = len(AUDIT_COLUMNS)
@@ -258,53 +265,44 @@ def _pressure(
 
 
 @nb.njit(cache=True)
-def crossing_ticks(
-    smin: int, smax: int, start: int, points: int, every: int, bl_exit: int, grade_min: np.ndarray
-) -> np.ndarray:
-    """For each score from smin to smax, the recovery ticks until it reaches the blacklist exit
-    score (column 0; 0 if already there) and until it enters another grade (column 1); -1 if
-    never. Crossings happen on ticks, so the day of one is a lookup and a multiplication."""
-    ticks = np.empty((smax - smin + 1, 2), dtype=np.int64)
-    for s in range(smin, smax + 1):
-        d = 0 if s >= bl_exit else crossing_day(s, 0, bl_exit, start, points, every)
-        ticks[s - smin, 0] = d // every if d >= 0 else -1
-        d = next_grade_crossing(s, 0, start, points, every, grade_min) if len(grade_min) > 1 else -1
-        ticks[s - smin, 1] = d // every if d >= 0 else -1
-    return ticks
-
-
-@nb.njit(cache=True)
 def _next_due(
     f: int,
     since: int,
     until: int,
-    tick: int,
-    every: int,
-    to_exit: int,
-    to_grade: int,
+    V: int,
+    Lb: int,
+    start: int,
+    p: int,
+    q: int,
+    bl_exit: int,
     bl_min_stay: int,
+    up: int,
+    down: int,
 ) -> int:
-    """Day of the person's next due transition: court exit, blacklist exit or grade change.
-    ``tick`` is today's recovery tick (day // every), ``to_exit`` and ``to_grade`` the
-    person's row of ``crossing_ticks``. (Scalars only: an array argument would cost two atomic
-    reference count updates a call.)"""
-    nxt = NEVER
+    """Day of the person's next transition without an event: court exit, blacklist exit or
+    grade change, from their stored state alone (base score V on base day Lb, see scoring.py).
+    ``up`` and ``down`` are the thresholds that end the person's grade (``Params.grade_up``,
+    ``grade_down``). Scalars only: an array argument would cost two atomic reference count
+    updates a call."""
+    nxt = NO_DAY
     if f & int(CL):
         nxt = until
-    if (f & int(BL)) and to_exit >= 0:
+    if f & int(BL):
         d = since + bl_min_stay
-        if to_exit > 0:
-            d = max(d, (tick + to_exit) * every)
-        nxt = min(nxt, d)
-    if to_grade >= 0:
-        nxt = min(nxt, (tick + to_grade) * every)
+        if V > start:  # falling: at or above exit_at until it falls below
+            if d < first_day_below(V, Lb, bl_exit, start, p, q):
+                nxt = min(nxt, d)
+        else:
+            nxt = min(nxt, max(d, first_day_at_or_above(V, Lb, bl_exit, start, p, q)))
+    if V < start:
+        nxt = min(nxt, first_day_at_or_above(V, Lb, up, start, p, q))
+    elif V > start:
+        nxt = min(nxt, first_day_below(V, Lb, down, start, p, q))
     return nxt
 
 
 @nb.njit(cache=True)
-def _push(
-    cal: np.ndarray, meta: np.ndarray, head: np.ndarray, day: int, off: int, stamp: int
-) -> None:
+def _push(cal: np.ndarray, meta: np.ndarray, head: np.ndarray, day: int, off: int) -> None:
     e = meta[CAL_FREE]
     if e >= 0:
         meta[CAL_FREE] = cal[e, CAL_NEXT]
@@ -312,7 +310,6 @@ def _push(
         e = meta[CAL_TOP]
         meta[CAL_TOP] = e + 1
     cal[e, CAL_WHO] = off
-    cal[e, CAL_STAMP] = stamp
     cal[e, CAL_NEXT] = head[day]
     head[day] = e
     meta[CAL_LIVE] += 1
@@ -508,8 +505,10 @@ def _apply_locality(
     tab, lmeta = B.listed[i], B.listed_meta[i]
     flows, stocks = B.flows[i], B.stocks[i]
     head, cal, meta = B.cal_head[i], B.cal[i], B.cal_meta[i]
-    start, smin, smax, points, every = K.start, K.smin, K.smax, K.rec_points, K.rec_every
-    grade_table, ticks, tick = K.grade_table, K.crossing_ticks, t // K.rec_every
+    start, smin, smax = K.start, K.smin, K.smax
+    p, q, pinv = K.rec_p, K.rec_q, K.rec_pinv
+    qstart, qmin, qmax = q * start, q * smin, q * smax
+    grade_table, grade_up, grade_dn = K.grade_table, K.grade_up, K.grade_dn
     bl_on, bl_entry, bl_exit, bl_min = K.bl_on, K.bl_entry, K.bl_exit, K.bl_min_stay
     m_list, m_grade, m_target, m_reward = K.m_list, K.m_grade, K.m_target, K.m_reward
     urban = L.urban[i]
@@ -526,17 +525,15 @@ def _apply_locality(
     rng = new_stream(K.seed, i, t, P_EVENTS)
     flows[:] = 0
 
-    # 1. gather today's visits: scheduled revisits first, then the recorded events
-    n_rev = 0
+    # 1. gather today's visits: the revisits due today, then the recorded events
+    n_vis = 0
     e = head[t]
     while e >= 0:
-        n_rev += 1
+        n_vis += 1
         e = cal[e, CAL_NEXT]
-    n_vis = n_rev
     for b in range(n_beh):
         n_vis += counts[i, b, 0] + counts[i, b, 1]
-    # one row a visit: who (offset), code (-1 - stamp for a revisit, else 2 b + wrongful),
-    # block, shamed
+    # one row a visit: who (offset), code (-1 for a revisit, else 2 b + wrongful), block, shamed
     vis = np.zeros((n_vis, 4), dtype=np.int32)
     v_off, v_code, v_blk, v_shamed = vis[:, 0], vis[:, 1], vis[:, 2], vis[:, 3]
     k = 0
@@ -544,7 +541,7 @@ def _apply_locality(
     head[t] = -1
     while e >= 0:
         v_off[k] = cal[e, CAL_WHO]
-        v_code[k] = -1 - cal[e, CAL_STAMP]
+        v_code[k] = -1
         k += 1
         nxt = cal[e, CAL_NEXT]
         cal[e, CAL_NEXT] = meta[CAL_FREE]
@@ -582,14 +579,15 @@ def _apply_locality(
             v_blk[k] = blk
             k += 1
 
-    # touch every visited person's state first: independent loads overlap their cache misses,
-    # so the visits below find the state in cache (2x faster when the state is far larger
-    # than the cache)
-    acc = 0
+    # a person's visits of the day are taken together (MODEL.md section 7: the sum of the
+    # day's changes, clipped once; list transitions on the resulting score), in address order,
+    # which also makes the state's cache lines come in order
+    order = np.empty(n_vis, dtype=np.int64)
     for v in range(n_vis):
-        acc += score[base + v_off[v]]
-    if acc == -(2**62):  # never true; keeps the loads
-        flows[0] += 1
+        order[v] = np.int64(v_off[v]) * n_vis + v
+    order.sort()
+    for v in range(n_vis):
+        order[v] %= n_vis
 
     # audit buffer: at most (9 + measures) records a visit, (measures) a sampled person's attempts
     n_m = len(m_list)
@@ -602,23 +600,89 @@ def _apply_locality(
     aud = np.empty(((9 + n_m) * n_sampled, len(AUDIT_COLUMNS)), dtype=np.int64)
     an = np.zeros(1, dtype=np.int64)
 
-    # 2. visit: bring up to date (lazy recovery), apply the event, list transitions, schedule
-    for v in range(n_vis):
-        off = v_off[v]
+    # 2. visit each person once: steps 4 and 5 of the day
+    g_end = 0
+    while g_end < n_vis:
+        g0 = g_end
+        off = v_off[order[g0]]
+        g_end += 1
+        while g_end < n_vis and v_off[order[g_end]] == off:
+            g_end += 1
         a = base + off
-        code = v_code[v]
-        if code < 0 and last[a] != -1 - code:
-            continue  # a stale revisit: the person was touched after it was scheduled
-        sampled = stride > 0 and a % stride == offset
         f0 = int(flags[a])
-        f = f0
-        s = recover(int(score[a]), int(last[a]), t, start, points, every)
-        if s >= start:
-            f &= ~int(TAINT)
-        slot = _slot(tab, lmeta, off, False) if f & int(BL | CL) else -1
+        V, Lb = int(score[a]), int(last[a])
+        slot = _slot(tab, lmeta, off, False) if f0 & int(BL | CL) else -1
         since = tab[slot, LS_SINCE] if slot >= 0 else 0
         until = tab[slot, LS_UNTIL] if slot >= 0 else 0
-        if (f & int(CL)) and t >= until:
+        g = grade_bits(np.uint8(f0))
+        due0 = _next_due(
+            f0, since, until, V, Lb, start, p, q, bl_exit, bl_min, grade_up[g], grade_dn[g]
+        )
+        n_events = 0
+        for j in range(g0, g_end):
+            n_events += v_code[order[j]] >= 0
+        if n_events == 0 and due0 != t:
+            continue  # stale revisits: the person was touched after they were scheduled
+        sampled = stride > 0 and a % stride == offset
+        f = f0
+        X = exact_score(V, Lb, t, start, p, q)
+
+        # step 4: the sum of the day's changes, clipped once; court records list the person
+        change = 0
+        wrong_down = False
+        court = False
+        for j in range(g0, g_end):
+            code = v_code[order[j]]
+            if code < 0:
+                continue
+            b = code >> 1
+            change += b_change[b]
+            wrong_down |= (code & 1) == 1 and b_change[b] < 0
+            if b_channel[b] == 1 and uniform(rng) < b_listing[b] * K.block_court[v_blk[order[j]]]:
+                court = True
+        X = min(qmax, max(qmin, X + q * change))
+        s = X // q
+        if X >= qstart:
+            f &= ~int(TAINT)
+        elif wrong_down:
+            f |= int(TAINT)
+        if sampled:
+            for j in range(g0, g_end):
+                v = order[j]
+                if v_code[v] >= 0:
+                    b = v_code[v] >> 1
+                    truth = 2 if v_code[v] & 1 else 1
+                    _audit(aud, an, t, a, EVENT, b, truth, b_change[b], s)
+                    if v_shamed[v]:
+                        _audit(aud, an, t, a, SHAMED, b, truth, 0, s)
+        listed_today = False
+        if court:
+            kind = -1
+            hazard = 0.0
+            if not (f & int(CL)) or K.court_extend:
+                nch = children_count(off, n_child, n_adult, n_par, s_inv)
+                hazard = K.court_base + _pressure(
+                    K.court_pay, m_list, m_target, m_rate, m_reward, nch
+                )
+            if not (f & int(CL)):
+                f |= int(CL)
+                flows[fb + F_COURT_IN] += 1
+                kind = COURT_ENTRY
+                listed_today = True
+                until, expires = court_until(rng, t, K.court_duration, hazard)
+                f = (f | int(CLX)) if expires else (f & ~int(CLX))
+            elif K.court_extend:
+                kind = COURT_EXTENDED
+                until, expires = court_extended(
+                    rng, t, until, (f & int(CLX)) != 0, K.court_duration, hazard
+                )
+                f = (f | int(CLX)) if expires else (f & ~int(CLX))
+            if kind >= 0 and sampled:  # value: the day the listing expires if nobody pays
+                expiry = t + K.court_duration if K.court_duration > 0 else NEVER
+                _audit(aud, an, t, a, kind, 0, 1, expiry, s)
+
+        # step 5: list transitions on the day's final score
+        if (f & int(CL)) and t >= until and not listed_today:
             if f & int(CLX):
                 reason = EXPIRED
             else:
@@ -630,40 +694,12 @@ def _apply_locality(
             flows[fb + F_COURT_OUT + reason] += 1
             if sampled:
                 _audit(aud, an, t, a, COURT_EXIT, 0, reason, 0, s)
-        if code >= 0:
-            b = code >> 1
-            wrongful = (code & 1) == 1
-            s = min(smax, max(smin, s + b_change[b]))
-            if wrongful and b_change[b] < 0 and s < start:
-                f |= int(TAINT)
-            if sampled:
-                _audit(aud, an, t, a, EVENT, b, 2 if wrongful else 1, b_change[b], s)
-                if v_shamed[v]:
-                    _audit(aud, an, t, a, SHAMED, b, 2 if wrongful else 1, 0, s)
-            if b_channel[b] == 1 and uniform(rng) < b_listing[b] * K.block_court[v_blk[v]]:
-                kind = -1
-                if not (f & int(CL)):
-                    f |= int(CL)
-                    flows[fb + F_COURT_IN] += 1
-                    kind = COURT_ENTRY
-                elif K.court_extend:
-                    kind = COURT_EXTENDED
-                if kind >= 0:
-                    nch = children_count(off, n_child, n_adult, n_par, s_inv)
-                    hazard = K.court_base + _pressure(
-                        K.court_pay, m_list, m_target, m_rate, m_reward, nch
-                    )
-                    until, expires = court_until(rng, t, K.court_duration, hazard)
-                    f = (f | int(CLX)) if expires else (f & ~int(CLX))
-                    if sampled:  # value: the day the listing expires if nobody pays
-                        expiry = t + K.court_duration if K.court_duration > 0 else NEVER
-                        _audit(aud, an, t, a, kind, 0, 1, expiry, s)
         if (f & int(BL)) and s >= bl_exit and t >= since + bl_min:
             f &= ~int(BL | BLW)
             flows[fb + F_BL_OUT] += 1
             if sampled:
                 _audit(aud, an, t, a, BL_EXIT, 0, 0, 0, s)
-        if bl_on and not (f & int(BL)) and s < bl_entry:
+        elif bl_on and not (f & int(BL)) and s < bl_entry:
             f |= int(BL)
             if f & int(TAINT):
                 f |= int(BLW)
@@ -671,9 +707,11 @@ def _apply_locality(
             flows[fb + (F_BL_IN_W if f & int(BLW) else F_BL_IN_R)] += 1
             if sampled:
                 _audit(aud, an, t, a, BL_ENTRY, 0, 2 if f & int(BLW) else 1, 0, s)
-        f = int(with_grade(np.uint8(f), grade_table[s - smin]))
-        score[a] = s
-        last[a] = t
+        g = grade_table[s - smin]
+        f = int(with_grade(np.uint8(f), g))
+        V, Lb = canonical(X, t, start, p, q, pinv)
+        score[a] = V
+        last[a] = Lb
         flags[a] = f
         if slot >= 0 or f & int(BL | CL):  # most people visited are on no list, before or after
             _keep_listing(tab, lmeta, off, slot, f, since, until)
@@ -682,8 +720,8 @@ def _apply_locality(
             _count(stocks, f0, -1, m_list, m_grade, m_target, nch)
             _count(stocks, f, 1, m_list, m_grade, m_target, nch)
             if sampled:
-                if grade_bits(np.uint8(f0)) != grade_bits(np.uint8(f)):
-                    _audit(aud, an, t, a, GRADE, grade_bits(np.uint8(f)), 0, 0, s)
+                if grade_bits(np.uint8(f0)) != g:
+                    _audit(aud, an, t, a, GRADE, g, 0, 0, s)
                 for m in range(len(m_list)):
                     a0 = affected(np.uint8(f0), m_list[m], m_grade[m])
                     a1 = affected(np.uint8(f), m_list[m], m_grade[m])
@@ -692,10 +730,10 @@ def _apply_locality(
                             _audit(aud, an, t, a, MEASURE_END, m, a0, 0, s)
                         else:
                             _audit(aud, an, t, a, MEASURE_START, m, a1, 0, s)
-        to_exit, to_grade = ticks[s - smin, 0], ticks[s - smin, 1]
-        nxt = _next_due(f, since, until, tick, every, to_exit, to_grade, bl_min)
-        if t < nxt < K.n_days:
-            _push(cal, meta, head, nxt, off, t)
+        up, down = grade_up[g], grade_dn[g]
+        due = _next_due(f, since, until, V, Lb, start, p, q, bl_exit, bl_min, up, down)
+        if t < due < K.n_days and due != due0:  # else the entry for due0 is still pending
+            _push(cal, meta, head, due, off)
     return aud, an
 
 
@@ -875,10 +913,23 @@ def _init_locality(
             children_count(off, n_child, n_adult, n_par, s_inv),
         )
         if fl != plain or s != K.start:
-            to_exit, to_grade = K.crossing_ticks[s - K.smin, 0], K.crossing_ticks[s - K.smin, 1]
-            nxt = _next_due(int(fl), since, until, 0, K.rec_every, to_exit, to_grade, K.bl_min_stay)
+            g = grade_bits(fl)
+            nxt = _next_due(
+                int(fl),
+                since,
+                until,
+                s,
+                0,
+                K.start,
+                K.rec_p,
+                K.rec_q,
+                K.bl_exit,
+                K.bl_min_stay,
+                K.grade_up[g],
+                K.grade_dn[g],
+            )
             if 0 < nxt < K.n_days:
-                _push(cal, meta, head, nxt, off, 0)
+                _push(cal, meta, head, nxt, off)
     stocks[N_LIST_STOCKS + 4 * len(K.m_list) + g0] += n_plain + (n - n_seen)
     return aud, an
 
@@ -929,20 +980,16 @@ def snapshot(
     listed, hit and rewarded by category (row 0 everybody; ``block_rows[k]`` the age band, group
     and propensity class rows of block k)."""
     hit = _hit_table(K)
-    # lookups, not divisions: the bin of each score, the recovery tick of each day
-    score_bin = np.arange(K.smax - K.smin + 1) // bin_width
-    day_tick = np.arange(t + 1) // K.rec_every
+    score_bin = np.arange(K.smax - K.smin + 1) // bin_width  # a lookup, not a division
     biggest = 0
     for i in range(lo, hi):
         for k in range(L.blocks.shape[1] - 1):
             biggest = max(biggest, L.blocks[i, k + 1] - L.blocks[i, k])
-    # per block: where the people counted one by one are in ``raw``, and their score now
+    # per block: where the people counted one by one are in ``raw``, and q times their score now
     at = np.empty(biggest, dtype=np.uint64)
     now = np.empty(biggest, dtype=np.int64)
     for i in range(lo, hi):
-        _snapshot_locality(
-            K, L, raw, i, t, hist, stats, child, block_rows, hit, score_bin, day_tick, at, now
-        )
+        _snapshot_locality(K, L, raw, i, t, hist, stats, child, block_rows, hit, score_bin, at, now)
 
 
 @nb.njit(cache=True)
@@ -958,15 +1005,13 @@ def _snapshot_locality(
     block_rows: np.ndarray,
     hit: np.ndarray,
     score_bin: np.ndarray,
-    day_tick: np.ndarray,
     at: np.ndarray,
     now: np.ndarray,
 ) -> None:
     hist[i] = 0
     stats[i] = 0
     child[i] = 0
-    smin, st, points, grade_table = K.smin, K.start, K.rec_points, K.grade_table
-    tick = day_tick[t]
+    smin, st, p, q, grade_table = K.smin, K.start, K.rec_p, K.rec_q, K.grade_table
     start = L.scored_start[i]
     child[i, SC_N] = L.children[i]
     blocks = L.blocks[i]
@@ -978,37 +1023,40 @@ def _snapshot_locality(
     for k in range(len(blocks) - 1):
         b0, b1 = blocks[k], blocks[k + 1]
         recs = raw[REC * (start + b0) : REC * (start + b1)]
-        # 1. list the people not at the start score on no list (counted at once below), with
-        # their score now (scoring.recover). Runs of 8 untouched people, most people in most
-        # places, are skipped after a cheap check; in other runs, each person is gone through
-        # without branches, which would be mispredicted where touched and untouched people mix
+        # 1. list the people not at the start score on no list (counted at once below), with q
+        # times their score now (scoring.exact_score). Runs of 8 untouched people, most people in
+        # most places, are skipped after a cheap check; in other runs, each person is gone
+        # through without branches, which would be mispredicted where touched and untouched
+        # people mix
         n = 0
         size = np.uint64(len(recs))
         for c in range(np.uint64(0), size, np.uint64(8 * REC)):
             stop = min(c + np.uint64(8 * REC), size)
             touched = everybody
-            for p in range(c, stop, np.uint64(REC)):
-                touched |= (int(recs[p + B_SCORE]) ^ st_lo) | (int(recs[p + B_FLAGS]) ^ plain)
-                touched |= int(recs[p + B_SCORE + B_ONE]) ^ st_hi
+            for r in range(c, stop, np.uint64(REC)):
+                touched |= (int(recs[r + B_SCORE]) ^ st_lo) | (int(recs[r + B_FLAGS]) ^ plain)
+                touched |= int(recs[r + B_SCORE + B_ONE]) ^ st_hi
             if not touched:
                 continue
-            for p in range(c, stop, np.uint64(REC)):
-                s = int(recs[p + B_SCORE]) | (int(recs[p + B_SCORE + B_ONE]) << 8)
+            for r in range(c, stop, np.uint64(REC)):
+                s = int(recs[r + B_SCORE]) | (int(recs[r + B_SCORE + B_ONE]) << 8)
                 s -= (s & 0x8000) << 1
-                last = int(recs[p + B_LAST]) | (int(recs[p + B_LAST + B_ONE]) << 8)
+                last = int(recs[r + B_LAST]) | (int(recs[r + B_LAST + B_ONE]) << 8)
+                last -= (last & 0x8000) << 1
                 d = s - st
                 sign = d >> 63
-                gap = ((d ^ sign) - sign) - points * (tick - day_tick[np.uint64(last)])
-                now[n] = st + (((gap & ~(gap >> 63)) ^ sign) - sign)
-                at[n] = p
-                n += (int(recs[p + B_FLAGS]) != plain) | (gap > 0) | everybody
+                gap = q * ((d ^ sign) - sign) - p * (t - last)
+                gap &= ~(gap >> 63)
+                now[n] = q * st + ((gap ^ sign) - sign)
+                at[n] = r
+                n += (int(recs[r + B_FLAGS]) != plain) | (gap > 0) | everybody
         # 2. the people listed in 1
         row[:] = 0
         score_sum = 0
         for j in range(n):
-            s = now[j]
+            s = now[j] if q == 1 else now[j] // q
             fi = int(recs[at[j] + B_FLAGS])
-            score_sum += s
+            score_sum += now[j]
             hist[i, score_bin[s - smin]] += 1
             if fi & int(CL):
                 row[SN_COURT] += 1
@@ -1027,7 +1075,7 @@ def _snapshot_locality(
                 )
         n_plain = b1 - b0 - n
         row[SN_N] = b1 - b0
-        row[SN_SCORE] = score_sum + n_plain * st
+        row[SN_SCORE] = score_sum + n_plain * q * st  # q times the sum of scores
         row[N_SNAP + g0] += n_plain
         hist[i, score_bin[st - smin]] += n_plain
         stats[i, 0] += row

@@ -27,7 +27,17 @@ import numpy as np
 
 from .rng import geometric_days
 
-__all__ = ["BL", "BLW", "CL", "CLX", "TAINT", "GRADE_SHIFT", "grade_bits", "court_until"]
+__all__ = [
+    "BL",
+    "BLW",
+    "CL",
+    "CLX",
+    "TAINT",
+    "GRADE_SHIFT",
+    "grade_bits",
+    "court_until",
+    "court_extended",
+]
 
 BL = np.uint8(1)
 BLW = np.uint8(2)
@@ -57,11 +67,30 @@ def with_grade(flags: np.uint8, grade: int) -> np.uint8:
 def court_until(state: np.ndarray, day: int, duration: int, hazard: float) -> tuple[int, bool]:
     """Day a new court listing ends, and whether by expiry (True) or by compliance (False).
 
-    Compliance is a daily Bernoulli(hazard); the listing expires after ``duration`` days
-    (0 = never). Because the hazard is memoryless, redrawing it at an extension is exact.
+    Compliance is a daily Bernoulli(hazard) from the day after listing; the listing expires
+    ``duration`` days after it began (0 = never), and on that day expiry wins: a listing of
+    duration D gives compliance D - 1 chances (docs/model.md, section 5).
     """
     comply = day + geometric_days(state, hazard)
     expire = day + duration if duration > 0 else NEVER
+    if expire <= comply:
+        return min(expire, NEVER), True
+    return min(comply, NEVER), False
+
+
+@nb.njit(cache=True)
+def court_extended(
+    state: np.ndarray, day: int, until: int, expires: bool, duration: int, hazard: float
+) -> tuple[int, bool]:
+    """End of a listing extended on ``day`` by a new record, from its pending end ``until``.
+
+    A pending compliance day stands unless the new expiry comes first (compliance is
+    memoryless, so the day drawn at listing is still a correct draw). A pending expiry meant no
+    compliance before it; compliance is then drawn from the day of that expiry on, which is a
+    day of the extended listing (today's chance included, since on the day of an extension the
+    list transitions come after the day's records, MODEL.md section 7)."""
+    expire = day + duration if duration > 0 else NEVER
+    comply = until if not expires else until - 1 + geometric_days(state, hazard)
     if expire <= comply:
         return min(expire, NEVER), True
     return min(comply, NEVER), False

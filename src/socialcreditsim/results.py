@@ -173,8 +173,10 @@ def snapshot_rows(
     """Aggregate one whole-population scan into long rows by dimension and category; people
     counts are scaled to the population unless the scenario asks for raw counts."""
     from . import kernels as kn
+    from .scoring import recovery_fraction
 
     scale = 1.0 if sc.output.raw_counts else pop.scale
+    q = recovery_fraction(sc.score.recovery_per_day)[1]  # the scan sums q times the scores
     grades = [g.name for g in sc.score.grades] or ["all"]
     groups = ["general"] + [g.name for g in sc.groups]
     rows: list[tuple[str, str, str, float, float]] = []
@@ -184,7 +186,7 @@ def snapshot_rows(
         if n == 0:
             return
         rows.append((dim, cat, "people", np.nan, n * scale))
-        rows.append((dim, cat, "mean_score", np.nan, s[kn.SN_SCORE] / n))
+        rows.append((dim, cat, "mean_score", np.nan, s[kn.SN_SCORE] / (q * n)))
         for col, name in (
             (kn.SN_COURT, "share_court_listed"),
             (kn.SN_BL_R, "share_blacklisted_rightful"),
