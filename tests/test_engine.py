@@ -476,9 +476,26 @@ def check_invariants(sim: scs.Sim, res: scs.Results, p: dict[str, Any]) -> None:
                 assert children == 0
         if m.target != "person" and not hold.any():
             assert final_value(res, f"{who}_children", item=m.name) == 0
-    # audited blocked attempts only from affected people (everybody is audited here)
+    # attempts: everybody is audited here, so the audit's attempts rows are everybody's
+    # attempts. Given the stocks, a measure's attempts are Poisson with mean rate / 365 x the
+    # sum over days of the units affected (people and/or children). Where the urban and rural
+    # rates are equal that mean is known from the national stocks (tolerance 5 sqrt(mean));
+    # otherwise it lies between the two rates' means (the same tolerance outside them). None
+    # at all when nobody was ever affected.
     att = res.audit[res.audit["kind"] == "attempts"]
-    assert (att["value"] > 0).all()
+    for k, m in enumerate(measures):
+        who = "rewarded" if M.is_reward[k] else "sanctioned"
+        units = 0.0
+        if M.target[k] & TARGET_PERSON:
+            units += daily(res, f"{who}_people", item=m.name).sum()
+        if M.target[k] & TARGET_CHILDREN:
+            units += daily(res, f"{who}_children", item=m.name).sum()
+        lo, hi = sorted((m.per_year_urban, m.per_year_rural))
+        got = att.loc[att["item"] == m.name, "value"].sum()
+        margin = 5 * np.sqrt(max(units * hi / 365, 1.0))
+        assert units * lo / 365 - margin < got < units * hi / 365 + margin, (m.name, got, units)
+        if units == 0:
+            assert got == 0, m.name
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
