@@ -325,3 +325,51 @@ def test_run_replicates_honours_threads(tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["timings"]["threads"] == 2
     assert manifest["replicates"]["seeds"] == [3, 4]
+
+
+# ------------------------------------------------------------------ bad input (issue 10)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--set", "population.size=1"], ["--agents: expected", "from 1 to 1 ", "population.size"]),
+        (["--set", "behaviours.jaywalking.rate=nan"], ["behaviours.jaywalking.rate", "NaN"]),
+        (["--set", "blacklist.enabled=yes"], ["blacklist.enabled", "'yes'"]),
+        (["--set", "score.start=true"], ["score.start", "True"]),
+        (["--set", "x=" + "[" * 100_000], ["--set x", "nested more than"]),
+        (["--start", "1900-01-01"], ["--start/--end", "30,000 days"]),
+        (["--seed", "-1"], ["--seed"]),
+        (["--agents", "2.5"], ["--agents"]),
+        (["--threads", "0"], ["--threads"]),
+    ],
+)
+def test_bad_options_exit_2_with_one_message_and_write_nothing(
+    tmp_path: Path, args: list[str], fragments: list[str]
+) -> None:
+    out = tmp_path / "out"
+    result = invoke("run", "national", *TINY[:2], *args, "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for frag in fragments:
+        assert frag in result.output, f"{frag!r} not in {result.output!r}"
+    assert not out.exists()
+
+
+def test_default_agents_are_capped_at_the_population() -> None:
+    """rongcheng has 700,000 people: by default it runs 700,000 agents, not a million."""
+    result = invoke("run", "rongcheng", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "700,000 standing for 700,000 people" in result.stdout
+    result = invoke("run", "rongcheng", "--agents", "700001", "--dry-run")
+    assert result.exit_code == 2
+    assert "--agents: expected a whole number from 1 to 700,000" in result.output
+
+
+def test_bad_deep_scenario_file_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text("x = " + "[" * 100_000 + "]" * 100_000)
+    result = invoke("run", str(path), "--dry-run")
+    assert result.exit_code == 2
+    assert f"{path}: nested more than" in result.output
+    assert "Traceback" not in result.output

@@ -6,6 +6,8 @@ Every bad file must give ONE ScenarioError, on one line, that names the file and
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -232,6 +234,14 @@ def test_base_file_is_valid(tmp_path: Path) -> None:
     assert sc.meta.name == "bad"
 
 
+JAYWALKING = '[[behaviours]]\nname = "jaywalking"\nchannel = "camera"\nrate = 12.0\n'
+JAYWALKING += "score_change = -5\n"
+
+
+def records_behaviour(name: str) -> str:
+    return f'[[behaviours]]\nname = "{name}"\nchannel = "records"\nrate = 1.0\nscore_change = 0\n'
+
+
 BAD_FILES = {
     "unknown field": (
         ("start = 1000\n", "start = 1000\nstrat = 5\n"),
@@ -280,6 +290,180 @@ BAD_FILES = {
         ('channel = "camera"', 'channel = "radio"'),
         ["behaviours.jaywalking.channel", "radio", "camera"],
     ),
+    # issue 10: what cannot mean anything is refused, with the field and the reason
+    "NaN rate": (("rate = 12.0", "rate = nan"), ["behaviours.jaywalking.rate", "NaN"]),
+    "infinite point of a rate schedule": (
+        ("rate = 12.0", "rate = [[2018-01-01, 1.0], [2018-06-01, inf]]"),
+        ["behaviours.jaywalking.rate", "infinity"],
+    ),
+    "rate above one a day": (
+        ("rate = 12.0", "rate = 1000.0"),
+        ["behaviours.jaywalking.rate", "1000.0", "at most one a day"],
+    ),
+    "schedule dates out of order": (
+        ("rate = 12.0", "rate = [[2018-06-01, 1.0], [2018-01-01, 2.0]]"),
+        ["behaviours.jaywalking.rate", "strictly increasing"],
+    ),
+    "string for a number": (("max = 1300", 'max = "1300"'), ["score.max", "'1300'"]),
+    "string for a boolean": (
+        ("enabled = true", 'enabled = "yes"'),
+        ["blacklist.enabled", "boolean", "'yes'"],
+    ),
+    "whole number for a boolean": (
+        ("enabled = true", "enabled = 1"),
+        ["blacklist.enabled", "boolean", "(got 1)"],
+    ),
+    "boolean for a number": (("start = 1000\n", "start = true\n"), ["score.start", "True"]),
+    "fraction for a whole number": (
+        ("size = 1000000", "size = 1000000.5"),
+        ["population.size", "integer", "1000000.5"],
+    ),
+    "score change beyond 16 bits": (
+        ("score_change = -5", "score_change = -3000000000"),
+        ["behaviours.jaywalking.score_change", "16-bit", "-3000000000"],
+    ),
+    "score change as a huge real": (
+        ("score_change = -5", "score_change = 1e20"),
+        ["behaviours.jaywalking.score_change", "integer", "1e+20"],
+    ),
+    "blacklist threshold below the lowest score": (
+        ("entry_below = 850", "entry_below = -5"),
+        ["blacklist.entry_below (-5)", "score range", "[0, 1300]"],
+    ),
+    "blacklist threshold beyond 16 bits": (
+        ("entry_below = 850", "entry_below = -100000000000000000000"),
+        ["blacklist.entry_below"],
+    ),
+    "grade minimum beyond 16 bits": (
+        ('name = "B"\nmin = 0', 'name = "B"\nmin = -100000'),
+        ["score.grades.B.min", "16-bit", "-100000"],
+    ),
+    "huge urban multiplier": (
+        ("score_change = -5\n", "score_change = -5\nurban_multiplier = 1e300\n"),
+        ["behaviours.jaywalking.urban_multiplier", "1,000", "2**62", "1e+300"],
+    ),
+    "infinite deterrence": (
+        ("score_change = -5\n", "score_change = -5\ndeterrence_elasticity = inf\n"),
+        ["behaviours.jaywalking.deterrence_elasticity", "finite"],
+    ),
+    "record probability above 1": (
+        ("score_change = -5\n", "score_change = -5\nrecord_probability = 1.5\n"),
+        ["behaviours.jaywalking.record_probability", "1.5", "probability"],
+    ),
+    "infinite attempts a year": (
+        ("per_year_urban = 1.0", "per_year_urban = inf"),
+        ["sanctions.flights.per_year_urban", "finite", "inf"],
+    ),
+    "attempts beyond ten a day": (
+        ("per_year_urban = 1.0", "per_year_urban = 1e6"),
+        ["sanctions.flights.per_year_urban", "ten a day", "1000000.0"],
+    ),
+    "population beyond the Earth's": (
+        ("size = 1000000", "size = 100000000000"),
+        ["population.size", "Earth", "100000000000"],
+    ),
+    "infinite population": (("size = 1000000", "size = inf"), ["population.size", "integer"]),
+    "infinite region share": (
+        ("share = 1.0, urban", "share = inf, urban"),
+        ["population.regions.Testland.share", "finite"],
+    ),
+    "no regions": (
+        ('regions = [{ name = "Testland", share = 1.0, urban_share = 0.6 }]', "regions = []"),
+        ["population.regions", "at least one region"],
+    ),
+    "duplicate region names": (
+        (
+            '{ name = "Testland", share = 1.0, urban_share = 0.6 }',
+            '{ name = "Testland", share = 1.0, urban_share = 0.6 },'
+            ' { name = "Testland", share = 2.0, urban_share = 0.5 }',
+        ),
+        ["population.regions", "duplicate names", "Testland"],
+    ),
+    "empty name": (('name = "jaywalking"', 'name = ""'), ["behaviours[0].name", "printable"]),
+    "control character in a name": (
+        ('name = "jaywalking"', 'name = "jay\\u0007walking"'),
+        ["behaviours[0].name", "printable", "\\x07"],
+    ),
+    "dot in a name": (('name = "jaywalking"', 'name = "jay.walking"'), ["name", "'.'"]),
+    "no behaviours": (
+        (
+            JAYWALKING,
+            "",
+        ),
+        ["behaviours", "at least one"],
+    ),
+    "duplicate behaviours": (
+        (
+            "score_change = -5\n",
+            'score_change = -5\n[[behaviours]]\nname = "jaywalking"\n'
+            'channel = "camera"\nrate = 1.0\nscore_change = -1\n',
+        ),
+        ["behaviours", "duplicate names", "jaywalking"],
+    ),  # fmt: skip
+    "65 behaviours": (
+        (
+            "score_change = -5\n",
+            "score_change = -5\n" + "".join(records_behaviour(f"b{i}") for i in range(64)),
+        ),
+        ["behaviours", "at most 64 behaviours", "65"],
+    ),  # fmt: skip
+    "rollout share going down": (
+        (
+            '[[rollout]]\ndate = 2018-01-01\nregions = ["Testland"]\n',
+            "[[rollout]]\ndate = 2018-01-01\nshare = 0.5\n"
+            "[[rollout]]\ndate = 2018-06-01\nshare = 0.2\n",
+        ),
+        ["rollout", "must not go down", "[0.5, 0.2]"],
+    ),
+    "rollout out of date order": (
+        (
+            '[[rollout]]\ndate = 2018-01-01\nregions = ["Testland"]\n',
+            "[[rollout]]\ndate = 2018-06-01\nshare = 0.2\n"
+            "[[rollout]]\ndate = 2018-01-01\nshare = 0.5\n",
+        ),
+        ["rollout", "date order", "2018-06-01"],
+    ),
+    "audit sample beyond memory": (
+        ("[meta]\n", "[output]\naudit_sample = 100000000\n[meta]\n"),
+        ["output.audit_sample", "10,000,000", "100000000"],
+    ),
+    "snapshot period beyond any run": (
+        ("[meta]\n", "[output]\nsnapshot_every_days = 100000\n[meta]\n"),
+        ["output.snapshot_every_days", "30,000", "16-bit"],
+    ),
+    "recovery below a ten-thousandth of a point": (
+        ("max = 1300", "max = 1300\nrecovery_per_day = 0.00001"),
+        ["score.recovery_per_day", "0.0001", "1e-05"],
+    ),
+    "infinite initial score spread": (
+        ("[meta]\n", "[initial]\nscore_sd = inf\n[meta]\n"),
+        ["initial.score_sd", "finite"],
+    ),
+    "huge initial score spread": (
+        ("[meta]\n", "[initial]\nscore_sd = 1e300\n[meta]\n"),
+        ["initial.score_sd", "65,535", "16-bit"],
+    ),
+    "infinite propensity shape": (
+        ("size = 1000000", "size = 1000000\npropensity_shape = inf"),
+        ["population.propensity_shape", "finite"],
+    ),
+    "NaN in the camera schedule": (
+        ("[meta]\n", "[surveillance]\ncameras = [[2018-01-01, nan]]\n[meta]\n"),
+        ["surveillance.cameras", "NaN"],
+    ),
+    "children per parent beyond reason": (
+        ("size = 1000000", "size = 1000000\nchildren_per_parent = 1e300"),
+        ["population.children_per_parent", "20"],
+    ),
+    "a schedule of 1,001 points": (
+        (
+            "rate = 12.0",
+            "rate = ["
+            + ", ".join(f"[{dt.date(2018, 1, 1) + dt.timedelta(days=i)}, 1.0]" for i in range(1001))
+            + "]",
+        ),
+        ["behaviours.jaywalking.rate", "at most 1000 points"],
+    ),  # fmt: skip
 }
 
 
@@ -317,6 +501,148 @@ def test_errors_from_a_dict_name_the_source() -> None:
     with pytest.raises(ScenarioError) as err:
         load_scenario({"score": {"strat": 1}})
     assert str(err.value).startswith("scenario: score.strat: unknown field")
+
+
+# ------------------------------------------------------------------------------- limits
+
+TEXTS = {
+    "arrays nested 100,000 deep": ("x = " + "[" * 100_000 + "]" * 100_000, "nested more than"),
+    "inline tables nested 5,000 deep": ("x = " + "{a=" * 5000 + "1" + "}" * 5000, "nested more"),
+    "a dotted key of 100,000 parts": ("a" + ".a" * 100_000 + " = 1", "dotted key"),
+    "a table header of 100,000 parts": ("[" + "a." * 100_000 + "a]", "dotted key"),
+    "a file over 1 MB": ("# " + "x" * 1_000_001, "at most 1,000,000"),
+    "an empty file": ("", "behaviours: needs at least one"),
+}
+
+
+@pytest.mark.parametrize("case", list(TEXTS))
+def test_size_and_nesting_are_refused_before_parsing(case: str, tmp_path: Path) -> None:
+    text, fragment = TEXTS[case]
+    path = write(tmp_path, text)
+    t0 = time.perf_counter()
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert time.perf_counter() - t0 < 2, "refused before the (recursive, or slow) parse"
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: ") and fragment in msg, msg
+    assert len(msg.splitlines()) == 1, msg
+
+
+def test_deep_or_long_data_from_python_is_refused_quickly() -> None:
+    deep: dict = {}
+    node = deep
+    for _ in range(100_000):
+        node["a"] = {}
+        node = node["a"]
+    with pytest.raises(ScenarioError, match="nested more than 10 levels"):
+        load_scenario({"meta": deep})
+    many = [
+        {"name": f"b{i}", "channel": "records", "rate": 1.0, "score_change": 0}
+        for i in range(100_000)
+    ]
+    t0 = time.perf_counter()
+    with pytest.raises(ScenarioError, match="behaviours: a list of 100,000 items; at most"):
+        load_scenario({"behaviours": many})
+    assert time.perf_counter() - t0 < 2
+    with pytest.raises(ScenarioError, match="at most 64 behaviours; got 5,000"):
+        load_scenario({"behaviours": many[:5000]})  # the count comes before the names
+    with pytest.raises(ScenarioError, match="scenario: expected a built-in name"):
+        load_scenario([1, 2])  # type: ignore[arg-type]
+
+
+def test_unreadable_files_name_the_file(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00 [score]")
+    with pytest.raises(ScenarioError, match=r"binary\.toml: not a text file"):
+        load_scenario(binary)
+    folder = tmp_path / "folder.toml"
+    folder.mkdir()
+    with pytest.raises(ScenarioError, match=r"folder\.toml: no such scenario file"):
+        load_scenario(folder)
+    if os.geteuid() != 0:  # root reads anything
+        locked = write(tmp_path, BASE, "locked.toml")
+        locked.chmod(0)
+        with pytest.raises(ScenarioError, match=r"locked\.toml: cannot be read"):
+            load_scenario(locked)
+
+
+@pytest.mark.parametrize(
+    ("override", "fragments"),
+    [
+        ("behaviours.jaywalking.rate=nan", ["behaviours.jaywalking.rate", "NaN"]),
+        ("behaviours.jaywalking.record_probability=inf", ["record_probability", "infinity"]),
+        ("surveillance.cameras=[[2018-01-01, nan]]", ["surveillance.cameras", "NaN"]),
+        ("population.propensity_shape=inf", ["population.propensity_shape", "finite"]),
+        ("behaviours.jaywalking.urban_multiplier=1e300", ["urban_multiplier", "2**62"]),
+        ("blacklist.entry_below=-1e20", ["blacklist.entry_below", "integer"]),
+        ("blacklist.exit_at=5000", ["blacklist.exit_at (5000)", "score range"]),
+        ("score.start=true", ["score.start", "integer", "True"]),
+        ("blacklist.enabled=yes", ["blacklist.enabled", "boolean", "'yes'"]),
+        ("blacklist.enabled=1", ["blacklist.enabled", "boolean"]),
+        ('population.size="12"', ["population.size", "'12'"]),
+        ("population.size=1e300", ["population.size", "integer"]),
+        ("score.recovery_per_day=0.00001", ["score.recovery_per_day", "0.0001"]),
+        ("behaviours.jaywalking.rate=" + "[" * 100_000, ["--set behaviours.jaywalking.rate"]),
+        ("population.regions=[]", ["population.regions", "at least one region"]),
+        ('groups.petitioners.name=""', ["groups[", "name", "printable"]),
+    ],
+)
+def test_bad_values_in_overrides_are_refused(override: str, fragments: list[str]) -> None:
+    with pytest.raises(ScenarioError) as err:
+        load_scenario("national", [override])
+    msg = str(err.value)
+    assert len(msg.splitlines()) == 1, msg
+    for frag in fragments:
+        assert frag in msg, f"{frag!r} not in {msg!r}"
+
+
+TINY_POP = {
+    "population": {"size": 1, "regions": [{"name": "A", "share": 1.0, "urban_share": 0.5}]},
+    "behaviours": [{"name": "b", "channel": "records", "rate": 1.0, "score_change": -1}],
+}
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda: scs.Sim("national", n_agents="10"), "n_agents: expected a whole number"),
+        (lambda: scs.Sim("national", n_agents=1.5), "n_agents: expected a whole number"),
+        (lambda: scs.Sim("national", n_agents=True), "got True"),
+        (lambda: scs.Sim("national", n_agents=0), "n_agents: expected"),
+        (lambda: scs.Sim(TINY_POP, n_agents=20_000), "from 1 to 1 (each agent stands"),
+        (lambda: scs.Sim("national", seed=-1), "seed: expected a whole number from 0"),
+        (lambda: scs.Sim("national", seed=1.5), "seed: expected"),
+        (lambda: scs.Sim("national", seed=2**64), "seed: expected"),
+        (lambda: scs.Sim("national", threads=0), "threads: expected"),
+        (lambda: scs.Sim("national", threads=-3), "threads: expected"),
+        (lambda: scs.Sim("national", overrides="a=b"), "overrides must be a list"),
+        (lambda: scs.Sim("national", overrides=[1]), "expected a 'key=value' string"),
+        (lambda: scs.Sim("national", overrides={1: 2}), "keys must be strings"),
+        (lambda: scs.Sim(42), "scenario: expected a built-in name"),
+        (lambda: scs.Sim(None), "scenario: expected a built-in name"),
+        (lambda: scs.MultiSim("national", replicates=0), "replicates: expected"),
+        (lambda: scs.MultiSim("national", band="10:90"), "band: expected two percentiles"),
+        (lambda: scs.MultiSim("national", band=(10, None)), "band: percentiles must be numbers"),
+        (lambda: scs.MultiSim("national", processes=0), "processes: expected"),
+        (lambda: scs.Comparison("national"), "scenarios: expected a list"),
+        (lambda: scs.Comparison(["national"], variants="score.start=9"), "variants: expected"),
+        (lambda: scs.Comparison(["national", "rongcheng"], n_agents=800_000), "n_agents"),
+        (lambda: scs.Sweep("national", vary="score.start=900:1000:2"), "vary: expected a list"),
+        (lambda: scs.Sweep("national", ["score.start=900:1000:2"], sobol=2.0), "sobol"),
+        (lambda: scs.Sweep("national", ["score.start=900:1000:2"], seed="1"), "seed"),
+    ],
+)
+def test_python_api_refuses_bad_arguments_with_scenario_error(make, fragment: str) -> None:
+    with pytest.raises(ScenarioError) as err:
+        make()
+    assert fragment in str(err.value), str(err.value)
+
+
+def test_agents_up_to_the_population_are_allowed() -> None:
+    sim = scs.Sim(TINY_POP, n_agents=1, seed=0)
+    assert sim.n_agents == 1
+    assert scs.Sim("rongcheng", n_agents=700_000).n_agents == 700_000
+    assert scs.Sim("national", n_agents=np.int64(5), seed=np.uint8(3)).seed == 3  # numpy ints
 
 
 # ------------------------------------------------------------------------------- runs

@@ -103,9 +103,18 @@ def _err() -> Console:
     return Console(stderr=True)
 
 
+# The Python API's argument names, as the options that set them (messages name what was typed).
+_OPTION_OF = {"n_agents": "--agents", "seed": "--seed", "threads": "--threads",
+              "replicates": "--replicates", "processes": "--processes"}  # fmt: skip
+
+
 def _fail(message: object, code: int = 2) -> NoReturn:
     """Print one message in red on stderr and exit."""
-    _err().print(str(message), style="red", markup=False, highlight=False, soft_wrap=True)
+    text = str(message)
+    head, sep, rest = text.partition(": ")
+    if sep and head in _OPTION_OF:
+        text = f"{_OPTION_OF[head]}: {rest}"
+    _err().print(text, style="red", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -240,15 +249,17 @@ def run(
         str, typer.Argument(help="A built-in scenario name or a scenario TOML file.")
     ] = "national",
     agents: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--agents",
             "-n",
             min=1,
+            show_default=False,
             help="Simulated agents; they stand for the scenario's population.size "
-            "(1,411,778,724 by default), counts are scaled up.",
+            "(1,411,778,724 by default), counts are scaled up; at most population.size "
+            f"[default: {DEFAULT_AGENTS:,}, or population.size if smaller]",
         ),
-    ] = DEFAULT_AGENTS,
+    ] = None,
     seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Random seed.")] = 0,
     start: Annotated[dt.datetime | None, _date_option("First day (sets time.start).")] = None,
     end: Annotated[dt.datetime | None, _date_option("Last day (sets time.end).")] = None,
@@ -318,7 +329,7 @@ def _band(text: str) -> tuple[float, float]:
 
 def _run(
     source: str,
-    agents: int,
+    agents: int | None,
     seed: int,
     start: dt.datetime | None,
     end: dt.datetime | None,
@@ -336,6 +347,8 @@ def _run(
         sc = load_scenario(source, sets or None)
         if dates:
             sc = sc.with_overrides(dates, source="--start/--end")
+        if agents is None:
+            agents = min(DEFAULT_AGENTS, sc.population.size)
         sim = Sim(sc, n_agents=agents, seed=seed, threads=threads)
     except (ScenarioError, ValueError) as exc:
         _fail(exc)

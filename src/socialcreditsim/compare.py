@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .engine import Sim
 from .replicates import (
     DEFAULT_BAND,
     Job,
     band_of,
     check_band,
+    check_processes,
     output_summary,
     percentiles,
     processes_for,
@@ -35,7 +37,7 @@ from .replicates import (
     stack_series,
 )
 from .results import _version, read_manifest, save_folder
-from .scenario import Scenario, ScenarioError, load_scenario
+from .scenario import Scenario, ScenarioError, check_strings, check_whole, load_scenario
 from .series import headline_outputs
 
 if TYPE_CHECKING:
@@ -252,13 +254,17 @@ class Comparison:
         band: Sequence[float] = DEFAULT_BAND,
         processes: int | None = None,
     ):
-        if n_agents < 1:
-            raise ValueError(f"n_agents must be at least 1, got {n_agents}")
-        if replicates < 2:
-            raise ValueError(f"replicates must be at least 2 to give intervals, got {replicates}")
-        self.arms = make_arms(scenarios, variants, sets)
+        replicates = check_whole(replicates, "replicates", 2, 10_000, "two give an interval")
+        if isinstance(scenarios, (str, Path, Scenario)) or not isinstance(scenarios, Sequence):
+            raise ScenarioError(f"scenarios: expected a list of scenarios; got {scenarios!r}")
+        self.arms = make_arms(
+            scenarios, check_strings(variants, "variants"), check_strings(sets, "sets")
+        )
         self.band = check_band(band)
-        self.n_agents, self.seed, self.processes = int(n_agents), int(seed), processes
+        for arm in self.arms:  # every arm checks the agents against its population
+            n_agents = Sim(arm.scenario, n_agents=n_agents, seed=seed).n_agents
+        self.n_agents, self.seed = n_agents, check_whole(seed, "seed", 0, 2**63 - 1)
+        self.processes = check_processes(processes)
         self.seeds = replicate_seeds(seed, replicates)
 
     def jobs(self) -> list[Job]:

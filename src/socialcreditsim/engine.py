@@ -24,7 +24,7 @@ from .population import Population, build_population
 from .results import Results, TimeseriesLayout, snapshot_rows
 from .rollout import join_days
 from .sanctions import Measures, compile_measures
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario, check_whole, load_scenario
 from .scoring import recovery_fraction
 from .surveillance import coverage
 
@@ -122,14 +122,15 @@ class Sim:
         overrides: list[str] | dict[str, Any] | None = None,
         threads: int | None = None,
     ):
-        self.threads = threads  # None: one per core, and one per half a million scored people
+        # None: one per core, and one per half a million scored people
+        self.threads = None if threads is None else check_whole(threads, "threads", 1, 1024)
         self.scenario = load_scenario(scenario, overrides)
-        if n_agents < 1:
-            raise ValueError(f"n_agents must be at least 1, got {n_agents}")
-        if not 0 <= seed < 2**63:
-            raise ValueError(f"seed must be in [0, 2**63), got {seed}")
-        self.n_agents = int(n_agents)
-        self.seed = int(seed)
+        size = self.scenario.population.size
+        self.n_agents = check_whole(
+            n_agents, "n_agents", 1, size, "each agent stands for at least one person of"
+            " population.size"
+        )  # fmt: skip
+        self.seed = check_whole(seed, "seed", 0, 2**63 - 1)
         self.results: Results | None = None
         # after run(): the final state, for inspection and tests
         self.population: Population | None = None

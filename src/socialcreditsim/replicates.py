@@ -32,7 +32,7 @@ import pandas as pd
 
 from .engine import NotEnoughMemory, Sim, _available_memory, estimate_memory
 from .results import Results, save_folder
-from .scenario import Scenario
+from .scenario import Scenario, ScenarioError, check_whole
 from .series import headline_outputs, outputs
 
 if TYPE_CHECKING:
@@ -60,11 +60,22 @@ def replicate_seeds(seed: int, replicates: int) -> list[int]:
     return [(seed + r) % 2**63 for r in range(replicates)]
 
 
+def check_processes(processes: Any) -> int | None:
+    """``processes``: None (one per core) or a whole number from 1 to 1,024."""
+    return None if processes is None else check_whole(processes, "processes", 1, 1024)
+
+
 def check_band(band: Sequence[float]) -> tuple[float, float]:
     """A band as (lower, upper) percentiles, 0 <= lower < 50 < upper <= 100."""
+    import numbers
+
+    if isinstance(band, (str, bytes)) or not isinstance(band, Sequence) or len(band) != 2:
+        raise ScenarioError(f"band: expected two percentiles (LO, HI), e.g. (10, 90); got {band!r}")
+    if any(isinstance(x, bool) or not isinstance(x, numbers.Real) for x in band):
+        raise ScenarioError(f"band: percentiles must be numbers; got {band!r}")
     lo, hi = (float(x) for x in band)
     if not 0 <= lo < 50 < hi <= 100:
-        raise ValueError(
+        raise ScenarioError(
             f"need percentiles LO:HI with 0 <= LO < 50 < HI <= 100, e.g. 10:90; got {lo:g}:{hi:g}"
         )
     return lo, hi
@@ -354,10 +365,10 @@ class MultiSim:
         processes: int | None = None,
         threads: int | None = None,
     ):
-        if replicates < 1:
-            raise ValueError(f"replicates must be at least 1, got {replicates}")
+        replicates = check_whole(replicates, "replicates", 1, 10_000)
         self.band = check_band(band)
-        self.sim = Sim(scenario, n_agents=n_agents, seed=seed, overrides=overrides)
+        self.sim = Sim(scenario, n_agents=n_agents, seed=seed, overrides=overrides, threads=threads)
+        check_processes(processes)
         self.scenario = self.sim.scenario
         self.seeds = replicate_seeds(seed, replicates)
         self.processes = processes

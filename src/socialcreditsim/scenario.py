@@ -16,9 +16,11 @@ from typing import Annotated, Any, Literal
 
 import tomli_w
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     field_validator,
     model_validator,
@@ -29,6 +31,8 @@ __all__ = [
     "ScenarioError",
     "Schedule",
     "builtin_scenarios",
+    "check_strings",
+    "check_whole",
     "field_value",
     "load_scenario",
 ]
@@ -41,29 +45,136 @@ class ScenarioError(ValueError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no string for a number or a boolean, no boolean for a number; no NaN or infinity
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-NonNeg = Annotated[float, Field(ge=0)]
-Prob = Annotated[float, Field(ge=0, le=1)]
+# Numbers are strict (a TOML 12 is a number, "12" is not) and finite; a whole number is accepted
+# where a real one is expected. Dates stay lax: "2018-01-01" is as clear as 2018-01-01.
+Num = Annotated[float, Strict()]
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+
+# Bounds, each with its reason (docs/scenarios.md, "Limits").
+SCORE_LO, SCORE_HI = -32768, 32767  # scores are int16 in the engine
+MAX_SCORE_CHANGE = SCORE_HI - SCORE_LO  # a bigger change only clamps (and overflows int32)
+MAX_RATE = 365.0  # events per person a year: one a day
+MAX_MULTIPLIER = 1000.0  # with rates <= 365 a year, expected daily counts stay far below 2**62
+MAX_PER_YEAR = 3650.0  # attempts or compliance chances: at most ten a day
+MAX_POPULATION = 10**10  # more people than live on Earth
+MAX_SHARE = 1e9  # region shares are relative weights
+MAX_CAMERAS = 1e11  # ten cameras for every person on Earth
+MAX_DAYS = 30_000  # day counters are int16
+MAX_AUDIT = 10_000_000  # the audit table holds a record a day per sampled person
+MAX_COUNT = 1e15  # published figures and initial counts: far beyond any real count
+MAX_NAME = 64
+MAX_TEXT = 10_000
+MAX_POINTS = 1000  # points of a schedule
+MAX_REGIONS = 256  # each region has its own urban and rural localities
+MAX_ITEMS = 1000  # rollout steps, published figures, sources, assumptions
+MAX_MEASURES = 64  # sanctions, rewards
+MAX_BEHAVIOURS = 64
+MAX_GROUPS = 7
+MAX_GRADES = 8
+MAX_FILE_BYTES = 1_000_000  # the built-in scenarios are under 10 kB
+MAX_DEPTH = 10  # the deepest field is a schedule point: behaviours[i].rate[j][k]
+MAX_LIST = 10_000  # any list, before the per-field limits are checked
+
+
+def _fmt(x: float) -> str:
+    """1,000 or 0.01: whole bounds with thousands separators."""
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
+
+
+def _in(lo: float, hi: float, why: str, lo_open: bool = False) -> AfterValidator:
+    """A range check whose message says what is allowed and why."""
+
+    def check(v: float) -> float:
+        if v < lo or v > hi or (lo_open and v == lo):
+            low = f"above {_fmt(lo)}" if lo_open else f"at least {_fmt(lo)}"
+            raise ValueError(f"must be {low} and at most {_fmt(hi)} ({why}); got {v!r}")
+        return v
+
+    return AfterValidator(check)
+
+
+def _name(v: str) -> str:
+    if not v or len(v) > MAX_NAME or not v.isprintable() or v != v.strip():
+        raise ValueError(
+            f"a name must be 1 to {MAX_NAME} printable characters, without leading or trailing"
+            f" spaces; got {v!r}"
+        )
+    if "." in v or "=" in v:
+        raise ValueError(
+            f"a name may not contain '.' or '=' (--set addresses items by name); got {v!r}"
+        )
+    return v
+
+
+def _text(v: str) -> str:
+    if len(v) > MAX_TEXT:
+        raise ValueError(f"at most {MAX_TEXT:,} characters; got {len(v):,}")
+    return v
+
+
+Name = Annotated[str, Strict(), AfterValidator(_name)]
+Text = Annotated[str, Strict(), AfterValidator(_text)]
+Prob = Annotated[float, Strict(), _in(0, 1, "a probability")]
+Share = Annotated[float, Strict(), _in(0, 1, "a share")]
+Multiplier = Annotated[
+    float, Strict(), _in(0, MAX_MULTIPLIER, "keeps daily counts far below 2**62")
+]
+PerYear = Annotated[float, Strict(), _in(0, MAX_PER_YEAR, "at most ten a day")]
+ScoreInt = Annotated[int, Strict(), _in(SCORE_LO, SCORE_HI, "scores are 16-bit")]
+Days = Annotated[int, Strict(), _in(0, MAX_DAYS, "day counters are 16-bit")]
+
+
+def _at_most(n: int, what: str) -> AfterValidator:
+    def check(v: Any) -> Any:
+        if len(v) > n:
+            raise ValueError(f"at most {n:,} {what}; got {len(v):,}")
+        return v
+
+    return AfterValidator(check)
+
+
+def _unique(items: list[Any], field: str | None) -> None:
+    """Refuse repeated names (linear: a Counter, not list.count)."""
+    from collections import Counter
+
+    dup = sorted(n for n, k in Counter(x.name for x in items).items() if k > 1)
+    if dup:
+        raise ValueError(f"{field + ': ' if field else ''}duplicate names {dup}")
+
+
+def _plain_name(name: Any) -> bool:
+    """Whether a name can stand in a dotted field path as it is."""
+    try:
+        return isinstance(name, str) and _name(name) == name
+    except ValueError:
+        return False
+
 
 # A value that may change over time: a number, or [[date, value], ...] points interpolated
 # linearly between dates and held constant before the first and after the last.
-Schedule = float | list[tuple[dt.date, float]]
+Schedule = Num | list[tuple[dt.date, Num]]
 
 
-def _check_schedule(value: Schedule, lo: float, hi: float | None) -> Schedule:
+def _check_schedule(value: Schedule, lo: float, hi: float, why: str) -> Schedule:
     points = [value] if isinstance(value, (int, float)) else [v for _, v in value]
     if not isinstance(value, (int, float)):
         if not value:
             raise ValueError("a schedule needs at least one [date, value] point")
+        if len(value) > MAX_POINTS:
+            raise ValueError(f"a schedule has at most {MAX_POINTS} points; got {len(value):,}")
         dates = [d for d, _ in value]
-        if dates != sorted(dates) or len(set(dates)) != len(dates):
+        if any(a >= b for a, b in zip(dates, dates[1:], strict=False)):
             raise ValueError("schedule dates must be strictly increasing")
     for v in points:
-        if v < lo or (hi is not None and v > hi):
-            allowed = f">= {lo}" if hi is None else f"between {lo} and {hi}"
-            raise ValueError(f"value {v} is out of range: must be {allowed}")
+        if v < lo or v > hi:
+            raise ValueError(
+                f"value {v} is out of range: must be between {_fmt(lo)} and {_fmt(hi)} ({why})"
+            )
     return value
 
 
@@ -88,10 +199,10 @@ def schedule_values(value: Schedule, days: list[dt.date]) -> list[float]:
 
 
 class Meta(_Model):
-    name: str = "unnamed"
-    description: str = ""
-    sources: list[str] = []
-    assumptions: list[str] = []
+    name: Text = "unnamed"
+    description: Text = ""
+    sources: Annotated[list[Text], _at_most(MAX_ITEMS, "sources")] = []
+    assumptions: Annotated[list[Text], _at_most(MAX_ITEMS, "assumptions")] = []
 
 
 class Time(_Model):
@@ -102,28 +213,43 @@ class Time(_Model):
     def _order(self) -> Time:
         if self.end < self.start:
             raise ValueError(f"end ({self.end}) must not be before start ({self.start})")
-        if (self.end - self.start).days >= 30000:
+        if (self.end - self.start).days >= MAX_DAYS:
             raise ValueError("a run may last at most 30,000 days (day counters are 16-bit)")
         return self
 
 
 class Region(_Model):
-    name: str
-    share: Annotated[float, Field(gt=0)]
-    urban_share: Prob
+    name: Name
+    share: Annotated[float, Strict(), _in(0, MAX_SHARE, "a relative weight", lo_open=True)]
+    urban_share: Share
 
 
 class Population(_Model):
-    size: Annotated[int, Field(gt=0)] = CENSUS_2020_POPULATION
+    size: Annotated[int, Strict(), _in(1, MAX_POPULATION, "more than live on Earth")] = (
+        CENSUS_2020_POPULATION
+    )
     regions: Literal["census2020"] | list[Region] = "census2020"
-    locality_size: Annotated[int, Field(ge=64, le=2**20)] = 16384
-    child_share: Prob = 0.21
-    senior_share: Prob = 0.187
-    children_per_parent: Annotated[float, Field(ge=1)] = 1.4
-    propensity_shape: Annotated[float, Field(gt=0)] = 1.0
-    propensity_classes: Annotated[int, Field(ge=1, le=32)] = 8
-    prosocial_shape: Annotated[float, Field(gt=0)] = 2.0
-    prosocial_classes: Annotated[int, Field(ge=1, le=16)] = 4
+    locality_size: Annotated[Int, Field(ge=64, le=2**20)] = 16384
+    child_share: Share = 0.21
+    senior_share: Share = 0.187
+    children_per_parent: Annotated[float, Strict(), _in(1, 20, "children per parent")] = 1.4
+    propensity_shape: Annotated[float, Strict(), _in(0.01, 1000, "a gamma shape")] = 1.0
+    propensity_classes: Annotated[Int, Field(ge=1, le=32)] = 8
+    prosocial_shape: Annotated[float, Strict(), _in(0.01, 1000, "a gamma shape")] = 2.0
+    prosocial_classes: Annotated[Int, Field(ge=1, le=16)] = 4
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            if not v:
+                raise ValueError('needs at least one region (or "census2020")')
+            if len(v) > MAX_REGIONS:
+                raise ValueError(
+                    f"at most {MAX_REGIONS} regions (each has its own localities); got {len(v):,}"
+                )
+            _unique(v, None)
+        return v
 
     @model_validator(mode="after")
     def _ages(self) -> Population:
@@ -135,46 +261,54 @@ class Population(_Model):
 class Group(_Model):
     """A named share of adults treated differently: targeted enforcement."""
 
-    name: str
-    share: Annotated[float, Field(gt=0, lt=1)]
-    rate_multipliers: dict[str, NonNeg] = {}
-    record_multiplier: NonNeg = 1.0
-    court_listing_multiplier: NonNeg = 1.0
+    name: Name
+    share: Annotated[float, Strict(), Field(gt=0, lt=1)]
+    rate_multipliers: Annotated[
+        dict[str, Multiplier], _at_most(MAX_BEHAVIOURS, "rate multipliers")
+    ] = {}
+    record_multiplier: Multiplier = 1.0
+    court_listing_multiplier: Multiplier = 1.0
 
 
 class Behaviour(_Model):
-    name: str
+    name: Name
     channel: Literal["records", "court", "online", "camera"]
     rate: Schedule = Field(description="events per person per year")
-    score_change: int
+    score_change: Annotated[
+        int,
+        Strict(),
+        _in(-MAX_SCORE_CHANGE, MAX_SCORE_CHANGE, "scores are 16-bit: a bigger change only clamps"),
+    ]
     ages: list[Literal["adult", "senior"]] = ["adult", "senior"]
-    urban_multiplier: NonNeg = 1.0
-    rural_multiplier: NonNeg = 1.0
+    urban_multiplier: Multiplier = 1.0
+    rural_multiplier: Multiplier = 1.0
     propensity: Literal["rule_breaking", "pro_social", "none"] = "rule_breaking"
     record_probability: Schedule = 1.0
-    deterrence_elasticity: NonNeg = 0.0
-    perception_lag_days: Annotated[float, Field(ge=1)] = 90.0
+    deterrence_elasticity: Annotated[float, Strict(), _in(0, 100, "deterrence saturates")] = 0.0
+    perception_lag_days: Annotated[float, Strict(), _in(1, MAX_DAYS, "days of a run")] = 90.0
     shaming_probability: Prob = 0.0
     listing_probability: Prob = 1.0
     fnir: Prob | None = None  # camera only: overrides surveillance.fnir for this behaviour
     fpir: Prob | None = None  # camera only: overrides surveillance.fpir for this behaviour
-    follows_rollout: bool = True
+    follows_rollout: Bool = True
 
     @field_validator("rate")
     @classmethod
     def _rate(cls, v: Schedule) -> Schedule:
-        return _check_schedule(v, 0.0, 365.0)
+        return _check_schedule(v, 0.0, MAX_RATE, "events per person a year: at most one a day")
 
     @field_validator("record_probability")
     @classmethod
     def _prob(cls, v: Schedule) -> Schedule:
-        return _check_schedule(v, 0.0, 1.0)
+        return _check_schedule(v, 0.0, 1.0, "a probability")
 
     @field_validator("ages")
     @classmethod
     def _ages(cls, v: list[str]) -> list[str]:
         if not v:
             raise ValueError("a behaviour needs at least one age band: 'adult' or 'senior'")
+        if len(v) != len(set(v)):
+            raise ValueError(f"each age band at most once; got {v}")
         return v
 
     @model_validator(mode="after")
@@ -190,8 +324,8 @@ class Behaviour(_Model):
 
 class Surveillance(_Model):
     cameras: Schedule = 0.0
-    urban_camera_share: Prob = 0.8
-    coverage_per_camera_per_person: NonNeg = 0.5
+    urban_camera_share: Share = 0.8
+    coverage_per_camera_per_person: Multiplier = 0.5
     coverage_urban: Schedule | None = None
     coverage_rural: Schedule | None = None
     fnir: Prob = 0.05
@@ -200,25 +334,35 @@ class Surveillance(_Model):
     @field_validator("cameras")
     @classmethod
     def _cams(cls, v: Schedule) -> Schedule:
-        return _check_schedule(v, 0.0, None)
+        return _check_schedule(v, 0.0, MAX_CAMERAS, "ten for every person on Earth")
 
     @field_validator("coverage_urban", "coverage_rural")
     @classmethod
     def _cov(cls, v: Schedule | None) -> Schedule | None:
-        return None if v is None else _check_schedule(v, 0.0, 1.0)
+        return None if v is None else _check_schedule(v, 0.0, 1.0, "a probability")
 
 
 class Grade(_Model):
-    name: str
-    min: int
+    name: Name
+    min: ScoreInt
 
 
 class Score(_Model):
-    start: int = 1000
-    min: int = 0
-    max: int = 2000
-    recovery_per_day: Annotated[float, Field(ge=0, le=1000)] = 0.0
-    grades: list[Grade] = []
+    start: ScoreInt = 1000
+    min: ScoreInt = 0
+    max: ScoreInt = 2000
+    recovery_per_day: Annotated[float, Strict(), _in(0, 1000, "points a day")] = 0.0
+    grades: Annotated[list[Grade], _at_most(MAX_GRADES, "grades")] = []
+
+    @field_validator("recovery_per_day")
+    @classmethod
+    def _recovery(cls, v: float) -> float:
+        if 0 < v < 1e-4:
+            raise ValueError(
+                f"must be 0 (no recovery) or at least 0.0001 points a day (the engine keeps"
+                f" scores exactly in steps of 1/10,000 of a point); got {v!r}"
+            )
+        return v
 
     @field_validator("grades")
     @classmethod
@@ -230,8 +374,6 @@ class Score(_Model):
                 "grades must be listed from the highest minimum to the lowest, each minimum"
                 f" different; got {got}"
             )
-        if len(v) > 8:
-            raise ValueError(f"at most 8 grades, got {len(v)}")
         names = [g.name for g in v]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -240,7 +382,7 @@ class Score(_Model):
 
     @model_validator(mode="after")
     def _bounds(self) -> Score:
-        if not -32768 <= self.min < self.max <= 32767:
+        if not SCORE_LO <= self.min < self.max <= SCORE_HI:
             raise ValueError(
                 f"need -32768 <= min < max <= 32767 (scores are 16-bit); got min {self.min},"
                 f" max {self.max}"
@@ -258,10 +400,10 @@ class Score(_Model):
 
 
 class Blacklist(_Model):
-    enabled: bool = False
-    entry_below: int = 600
-    exit_at: int = 600
-    min_stay_days: Annotated[int, Field(ge=0, le=30000)] = 0
+    enabled: Bool = False
+    entry_below: ScoreInt = 600
+    exit_at: ScoreInt = 600
+    min_stay_days: Days = 0
 
     @model_validator(mode="after")
     def _order(self) -> Blacklist:
@@ -273,25 +415,25 @@ class Blacklist(_Model):
 
 
 class CourtList(_Model):
-    duration_days: Annotated[int, Field(ge=0, le=30000)] = 730
-    extend_on_new_record: bool = True
-    compliance_per_year: NonNeg = 0.0
+    duration_days: Days = 730
+    extend_on_new_record: Bool = True
+    compliance_per_year: PerYear = 0.0
     pay_per_blocked_attempt: Prob = 0.0
 
 
 class RedList(_Model):
-    min_grade: str | None = None
+    min_grade: Name | None = None
 
 
 class Measure(_Model):
     """A sanction or a reward: who it hits, what triggers it, how often it is tried or used."""
 
-    name: str
+    name: Name
     trigger_lists: list[Literal["court", "blacklist", "red"]] = []
-    trigger_grades: list[str] = []
+    trigger_grades: Annotated[list[Name], _at_most(MAX_GRADES, "trigger grades")] = []
     target: Literal["person", "children", "both"] = "person"
-    per_year_urban: NonNeg = 0.0
-    per_year_rural: NonNeg = 0.0
+    per_year_urban: PerYear = 0.0
+    per_year_rural: PerYear = 0.0
 
     @model_validator(mode="after")
     def _trigger(self) -> Measure:
@@ -302,7 +444,7 @@ class Measure(_Model):
 
 class RolloutStep(_Model):
     date: dt.date
-    regions: list[str] = []
+    regions: Annotated[list[Name], _at_most(MAX_REGIONS, "regions")] = []
     share: Prob | None = None
 
     @model_validator(mode="after")
@@ -313,17 +455,24 @@ class RolloutStep(_Model):
 
 
 class Initial(_Model):
-    court_listed_share: Prob = 0.0
-    blacklisted_share: Prob = 0.0
-    score_sd: NonNeg = 0.0
-    cumulative: dict[str, NonNeg] = {}
+    court_listed_share: Share = 0.0
+    blacklisted_share: Share = 0.0
+    score_sd: Annotated[
+        float, Strict(), _in(0, MAX_SCORE_CHANGE, "wider than the 16-bit score range")
+    ] = 0.0
+    cumulative: Annotated[
+        dict[str, Annotated[float, Strict(), _in(0, MAX_COUNT, "a count")]],
+        _at_most(MAX_MEASURES, "keys"),
+    ] = {}
 
 
 class Output(_Model):
-    snapshot_every_days: Annotated[int, Field(ge=0)] = 0
-    audit_sample: Annotated[int, Field(ge=0)] = 10_000
-    raw_counts: bool = False
-    score_bin_width: Annotated[int, Field(ge=1)] = 10
+    snapshot_every_days: Days = 0
+    audit_sample: Annotated[int, Strict(), _in(0, MAX_AUDIT, "memory: a record a day each")] = (
+        10_000
+    )
+    raw_counts: Bool = False
+    score_bin_width: Annotated[int, Strict(), _in(1, MAX_SCORE_CHANGE, "16-bit scores")] = 10
 
 
 class Published(_Model):
@@ -332,10 +481,10 @@ class Published(_Model):
     file (``series.py``)."""
 
     date: dt.date
-    series: str
-    value: Annotated[float, Field(gt=0)]
-    unit: str = ""
-    source: str = ""
+    series: Text
+    value: Annotated[float, Strict(), _in(0, MAX_COUNT, "a published count", lo_open=True)]
+    unit: Text = ""
+    source: Text = ""
 
 
 class Scenario(_Model):
@@ -344,34 +493,49 @@ class Scenario(_Model):
     meta: Meta = Meta()
     time: Time = Time()
     population: Population = Population()
-    groups: list[Group] = []
-    behaviours: list[Behaviour] = []
+    groups: Annotated[list[Group], _at_most(MAX_GROUPS, "groups")] = []
+    behaviours: Annotated[list[Behaviour], _at_most(MAX_BEHAVIOURS, "behaviours")] = []
     surveillance: Surveillance = Surveillance()
     score: Score = Score()
     blacklist: Blacklist = Blacklist()
     court_list: CourtList = CourtList()
     red_list: RedList = RedList()
-    sanctions: list[Measure] = []
-    rewards: list[Measure] = []
-    rollout: list[RolloutStep] = []
+    sanctions: Annotated[list[Measure], _at_most(MAX_MEASURES, "sanctions")] = []
+    rewards: Annotated[list[Measure], _at_most(MAX_MEASURES, "rewards")] = []
+    rollout: Annotated[list[RolloutStep], _at_most(MAX_ITEMS, "rollout steps")] = []
     initial: Initial = Initial()
     output: Output = Output()
-    published: list[Published] = []
+    published: Annotated[list[Published], _at_most(MAX_ITEMS, "published figures")] = []
 
     @model_validator(mode="after")
     def _cross(self) -> Scenario:
         grade_names = {g.name for g in self.score.grades}
+        if not self.behaviours:
+            raise ValueError(
+                "behaviours: needs at least one [[behaviours]] table (without behaviours nothing"
+                " is ever recorded or scored)"
+            )
         for field in ("behaviours", "groups", "sanctions", "rewards"):
-            names = [x.name for x in getattr(self, field)]
-            dup = {n for n in names if names.count(n) > 1}
-            if dup:
-                raise ValueError(f"{field}: duplicate names {sorted(dup)}")
-        if len(self.behaviours) > 64:
-            raise ValueError("behaviours: at most 64")
+            _unique(getattr(self, field), field)
         if sum(g.share for g in self.groups) >= 1:
             raise ValueError("groups: shares must add up to less than 1")
-        if len(self.groups) > 7:
-            raise ValueError("groups: at most 7")
+        lo, hi = self.score.min, self.score.max
+        for field in ("entry_below", "exit_at"):
+            value = getattr(self.blacklist, field)
+            if self.blacklist.enabled and not lo <= value <= hi:
+                raise ValueError(
+                    f"blacklist.{field} ({value}) must lie within the score range"
+                    f" [score.min, score.max] = [{lo}, {hi}]"
+                )
+        dates = [step.date for step in self.rollout]
+        if dates != sorted(dates):
+            raise ValueError(f"rollout: steps must be in date order; got {[str(d) for d in dates]}")
+        shares = [step.share for step in self.rollout if step.share is not None]
+        if any(a > b for a, b in zip(shares, shares[1:], strict=False)):
+            raise ValueError(
+                f"rollout: shares must not go down from one step to the next (localities that"
+                f" joined stay joined); got {shares}"
+            )
         known = {b.name for b in self.behaviours}
         for g in self.groups:
             bad = set(g.rate_multipliers) - known
@@ -473,15 +637,44 @@ class Scenario(_Model):
         option (``source``'s first word) and the field."""
         data = self.model_dump(mode="python")
         flag = source.split()[0] if source.startswith("--") else "--set"
-        items = (
-            overrides.items()
-            if isinstance(overrides, dict)
-            else (_split_override(text, flag) for text in overrides)
-        )
+        if isinstance(overrides, dict):
+            items: Any = overrides.items()
+            if any(not isinstance(k, str) for k in overrides):
+                raise ScenarioError(f"{flag}: override keys must be strings such as 'score.start'")
+        elif isinstance(overrides, (list, tuple)):
+            items = (_split_override(text, flag) for text in overrides)
+        else:
+            raise ScenarioError(
+                f"{flag}: overrides must be a list of 'key=value' strings or a dict; got"
+                f" {type(overrides).__name__}"
+            )
         for key, value in items:
             table, name = _walk(data, key, flag)
             table[name] = value
         return _validate(data, source)
+
+
+def check_whole(value: Any, name: str, lo: int, hi: int, why: str = "") -> int:
+    """``value`` as an int if it is a whole number (not a bool, not 2.5, not "10") within
+    [lo, hi]; otherwise :class:`ScenarioError` naming ``name`` and what is allowed."""
+    import numbers
+
+    allowed = f"a whole number from {lo:,} to {hi:,}" + (f" ({why})" if why else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ScenarioError(f"{name}: expected {allowed}; got {value!r}")
+    if not lo <= value <= hi:
+        raise ScenarioError(f"{name}: expected {allowed}; got {value:,}")
+    return int(value)
+
+
+def check_strings(value: Any, name: str) -> list[str]:
+    """A list of strings (a single string is refused: it would be read one letter at a time)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise ScenarioError(f"{name}: expected a list of strings; got {value!r}")
+    bad = [v for v in value if not isinstance(v, str)]
+    if bad:
+        raise ScenarioError(f"{name}: expected a list of strings; got {bad[0]!r} in it")
+    return list(value)
 
 
 def _tomlable(obj: Any) -> Any:
@@ -492,15 +685,97 @@ def _tomlable(obj: Any) -> Any:
     return obj
 
 
-def _split_override(text: str, flag: str) -> tuple[str, Any]:
+def _split_override(text: Any, flag: str) -> tuple[str, Any]:
+    if not isinstance(text, str):
+        raise ScenarioError(f"{flag} {text!r}: expected a 'key=value' string")
     if "=" not in text:
         raise ScenarioError(f"{flag} {text!r}: expected key=value, for example score.start=1000")
     key, raw = text.split("=", 1)
+    _check_text(raw, f"{flag} {key.strip()}")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
     return key.strip(), value
+
+
+def _check_text(text: str, label: str) -> None:
+    """Refuse a TOML text too big or nested too deep to parse safely, before parsing it.
+
+    Brackets, braces and the dots of dotted keys outside strings and comments are counted; the
+    deepest real scenario nests three levels (a schedule point inside a list inside an item)."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        raise ScenarioError(
+            f"{label}: {size:,} bytes; a scenario may have at most {MAX_FILE_BYTES:,}"
+        )
+    depth = deepest = dots = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif c in "\"'":
+            triple = text.startswith(c * 3, i)
+            quote = c * 3 if triple else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if c == '"' and text[j] == "\\":
+                    j += 1
+                elif not triple and text[j] == "\n":
+                    break
+                j += 1
+            i = j + len(quote)
+            continue
+        elif c == ".":  # a.b.c = 1 nests as deep as a bracket does
+            dots += 1
+            if dots > MAX_DEPTH:
+                raise ScenarioError(
+                    f"{label}: a dotted key of more than {MAX_DEPTH} parts (line"
+                    f" {text.count(chr(10), 0, i) + 1}); a scenario nests at most 3"
+                )
+        elif c in "[{":
+            dots = 0
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH:
+                    raise ScenarioError(
+                        f"{label}: nested more than {MAX_DEPTH} levels deep (line"
+                        f" {text.count(chr(10), 0, i) + 1}); a scenario nests at most 3"
+                    )
+        elif c in "]}":
+            dots = 0
+            depth = max(0, depth - 1)
+        elif c in "=,\n":
+            dots = 0
+        i += 1
+
+
+def _check_data(data: Any, source: str) -> None:
+    """Refuse data nested too deep, or with a list too long to validate quickly, by walking it
+    without recursion before pydantic (which recurses) sees it."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    seen = 0
+    while stack:
+        node, loc = stack.pop()
+        seen += 1
+        if len(loc) > MAX_DEPTH:
+            where = _loc_name(data, loc[:3]) or "the scenario"
+            raise ScenarioError(f"{source}: {where}: nested more than {MAX_DEPTH} levels deep")
+        if seen > 10 * MAX_LIST:
+            raise ScenarioError(f"{source}: more than {10 * MAX_LIST:,} values in all")
+        if isinstance(node, dict):
+            stack.extend((v, (*loc, k)) for k, v in node.items())
+        elif isinstance(node, (list, tuple)):
+            if len(node) > MAX_LIST:
+                where = _loc_name(data, loc) or "the scenario"
+                raise ScenarioError(
+                    f"{source}: {where}: a list of {len(node):,} items; at most {MAX_LIST:,}"
+                    " (and fewer where a field says so)"
+                )
+            stack.extend((v, (*loc, i)) for i, v in enumerate(node))
 
 
 def _walk(data: dict[str, Any], key: str, flag: str) -> tuple[dict[str, Any], str]:
@@ -540,6 +815,9 @@ def field_value(scenario: Scenario, key: str, flag: str = "--set") -> Any:
 
 
 def _validate(data: dict[str, Any], source: str) -> Scenario:
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: expected a table of fields, got {type(data).__name__}")
+    _check_data(data, source)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -595,7 +873,11 @@ def _error_lines(data: Any, errors: list[Any]) -> list[str]:
         branches = list(dict.fromkeys(b for b, _, _ in members))
         deep = [(rest, err) for b, rest, err in members if rest]
         value = _lookup(data, item)
-        if _SCHEDULE_BRANCH in branches:
+        if _SCHEDULE_BRANCH in branches and any(
+            err["type"] == "finite_number" for _, _, err in members
+        ):
+            lines.append(f"{where}: NaN and infinity are not allowed; got {value!r}")
+        elif _SCHEDULE_BRANCH in branches:
             lines.append(
                 f"{where}: expected a number or a list of [date, value] points such as"
                 f" [[2018-01-01, 0.5], [2020-01-01, 1.0]]; got {value!r}"
@@ -698,7 +980,7 @@ def _loc_name(data: Any, loc: tuple[Any, ...]) -> str:
         if isinstance(part, int) and isinstance(node, list) and part < len(node):
             item = node[part]
             name = item.get("name") if isinstance(item, dict) else None
-            if name:
+            if _plain_name(name):
                 parts.append(str(name))
             elif parts:
                 parts[-1] += f"[{part}]"
@@ -739,10 +1021,13 @@ def load_scenario(
         scenario = _validate(source, "scenario")
     else:
         text, label = _read(source)
+        _check_text(text, label)
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ScenarioError(f"{label}: not valid TOML: {exc}") from None
+        except RecursionError:  # a nesting the bracket count above did not see
+            raise ScenarioError(f"{label}: nested too deep to read") from None
         scenario = _validate(data, label)
     if overrides:
         scenario = scenario.with_overrides(overrides)
@@ -750,11 +1035,26 @@ def load_scenario(
 
 
 def _read(source: str | Path) -> tuple[str, str]:
+    if not isinstance(source, (str, Path)):
+        raise ScenarioError(
+            f"scenario: expected a built-in name, a TOML file path, a dict or a Scenario;"
+            f" got {type(source).__name__}"
+        )
     path = Path(source)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise ScenarioError(f"{path}: no such scenario file")
-        return path.read_text(), str(path)
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise ScenarioError(
+                    f"{path}: {path.stat().st_size:,} bytes; a scenario may have at most"
+                    f" {MAX_FILE_BYTES:,}"
+                )
+            return path.read_text(encoding="utf-8"), str(path)
+        except UnicodeDecodeError as exc:
+            raise ScenarioError(f"{path}: not a text file (not UTF-8: {exc.reason})") from None
+        except OSError as exc:
+            raise ScenarioError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     names = builtin_scenarios()
     if str(source) not in names:
         raise ScenarioError(

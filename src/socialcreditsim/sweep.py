@@ -34,6 +34,7 @@ from .replicates import (
     DEFAULT_BAND,
     Job,
     check_band,
+    check_processes,
     output_summary,
     processes_for,
     replicate_seeds,
@@ -41,7 +42,7 @@ from .replicates import (
     stack_outputs,
 )
 from .results import _version, read_manifest, save_folder
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario, ScenarioError, check_strings, check_whole, load_scenario
 from .series import check_output, headline_outputs
 
 if TYPE_CHECKING:
@@ -183,10 +184,15 @@ class Sweep:
         processes: int | None = None,
     ):
         self.scenario = load_scenario(scenario, overrides)
+        vary = check_strings(vary, "vary")
+        targets = check_strings(targets, "targets")
         if not vary:
-            raise ValueError("nothing to vary: give at least one --vary")
-        if n_agents < 1:
-            raise ValueError(f"n_agents must be at least 1, got {n_agents}")
+            raise ScenarioError("nothing to vary: give at least one --vary")
+        from .engine import Sim  # the same checks of agents and seed as a single run
+
+        n_agents = Sim(self.scenario, n_agents=n_agents, seed=seed).n_agents
+        if sobol is not None:
+            sobol = check_whole(sobol, "sobol", 2, 2**20)
         if sobol is not None and (sobol < 2 or sobol & (sobol - 1)):
             raise ValueError(f"--sobol {sobol}: N must be a power of two (e.g. 64, 128, 256)")
         self.method = "grid" if sobol is None else "sobol"
@@ -195,14 +201,15 @@ class Sweep:
         twice = sorted({k for k in keys if keys.count(k) > 1})
         if twice:
             raise ValueError(f"--vary names {twice} more than once")
-        replicates = replicates or (1 if sobol else 5)
-        if replicates < 1:
-            raise ValueError(f"replicates must be at least 1, got {replicates}")
+        replicates = check_whole(
+            replicates if replicates is not None else (1 if sobol else 5), "replicates", 1, 10_000
+        )
         self.targets = [check_output(t, self.scenario) for t in targets] or list(
             headline_outputs(self.scenario)
         )
         self.band = check_band(band)
-        self.n_agents, self.seed, self.sobol, self.processes = int(n_agents), seed, sobol, processes
+        self.n_agents, self.seed, self.sobol = n_agents, seed, sobol
+        self.processes = check_processes(processes)
         self.seeds = replicate_seeds(seed, replicates)
         self.points = self._points()
 
