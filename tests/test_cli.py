@@ -291,6 +291,21 @@ def test_sweep_prints_points_and_writes_the_folder(tmp_path: Path) -> None:
         (["sweep", "national", "--vary", "score.start=1:2"], "expected key=lo:hi:n"),
         (["sweep", "national", "--vary", "score.start=900:1000:2", "--output", "x"], "'x'"),
         (["run", "--replicates", "2", "--band", "90:10"], "--band 90:10"),
+        (["compare", "national", "--variant", "behaviours.jaywalking.rate=nan"], "NaN"),
+        (["compare", "national", "--variant", "blacklist.enabled=yes"], "'yes'"),
+        (["sweep", "national", "--vary", "score.start=900:1000:10000000"], "at most 1,000"),
+        (
+            [
+                "sweep",
+                "national",
+                "--vary",
+                "score.start=900:1000:1000",
+                "--vary",
+                "score.max=1100:2000:1000",
+            ],
+            "at most 100,000",
+        ),
+        (["sweep", "national", "--vary", "score.start=1e20:1e21:3"], "16-bit"),
     ],
 )
 def test_studies_refuse_bad_input_before_any_run(

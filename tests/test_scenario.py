@@ -435,6 +435,10 @@ BAD_FILES = {
         ("max = 1300", "max = 1300\nrecovery_per_day = 0.00001"),
         ["score.recovery_per_day", "0.0001", "1e-05"],
     ),
+    "recovery with no room beyond the 16-bit bounds": (
+        ("max = 1300", "max = 32767\nrecovery_per_day = 2.5"),
+        ["score", "recovery_per_day (2.5)", "5/2", "max + 5 <= 32767"],
+    ),
     "infinite initial score spread": (
         ("[meta]\n", "[initial]\nscore_sd = inf\n[meta]\n"),
         ["initial.score_sd", "finite"],

@@ -391,6 +391,17 @@ class Score(_Model):
             raise ValueError(
                 f"start ({self.start}) must lie between min ({self.min}) and max ({self.max})"
             )
+        if self.recovery_per_day > 0:  # as scoring.recovery_fraction writes it: p/q, q <= 10^4
+            from fractions import Fraction
+
+            f = Fraction(repr(float(self.recovery_per_day))).limit_denominator(10_000)
+            p = f.numerator
+            if self.min - p < SCORE_LO or self.max + p > SCORE_HI:
+                raise ValueError(
+                    f"recovery_per_day ({self.recovery_per_day}) is {f} points a day: scores are"
+                    f" 16-bit and kept within {p} of their value, so need min - {p} >= -32768 and"
+                    f" max + {p} <= 32767; got min {self.min}, max {self.max}"
+                )
         if self.grades and self.grades[-1].min > self.min:
             raise ValueError(
                 f"grades: the lowest grade ({self.grades[-1].name} >= {self.grades[-1].min}) must"

@@ -67,6 +67,10 @@ class Varied:
         return [float(round(x)) if self.param.whole else float(x) for x in xs]
 
 
+MAX_POINTS_PER_VARY = 1000
+MAX_RUNS = 100_000  # points x replicates of one sweep: far beyond what a machine runs in a day
+
+
 def parse_vary(text: str, scenario: Scenario, grid: bool) -> Varied:
     """Parse ``key=lo:hi:n`` (grid) or ``key=lo:hi`` (Sobol) and check it against the scenario:
     the field exists and takes numbers, and both ends are valid values of it."""
@@ -84,8 +88,11 @@ def parse_vary(text: str, scenario: Scenario, grid: bool) -> Varied:
             n = int(m["n"])
         except ValueError:
             n = 0
-        if n < 2:
-            raise ValueError(f"--vary {text}: n must be a whole number of at least 2")
+        if not 2 <= n <= MAX_POINTS_PER_VARY:
+            raise ScenarioError(
+                f"--vary {text}: n must be a whole number, at least 2 and at most"
+                f" {MAX_POINTS_PER_VARY:,}"
+            )
     elif text.count(":") != 1:
         raise ValueError(f"--vary {text!r}: with --sobol give a box key=lo:hi, no count")
     return Varied(parse_fit(box, scenario, flag="--vary"), n)
@@ -211,6 +218,14 @@ class Sweep:
         self.n_agents, self.seed, self.sobol = n_agents, seed, sobol
         self.processes = check_processes(processes)
         self.seeds = replicate_seeds(seed, replicates)
+        n_points = (
+            math.prod(v.n for v in self.varied) if sobol is None else sobol * (len(self.varied) + 2)
+        )
+        if n_points * replicates > MAX_RUNS:
+            raise ScenarioError(
+                f"the sweep would make {n_points:,} points x {replicates:,} replicates ="
+                f" {n_points * replicates:,} runs; at most {MAX_RUNS:,}"
+            )
         self.points = self._points()
 
     @property
