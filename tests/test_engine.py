@@ -60,7 +60,7 @@ def scenario(
     init_bl: float = 0.0,
     score_sd: float = 0.0,
     rollout: bool = False,
-    audit_sample: int = 10**9,
+    audit_sample: int = 10_000_000,  # the most allowed: more than the agents, so everybody
     locality_size: int = 512,
 ) -> dict[str, Any]:
     """A compact scenario with every mechanism: cameras, courts, lists, grades, sanctions on

@@ -10,12 +10,15 @@ from hypothesis import strategies as st
 from minimal import final_snapshot, minimal, run
 from socialcreditsim.scoring import (
     NO_DAY,
+    _reciprocal,
     canonical,
     exact_score,
     first_day_at_or_above,
     first_day_below,
+    floor_score,
     grade_of,
     recovery_fraction,
+    recovery_rate,
 )
 
 Z = 5.0  # sigmas: a false alarm about once in 3.5 million runs
@@ -31,6 +34,14 @@ def test_recovery_fraction_is_exact_for_decimal_rates() -> None:
     assert recovery_fraction(1 / 3)[:2] == (1, 3)
     with pytest.raises(ValueError, match="recovery_per_day"):
         recovery_fraction(1e-5)
+    with pytest.raises(ValueError, match="score.min - 5 >= -32768"):
+        recovery_rate(2.5, -32766, 1000)  # a base score could fall below the int16 range
+
+
+@given(d=st.integers(1, 10_000), n=st.integers(0, 2**31 - 1))
+def test_division_by_a_reciprocal_is_exact(d: int, n: int) -> None:
+    mul, shift = _reciprocal(d)
+    assert (n * mul) >> shift == n // d and n * mul < 2**63
 
 
 def step(x: int, p: int, q: int) -> int:
@@ -52,8 +63,9 @@ def test_lazy_recovery_is_daily_recovery_exactly(rate: str, events: list[tuple[i
     on every day the score that recovers by r = p/q every day, exactly; and the crossing days
     of ``first_day_at_or_above`` (a rising score) and ``first_day_below`` (a falling one) are
     the first days of the truth."""
-    p, q, pinv = recovery_fraction(float(rate))
     lo, hi = 700, 1300
+    R = recovery_rate(float(rate), lo, hi)
+    p, q = R.p, R.q
     x = q * START  # the truth, in units of 1/q points
     V, L = START, 0
     t = 0
@@ -61,12 +73,13 @@ def test_lazy_recovery_is_daily_recovery_exactly(rate: str, events: list[tuple[i
         for _ in range(gap):  # the truth, day by day, and the lazy score on each day
             t += 1
             x = step(x, p, q)
-            assert exact_score(V, L, t, START, p, q) == x
+            assert exact_score(V, L, t, START, R) == x
         x = min(q * hi, max(q * lo, x + q * change))  # clipped once
-        X = min(q * hi, max(q * lo, exact_score(V, L, t, START, p, q) + q * change))
-        V, L = canonical(X, t, START, p, q, pinv)
+        X = min(q * hi, max(q * lo, exact_score(V, L, t, START, R) + q * change))
+        V, L = canonical(X, t, START, R)
         assert t - q < L <= t
-        assert exact_score(V, L, t, START, p, q) == x
+        assert exact_score(V, L, t, START, R) == x
+        assert floor_score(x, R) == x // q
         # the first day on which each threshold is crossed, by stepping the truth (a crossing
         # can only come before the score is back at the start)
         thresholds = (850, 960, START, 1030)
@@ -80,9 +93,9 @@ def test_lazy_recovery_is_daily_recovery_exactly(rate: str, events: list[tuple[i
                     first[thr] = d
         for thr in thresholds:
             if V < START and x < q * thr:
-                assert first_day_at_or_above(V, L, thr, START, p, q) == first.get(thr, NO_DAY)
+                assert first_day_at_or_above(V, L, thr, START, R) == first.get(thr, NO_DAY)
             if V > START and x >= q * thr:
-                assert first_day_below(V, L, thr, START, p, q) == first.get(thr, NO_DAY)
+                assert first_day_below(V, L, thr, START, R) == first.get(thr, NO_DAY)
 
 
 def test_grades() -> None:

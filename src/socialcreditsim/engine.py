@@ -25,7 +25,7 @@ from .results import Results, TimeseriesLayout, snapshot_rows
 from .rollout import join_days
 from .sanctions import Measures, compile_measures
 from .scenario import Scenario, check_whole, load_scenario
-from .scoring import recovery_fraction
+from .scoring import recovery_rate
 from .surveillance import coverage
 
 __all__ = ["Sim", "estimate_memory", "NotEnoughMemory"]
@@ -88,7 +88,7 @@ def estimate_memory(scenario: Scenario, n_agents: int) -> dict[str, int]:
     return {
         "state": scored * STATE_BYTES,
         "listed people": n_loc * listed * 12,
-        "calendar": n_loc * (n_days * 4 + int(1.5 * calendar * 8)),  # 1.5: while growing
+        "calendar": n_loc * (n_days * 8 + int(1.5 * calendar * 8)),  # 1.5: while growing
         "layout": n_loc * (n_blocks + 1) * 4 * 2,
         "snapshots": n_loc * 2 * 8 * (n_bins + (6 + n_groups + pop.propensity_classes) * n_cols),
         "time series": n_days * 32 * n_metrics * (8 * 2 + 48),
@@ -230,7 +230,6 @@ class Sim:
 def _params(
     sc: Scenario, pop: Population, measures: Measures, beh: BehaviourModel, n_days: int, seed: int
 ) -> kn.Params:
-    p, q, pinv = recovery_fraction(sc.score.recovery_per_day)
     stride, offset = audit_sample(pop.n_scored, sc.output.audit_sample, seed)
     bl, court = sc.blacklist, sc.court_list
     grade_min = np.array([g.min for g in sc.score.grades], dtype=np.int64)
@@ -240,9 +239,7 @@ def _params(
         start=sc.score.start,
         smin=sc.score.min,
         smax=sc.score.max,
-        rec_p=p,
-        rec_q=q,
-        rec_pinv=pinv,
+        rate=recovery_rate(sc.score.recovery_per_day, sc.score.min, sc.score.max),
         grade_table=_grade_table(grade_min, sc.score.min, sc.score.max),
         grade_up=np.concatenate([[NO_GRADE], grade_min[:-1]]).astype(np.int64),
         grade_dn=np.concatenate([grade_min[:-1], [-NO_GRADE]]).astype(np.int64),
@@ -294,12 +291,19 @@ def _books(n_loc: int, n_days: int, cap: int, layout: TimeseriesLayout, lcap: in
     return kn.Books(
         flows=np.zeros((n_loc, layout.n_flows), dtype=np.int64),
         stocks=np.zeros((n_loc, layout.n_stocks), dtype=np.int64),
-        cal_head=np.full((n_loc, n_days), -1, dtype=np.int32),
+        cal_head=_calendar_heads(n_loc, n_days),
         cal=np.zeros((n_loc, cap, 2), dtype=np.int32),
         cal_meta=meta,
         listed=np.full((n_loc, lcap, 3), kn.LS_EMPTY, dtype=np.int32),
         listed_meta=np.zeros((n_loc, 1), dtype=np.int32),
     )
+
+
+def _calendar_heads(n_loc: int, n_days: int) -> np.ndarray:
+    """Per locality and day: the first calendar entry (-1: none) and the number of entries."""
+    heads = np.full((n_loc, n_days, 2), -1, dtype=np.int32)
+    heads[:, :, 1] = 0
+    return heads
 
 
 def _pow2(x: float) -> int:

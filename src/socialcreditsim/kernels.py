@@ -46,7 +46,15 @@ from .lists import (
 from .population import children_count
 from .rng import geometric_days, new_stream, poisson, randint, uniform
 from .sanctions import TARGET_CHILDREN, TARGET_PERSON, affected
-from .scoring import NO_DAY, canonical, exact_score, first_day_at_or_above, first_day_below
+from .scoring import (
+    NO_DAY,
+    Rate,
+    canonical,
+    exact_score,
+    first_day_at_or_above,
+    first_day_below,
+    floor_score,
+)
 
 # audit record kinds
 (
@@ -96,9 +104,7 @@ class Params(NamedTuple):
     start: int
     smin: int
     smax: int
-    rec_p: int  # recovery per day p / q in lowest terms (scoring.recovery_fraction)
-    rec_q: int
-    rec_pinv: int  # p^-1 mod q
+    rate: Rate  # recovery per day (scoring.recovery_rate)
     grade_table: np.ndarray  # grade index of each score from smin to smax
     grade_up: np.ndarray  # per grade index: the score that lifts a person out of it
     grade_dn: np.ndarray  # per grade index: the score below which a person falls out of it
@@ -174,7 +180,7 @@ class Books(NamedTuple):
 
     flows: np.ndarray  # int64 (n_loc, n_flows), reset each day
     stocks: np.ndarray  # int64 (n_loc, n_stocks)
-    cal_head: np.ndarray  # int32 (n_loc, n_days): first calendar entry of each day
+    cal_head: np.ndarray  # int32 (n_loc, n_days, 2): each day's first calendar entry, entries
     cal: np.ndarray  # int32 (n_loc, cap, 2): entries (who, next)
     cal_meta: np.ndarray  # int32 (n_loc, 3): free-list head, high-water mark, entries in use
     listed: np.ndarray  # int32 (n_loc, lcap, 3): hash table of listed people (who, since, until)
@@ -271,8 +277,7 @@ def _next_due(
     V: int,
     Lb: int,
     start: int,
-    p: int,
-    q: int,
+    R: Rate,
     bl_exit: int,
     bl_min_stay: int,
     up: int,
@@ -289,14 +294,14 @@ def _next_due(
     if f & int(BL):
         d = since + bl_min_stay
         if V > start:  # falling: at or above exit_at until it falls below
-            if d < first_day_below(V, Lb, bl_exit, start, p, q):
+            if d < first_day_below(V, Lb, bl_exit, start, R):
                 nxt = min(nxt, d)
         else:
-            nxt = min(nxt, max(d, first_day_at_or_above(V, Lb, bl_exit, start, p, q)))
+            nxt = min(nxt, max(d, first_day_at_or_above(V, Lb, bl_exit, start, R)))
     if V < start:
-        nxt = min(nxt, first_day_at_or_above(V, Lb, up, start, p, q))
+        nxt = min(nxt, first_day_at_or_above(V, Lb, up, start, R))
     elif V > start:
-        nxt = min(nxt, first_day_below(V, Lb, down, start, p, q))
+        nxt = min(nxt, first_day_below(V, Lb, down, start, R))
     return nxt
 
 
@@ -309,8 +314,9 @@ def _push(cal: np.ndarray, meta: np.ndarray, head: np.ndarray, day: int, off: in
         e = meta[CAL_TOP]
         meta[CAL_TOP] = e + 1
     cal[e, CAL_WHO] = off
-    cal[e, CAL_NEXT] = head[day]
-    head[day] = e
+    cal[e, CAL_NEXT] = head[day, 0]
+    head[day, 0] = e
+    head[day, 1] += 1
     meta[CAL_LIVE] += 1
 
 
@@ -405,10 +411,10 @@ def _count_le(a: np.ndarray, last: np.ndarray, x: float) -> int:
 
 
 @nb.njit(cache=True)
-def _group_visits(who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _group_visits(who: np.ndarray, first: np.ndarray, chain: np.ndarray, tail: np.ndarray) -> None:
     """For each visit, the index of the same person's first visit of the day (``first``), and
-    the person's visits chained in order (``chain``: the next one, -1 after the last). Open
-    addressing over twice as many slots as visits: linear in the visits (a sort of a
+    the person's visits chained in order (``chain``: the next one, -1 after the last), through
+    open addressing over twice as many slots as visits: linear in the visits (sorting a
     locality-day's visits took longer than the visits themselves)."""
     n = len(who)
     size = 4
@@ -416,23 +422,20 @@ def _group_visits(who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         size *= 2
     mask = size - 1
     slot = np.full(size, -1, dtype=np.int32)
-    first = np.empty(n, dtype=np.int32)
-    chain = np.full(n, -1, dtype=np.int32)
-    tail = np.empty(n, dtype=np.int32)
     for v in range(n):
+        chain[v] = -1
         h = (int(who[v]) * 2654435761) & mask
         while slot[h] >= 0 and who[slot[h]] != who[v]:
             h = (h + 1) & mask
-        if slot[h] < 0:
+        f = slot[h]
+        if f < 0:
             slot[h] = v
             first[v] = v
             tail[v] = v
         else:
-            f = slot[h]
             first[v] = f
             chain[tail[f]] = v
             tail[f] = v
-    return first, chain
 
 
 @nb.njit(cache=True)
@@ -536,7 +539,8 @@ def _apply_locality(
     flows, stocks = B.flows[i], B.stocks[i]
     head, cal, meta = B.cal_head[i], B.cal[i], B.cal_meta[i]
     start, smin, smax = K.start, K.smin, K.smax
-    p, q, pinv = K.rec_p, K.rec_q, K.rec_pinv
+    R = K.rate
+    q = R.q
     qstart, qmin, qmax = q * start, q * smin, q * smax
     grade_table, grade_up, grade_dn = K.grade_table, K.grade_up, K.grade_dn
     bl_on, bl_entry, bl_exit, bl_min = K.bl_on, K.bl_entry, K.bl_exit, K.bl_min_stay
@@ -556,19 +560,17 @@ def _apply_locality(
     flows[:] = 0
 
     # 1. gather today's visits: the revisits due today, then the recorded events
-    n_vis = 0
-    e = head[t]
-    while e >= 0:
-        n_vis += 1
-        e = cal[e, CAL_NEXT]
+    n_vis = head[t, 1]
     for b in range(n_beh):
         n_vis += counts[i, b, 0] + counts[i, b, 1]
-    # one row a visit: who (offset), code (-1 for a revisit, else 2 b + wrongful), block, shamed
-    vis = np.zeros((n_vis, 4), dtype=np.int32)
+    # one row a visit: who (offset), code (-1 for a revisit, else 2 b + wrongful), block,
+    # shamed, and the person's first visit of the day, next visit (-1: none) and last visit
+    vis = np.zeros((n_vis, 7), dtype=np.int32)
     v_off, v_code, v_blk, v_shamed = vis[:, 0], vis[:, 1], vis[:, 2], vis[:, 3]
+    first, chain = vis[:, 4], vis[:, 5]
     k = 0
-    e = head[t]
-    head[t] = -1
+    e = head[t, 0]
+    head[t, 0], head[t, 1] = -1, 0
     while e >= 0:
         v_off[k] = cal[e, CAL_WHO]
         v_code[k] = -1
@@ -621,7 +623,7 @@ def _apply_locality(
     # a person's visits of the day are taken together (MODEL.md section 7: the sum of the
     # day's changes, clipped once; list transitions on the resulting score): chain each visit
     # to the person's first visit of the day, found in a small hash table of today's people
-    first, chain = _group_visits(v_off)
+    _group_visits(v_off, first, chain, vis[:, 6])
 
     # audit buffer: at most (9 + measures) records a visit, (measures) a sampled person's attempts
     n_m = len(m_list)
@@ -653,11 +655,10 @@ def _apply_locality(
         if n_events == 0:
             g = grade_bits(np.uint8(f0))
             up, down = grade_up[g], grade_dn[g]
-            if _next_due(f0, since, until, V, Lb, start, p, q, bl_exit, bl_min, up, down) != t:
+            if _next_due(f0, since, until, V, Lb, start, R, bl_exit, bl_min, up, down) != t:
                 continue  # stale revisits: the person was touched after they were scheduled
         sampled = stride > 0 and a % stride == offset
         f = f0
-        X = exact_score(V, Lb, t, start, p, q)
 
         # step 4: the sum of the day's changes, clipped once; court records list the person
         change = 0
@@ -673,8 +674,14 @@ def _apply_locality(
                 if b_channel[b] == 1 and uniform(rng) < b_listing[b] * K.block_court[v_blk[v]]:
                     court = True
             v = chain[v]
-        X = min(qmax, max(qmin, X + q * change))
-        s = X // q
+        # most people visited are at the start score: their score stays whole, no phase to keep
+        whole = V == start
+        if whole:
+            s = min(smax, max(smin, start + change))
+            X = q * s
+        else:
+            X = min(qmax, max(qmin, exact_score(V, Lb, t, start, R) + q * change))
+            s = floor_score(X, R)
         if X >= qstart:
             f &= ~int(TAINT)
         elif wrong_down:
@@ -742,7 +749,7 @@ def _apply_locality(
                 _audit(aud, an, t, a, BL_ENTRY, 0, 2 if f & int(BLW) else 1, 0, s)
         g = grade_table[s - smin]
         f = int(with_grade(np.uint8(f), g))
-        V, Lb = canonical(X, t, start, p, q, pinv)
+        V, Lb = (s, t) if whole else canonical(X, t, start, R)
         score[a] = V
         last[a] = Lb
         flags[a] = f
@@ -764,7 +771,7 @@ def _apply_locality(
                         else:
                             _audit(aud, an, t, a, MEASURE_START, m, a1, 0, s)
         up, down = grade_up[g], grade_dn[g]
-        due = _next_due(f, since, until, V, Lb, start, p, q, bl_exit, bl_min, up, down)
+        due = _next_due(f, since, until, V, Lb, start, R, bl_exit, bl_min, up, down)
         if t < due < K.n_days:  # (an entry for the same day already pending is harmless)
             _push(cal, meta, head, due, off)
     return aud, an
@@ -954,8 +961,7 @@ def _init_locality(
                 s,
                 0,
                 K.start,
-                K.rec_p,
-                K.rec_q,
+                K.rate,
                 K.bl_exit,
                 K.bl_min_stay,
                 K.grade_up[g],
@@ -1044,7 +1050,9 @@ def _snapshot_locality(
     hist[i] = 0
     stats[i] = 0
     child[i] = 0
-    smin, st, p, q, grade_table = K.smin, K.start, K.rec_p, K.rec_q, K.grade_table
+    smin, st, grade_table = K.smin, K.start, K.grade_table
+    R = K.rate
+    p, q = R.p, R.q
     start = L.scored_start[i]
     child[i, SC_N] = L.children[i]
     blocks = L.blocks[i]
@@ -1087,7 +1095,7 @@ def _snapshot_locality(
         row[:] = 0
         score_sum = 0
         for j in range(n):
-            s = now[j] if q == 1 else now[j] // q
+            s = floor_score(now[j], R)
             fi = int(recs[at[j] + B_FLAGS])
             score_sum += now[j]
             hist[i, score_bin[s - smin]] += 1

@@ -22,13 +22,17 @@ scheduled, never scanned for, and an untouched score costs nothing per day.
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
 __all__ = [
     "MAX_DENOMINATOR",
+    "Rate",
     "recovery_fraction",
+    "recovery_rate",
+    "floor_score",
     "exact_score",
     "canonical",
     "first_day_at_or_above",
@@ -39,6 +43,29 @@ __all__ = [
 
 MAX_DENOMINATOR = 10_000  # base days stay within 10,000 days before the day (int16)
 NO_DAY = 1 << 40  # a day no run reaches
+SHIFT = 1 << 15  # added to a score so that every (base) score is non-negative
+
+
+class Rate(NamedTuple):
+    """A recovery rate p/q per day and what the kernels need to divide by q and p quickly.
+
+    Integer division is some 40 cycles, several a visit; ``_div`` divides a non-negative n below
+    2**31 by d exactly with a multiplication and a shift (Granlund and Montgomery 1994): with
+    l = ceil(log2 d) and m = floor(2**(31 + l) / d) + 1, floor(n / d) = (n m) >> (31 + l).
+    """
+
+    p: int
+    q: int
+    pinv: int  # p^-1 mod q
+    q_mul: int
+    q_shift: int
+    p_mul: int
+    p_shift: int
+
+
+def _reciprocal(d: int) -> tuple[int, int]:
+    shift = 31 + max(0, (d - 1).bit_length())
+    return (1 << shift) // d + 1, shift
 
 
 def recovery_fraction(per_day: float) -> tuple[int, int, int]:
@@ -54,48 +81,79 @@ def recovery_fraction(per_day: float) -> tuple[int, int, int]:
     return p, q, pow(p, -1, q) if p else 0
 
 
+def recovery_rate(per_day: float, smin: int, smax: int) -> Rate:
+    """The ``Rate`` of ``per_day`` for scores in [smin, smax]. A base score lies less than p
+    from the score it stands for, so [smin - p, smax + p] must fit the int16 score field."""
+    p, q, pinv = recovery_fraction(per_day)
+    if smin - p < -SHIFT or smax + p >= SHIFT:
+        raise ValueError(
+            f"score.recovery_per_day = {per_day} is {p}/{q} points a day: with scores from "
+            f"{smin} to {smax} the engine's 16-bit scores need score.min - {p} >= -32768 and "
+            f"score.max + {p} <= 32767; use a rate with a smaller numerator or narrower bounds"
+        )
+    return Rate(p, q, pinv, *_reciprocal(q), *_reciprocal(max(p, 1)))
+
+
+@nb.njit(cache=True, inline="always")
+def _div(n: int, mul: int, shift: int) -> int:
+    return (n * mul) >> shift
+
+
 @nb.njit(cache=True)
-def exact_score(V: int, L: int, t: int, start: int, p: int, q: int) -> int:
+def exact_score(V: int, L: int, t: int, start: int, R: Rate) -> int:
     """q times the score on day ``t`` of a person with base ``V`` on base day ``L``."""
+    q = R.q
     if V < start:
-        return min(q * start, q * V + p * (t - L))
+        return min(q * start, q * V + R.p * (t - L))
     if V > start:
-        return max(q * start, q * V - p * (t - L))
+        return max(q * start, q * V - R.p * (t - L))
     return q * start
 
 
 @nb.njit(cache=True)
-def canonical(X: int, t: int, start: int, p: int, q: int, pinv: int) -> tuple[int, int]:
-    """(V, L) with L in (t - q, t] that give the score X / q on day ``t``."""
-    if X == q * start or q == 1:
-        return X // q, t
-    rem = X % q
-    if X < q * start:  # X = q V + p m
-        m = (rem * pinv) % q
-        return (X - p * m) // q, t - m
-    m = (((q - rem) % q) * pinv) % q  # X = q V - p m
-    return (X + p * m) // q, t - m
+def floor_score(X: int, R: Rate) -> int:
+    """The whole score of a score of X / q points (rounded down)."""
+    if R.q == 1:
+        return X
+    return _div(X + R.q * SHIFT, R.q_mul, R.q_shift) - SHIFT
 
 
 @nb.njit(cache=True)
-def first_day_at_or_above(V: int, L: int, thr: int, start: int, p: int, q: int) -> int:
+def canonical(X: int, t: int, start: int, R: Rate) -> tuple[int, int]:
+    """(V, L) with L in (t - q, t] that give the score X / q on day ``t``."""
+    p, q, pinv = R.p, R.q, R.pinv
+    if q == 1:
+        return X, t
+    if X == q * start:
+        return start, t
+    rem = X + q * SHIFT - q * _div(X + q * SHIFT, R.q_mul, R.q_shift)  # X mod q
+    if X > q * start:  # X = q V - p m
+        rem = q - rem if rem else 0
+    m = rem * pinv
+    m -= q * _div(m, R.q_mul, R.q_shift)  # p m = +-X mod q
+    pm = p * m if X < q * start else -p * m
+    return _div(X - pm + q * SHIFT, R.q_mul, R.q_shift) - SHIFT, t - m
+
+
+@nb.njit(cache=True)
+def first_day_at_or_above(V: int, L: int, thr: int, start: int, R: Rate) -> int:
     """First day from ``L`` on which the score is at least ``thr`` (``L`` if it already is on
     day L), or NO_DAY. A score above start only falls, so for it the answer is L or NO_DAY."""
     if V >= thr:
         return L
-    if V > start or thr > start or p == 0:
+    if V > start or thr > start or R.p == 0:
         return NO_DAY
-    return L + (q * (thr - V) + p - 1) // p
+    return L + _div(R.q * (thr - V) + R.p - 1, R.p_mul, R.p_shift)
 
 
 @nb.njit(cache=True)
-def first_day_below(V: int, L: int, thr: int, start: int, p: int, q: int) -> int:
+def first_day_below(V: int, L: int, thr: int, start: int, R: Rate) -> int:
     """First day from ``L`` on which the score is below ``thr``, or NO_DAY."""
     if V < thr:
         return L
-    if V < start or thr <= start or p == 0:
+    if V < start or thr <= start or R.p == 0:
         return NO_DAY
-    return L + (q * (V - thr)) // p + 1
+    return L + _div(R.q * (V - thr), R.p_mul, R.p_shift) + 1
 
 
 @nb.njit(cache=True)
