@@ -173,7 +173,17 @@ def _no_trains(tmp_path: Path) -> Path:
         (
             ("2014-12-31", "listed_cumulative", 1),
             "court_list.pay_per_blocked_attempt=0.1:2",
-            ["court_list.pay_per_blocked_attempt", "less than or equal to 1"],
+            ["court_list.pay_per_blocked_attempt", "at most 1 (a probability)"],
+        ),
+        (
+            ("2014-12-31", "listed_cumulative", 1),
+            "court_list.compliance_per_year=0:inf",
+            ["court_list.compliance_per_year=0:inf", "finite"],
+        ),
+        (
+            ("2014-12-31", "listed_cumulative", 1),
+            "court_list.compliance_per_year=0.1:1e300",
+            ["court_list.compliance_per_year", "at most 3,650 (at most ten a day)"],
         ),
         (
             ("2014-12-31", "listed_cumulative", 1),

@@ -32,7 +32,7 @@ def test_arms_are_scenarios_then_variants() -> None:
     [
         (["national"], [], "needs two arms"),
         (["national"], ["surveillance.fpr=0.1"], "--variant surveillance.fpr: unknown field"),
-        (["national"], ["surveillance.fpir=2"], "less than or equal to 1"),
+        (["national"], ["surveillance.fpir=2"], r"at most 1 \(a probability\)"),
         (["national", "national"], [], "more than once"),
         (["national"], [" ; "], "expected KEY=VALUE"),
     ],

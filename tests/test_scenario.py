@@ -589,6 +589,9 @@ def test_unreadable_files_name_the_file(tmp_path: Path) -> None:
         ("behaviours.jaywalking.rate=" + "[" * 100_000, ["--set behaviours.jaywalking.rate"]),
         ("population.regions=[]", ["population.regions", "at least one region"]),
         ('groups.petitioners.name=""', ["groups[", "name", "printable"]),
+        ("groups.petitioners.share=1", ["groups.petitioners.share", "below 1", "adults"]),
+        ("population.locality_size=10", ["population.locality_size", "people per locality"]),
+        ("population.propensity_classes=0", ["population.propensity_classes", "at least 1"]),
     ],
 )
 def test_bad_values_in_overrides_are_refused(override: str, fragments: list[str]) -> None:
@@ -640,6 +643,11 @@ def test_python_api_refuses_bad_arguments_with_scenario_error(make, fragment: st
     with pytest.raises(ScenarioError) as err:
         make()
     assert fragment in str(err.value), str(err.value)
+
+
+def test_api_errors_are_exported() -> None:
+    assert issubclass(scs.ScenarioError, ValueError)
+    assert issubclass(scs.NotEnoughMemory, RuntimeError)  # raised by run(), catchable by name
 
 
 def test_agents_up_to_the_population_are_allowed() -> None:

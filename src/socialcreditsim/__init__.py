@@ -8,7 +8,7 @@
 __version__ = "0.1.0"
 
 from .compare import CompareResults, Comparison
-from .engine import Sim, estimate_memory
+from .engine import NotEnoughMemory, Sim, estimate_memory
 from .replicates import MultiResults, MultiSim
 from .results import Results
 from .scenario import Scenario, ScenarioError, builtin_scenarios, load_scenario
@@ -19,6 +19,7 @@ __all__ = [
     "Comparison",
     "MultiResults",
     "MultiSim",
+    "NotEnoughMemory",
     "Results",
     "Scenario",
     "ScenarioError",

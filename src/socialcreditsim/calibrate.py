@@ -71,7 +71,7 @@ __all__ = [
 ]
 
 
-class CalibrationError(ValueError):
+class CalibrationError(ScenarioError):
     """Targets or fit parameters that cannot be used: the message says where and what is
     allowed."""
 
@@ -256,7 +256,11 @@ def parse_fit(text: str, scenario: Scenario, flag: str = "--fit") -> FitParamete
         raise CalibrationError(
             f"{flag} {text}: the bounds {m['lo']!r} and {m['hi']!r} must be numbers"
         ) from None
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise CalibrationError(
+            f"{flag} {text}: the bounds must be finite numbers, got lo {lo:g} and hi {hi:g}"
+        )
+    if lo >= hi:
         raise CalibrationError(f"{flag} {text}: need lo < hi, got lo {lo:g} and hi {hi:g}")
     try:
         current = field_value(scenario, key, flag)

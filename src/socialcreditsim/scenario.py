@@ -86,13 +86,16 @@ def _fmt(x: float) -> str:
     return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
 
 
-def _in(lo: float, hi: float, why: str, lo_open: bool = False) -> AfterValidator:
+def _in(
+    lo: float, hi: float, why: str, lo_open: bool = False, hi_open: bool = False
+) -> AfterValidator:
     """A range check whose message says what is allowed and why."""
 
     def check(v: float) -> float:
-        if v < lo or v > hi or (lo_open and v == lo):
+        if v < lo or v > hi or (lo_open and v == lo) or (hi_open and v == hi):
             low = f"above {_fmt(lo)}" if lo_open else f"at least {_fmt(lo)}"
-            raise ValueError(f"must be {low} and at most {_fmt(hi)} ({why}); got {v!r}")
+            high = f"below {_fmt(hi)}" if hi_open else f"at most {_fmt(hi)}"
+            raise ValueError(f"must be {low} and {high} ({why}); got {v!r}")
         return v
 
     return AfterValidator(check)
@@ -229,14 +232,14 @@ class Population(_Model):
         CENSUS_2020_POPULATION
     )
     regions: Literal["census2020"] | list[Region] = "census2020"
-    locality_size: Annotated[Int, Field(ge=64, le=2**20)] = 16384
+    locality_size: Annotated[Int, _in(64, 2**20, "people per locality")] = 16384
     child_share: Share = 0.21
     senior_share: Share = 0.187
     children_per_parent: Annotated[float, Strict(), _in(1, 20, "children per parent")] = 1.4
     propensity_shape: Annotated[float, Strict(), _in(0.01, 1000, "a gamma shape")] = 1.0
-    propensity_classes: Annotated[Int, Field(ge=1, le=32)] = 8
+    propensity_classes: Annotated[Int, _in(1, 32, "classes of the layout")] = 8
     prosocial_shape: Annotated[float, Strict(), _in(0.01, 1000, "a gamma shape")] = 2.0
-    prosocial_classes: Annotated[Int, Field(ge=1, le=16)] = 4
+    prosocial_classes: Annotated[Int, _in(1, 16, "classes of the layout")] = 4
 
     @field_validator("regions")
     @classmethod
@@ -262,7 +265,7 @@ class Group(_Model):
     """A named share of adults treated differently: targeted enforcement."""
 
     name: Name
-    share: Annotated[float, Strict(), Field(gt=0, lt=1)]
+    share: Annotated[float, Strict(), _in(0, 1, "a share of adults", lo_open=True, hi_open=True)]
     rate_multipliers: Annotated[
         dict[str, Multiplier], _at_most(MAX_BEHAVIOURS, "rate multipliers")
     ] = {}
