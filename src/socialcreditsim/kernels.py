@@ -647,10 +647,21 @@ def _apply_locality(
         slot = _slot(tab, lmeta, off, False) if f0 & int(BL | CL) else -1
         since = tab[slot, LS_SINCE] if slot >= 0 else 0
         until = tab[slot, LS_UNTIL] if slot >= 0 else 0
+        # step 4: the sum of the day's changes, clipped once; court records list the person
         n_events = 0
+        change = 0
+        wrong_down = False
+        court = False
         v = v1
         while v >= 0:
-            n_events += v_code[v] >= 0
+            code = v_code[v]
+            if code >= 0:
+                n_events += 1
+                b = code >> 1
+                change += b_change[b]
+                wrong_down |= (code & 1) == 1 and b_change[b] < 0
+                if b_channel[b] == 1 and uniform(rng) < b_listing[b] * K.block_court[v_blk[v]]:
+                    court = True
             v = chain[v]
         if n_events == 0:
             g = grade_bits(np.uint8(f0))
@@ -659,21 +670,6 @@ def _apply_locality(
                 continue  # stale revisits: the person was touched after they were scheduled
         sampled = stride > 0 and a % stride == offset
         f = f0
-
-        # step 4: the sum of the day's changes, clipped once; court records list the person
-        change = 0
-        wrong_down = False
-        court = False
-        v = v1
-        while v >= 0:
-            code = v_code[v]
-            if code >= 0:
-                b = code >> 1
-                change += b_change[b]
-                wrong_down |= (code & 1) == 1 and b_change[b] < 0
-                if b_channel[b] == 1 and uniform(rng) < b_listing[b] * K.block_court[v_blk[v]]:
-                    court = True
-            v = chain[v]
         # most people visited are at the start score: their score stays whole, no phase to keep
         whole = V == start
         if whole:

@@ -9,13 +9,12 @@ identified. The engine draws the three outcomes as independent thinned Poisson s
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import numpy as np
 
 from .scenario import Scenario, schedule_values
 
-__all__ = ["coverage", "attribution", "screening", "Screening"]
+__all__ = ["coverage", "attribution"]
 
 
 def coverage(
@@ -52,28 +51,3 @@ def attribution(
     """Per true event: probability it is recorded against its doer, and against a wrong person."""
     cov = np.asarray(cov, dtype=float)
     return cov * (1 - fnir), cov * fnir * fpir
-
-
-@dataclass(frozen=True)
-class Screening:
-    """Expected alerts when faces are searched against a watch list (the base-rate fallacy)."""
-
-    rightful: float
-    wrongful: float
-
-    @property
-    def ppv(self) -> float:
-        """Share of alerts that name the right person (positive predictive value)."""
-        return self.rightful / (self.rightful + self.wrongful)
-
-
-def screening(
-    innocent_searches: float, target_searches: float, sensitivity: float, fpir: float
-) -> Screening:
-    """Expected rightful and wrongful alerts: S innocent searches give S x FPIR wrongful ones.
-
-    Rudmin (2006): 300 million people, 1,000 targets, sensitivity 0.4, FPIR 1e-4 give 400
-    rightful and 30,000 wrongful alerts, a PPV of 0.0132. The engine reproduces this with a
-    camera behaviour of innocents (FNIR 1: nothing of theirs to identify) and one of targets.
-    """
-    return Screening(target_searches * sensitivity, innocent_searches * fpir)
