@@ -388,3 +388,12 @@ def test_bad_deep_scenario_file_exits_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert f"{path}: nested more than" in result.output
     assert "Traceback" not in result.output
+
+
+def test_scenario_without_behaviours_is_shown_but_not_run(tmp_path: Path) -> None:
+    path = tmp_path / "empty.toml"
+    path.write_text("")
+    assert invoke("show", str(path)).exit_code == 0
+    result = invoke("run", str(path), "--dry-run")
+    assert result.exit_code == 2
+    assert "behaviours: a run needs at least one" in result.output

@@ -100,7 +100,8 @@ def test_littles_law_blacklist_hysteresis_and_minimum_stay() -> None:
     sc = minimal(
         days=days,
         behaviours=beh,
-        population={"locality_size": 65536},
+        # raw counts and no cameras: the size only has to cover the agents (one person each)
+        population={"locality_size": 65536, "size": 4_000_000},
         score={"start": 1000, "min": 0, "max": 2000, "recovery_per_day": recovery},
         blacklist={"enabled": True, "entry_below": 800, "exit_at": 900, "min_stay_days": 90},
     )

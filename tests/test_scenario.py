@@ -385,13 +385,6 @@ BAD_FILES = {
         ["behaviours[0].name", "printable", "\\x07"],
     ),
     "dot in a name": (('name = "jaywalking"', 'name = "jay.walking"'), ["name", "'.'"]),
-    "no behaviours": (
-        (
-            JAYWALKING,
-            "",
-        ),
-        ["behaviours", "at least one"],
-    ),
     "duplicate behaviours": (
         (
             "score_change = -5\n",
@@ -515,7 +508,6 @@ TEXTS = {
     "a dotted key of 100,000 parts": ("a" + ".a" * 100_000 + " = 1", "dotted key"),
     "a table header of 100,000 parts": ("[" + "a." * 100_000 + "a]", "dotted key"),
     "a file over 1 MB": ("# " + "x" * 1_000_001, "at most 1,000,000"),
-    "an empty file": ("", "behaviours: needs at least one"),
 }
 
 
@@ -530,6 +522,17 @@ def test_size_and_nesting_are_refused_before_parsing(case: str, tmp_path: Path) 
     msg = str(err.value)
     assert msg.startswith(f"{path}: ") and fragment in msg, msg
     assert len(msg.splitlines()) == 1, msg
+
+
+def test_a_run_needs_a_behaviour(tmp_path: Path) -> None:
+    """A scenario without behaviours (an empty file: all defaults) describes a population and
+    loads; a run of it is refused, naming the field."""
+    empty = write(tmp_path, "", "empty.toml")
+    assert load_scenario(empty).behaviours == []
+    with pytest.raises(ScenarioError, match="behaviours: a run needs at least one"):
+        scs.Sim(empty, n_agents=1000)
+    with pytest.raises(ScenarioError, match="behaviours: a run needs at least one"):
+        scs.Sim("national", n_agents=1000, overrides=["behaviours=[]", "groups=[]"])
 
 
 def test_deep_or_long_data_from_python_is_refused_quickly() -> None:

@@ -24,7 +24,7 @@ from .population import Population, build_population
 from .results import Results, TimeseriesLayout, snapshot_rows
 from .rollout import join_days
 from .sanctions import Measures, compile_measures
-from .scenario import Scenario, check_whole, load_scenario
+from .scenario import Scenario, ScenarioError, check_whole, load_scenario
 from .scoring import recovery_rate
 from .surveillance import coverage
 
@@ -125,6 +125,11 @@ class Sim:
         # None: one per core, and one per half a million scored people
         self.threads = None if threads is None else check_whole(threads, "threads", 1, 1024)
         self.scenario = load_scenario(scenario, overrides)
+        if not self.scenario.behaviours:  # a scenario may describe only a population; a run not
+            raise ScenarioError(
+                "behaviours: a run needs at least one [[behaviours]] table (without behaviours"
+                " nothing is ever recorded or scored)"
+            )
         size = self.scenario.population.size
         self.n_agents = check_whole(
             n_agents, "n_agents", 1, size, "each agent stands for at least one person of"

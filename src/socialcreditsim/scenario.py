@@ -524,11 +524,6 @@ class Scenario(_Model):
     @model_validator(mode="after")
     def _cross(self) -> Scenario:
         grade_names = {g.name for g in self.score.grades}
-        if not self.behaviours:
-            raise ValueError(
-                "behaviours: needs at least one [[behaviours]] table (without behaviours nothing"
-                " is ever recorded or scored)"
-            )
         for field in ("behaviours", "groups", "sanctions", "rewards"):
             _unique(getattr(self, field), field)
         if sum(g.share for g in self.groups) >= 1:
