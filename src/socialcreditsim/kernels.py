@@ -286,7 +286,7 @@ def _next_due(
     """Day of the person's next transition without an event: court exit, blacklist exit or
     grade change, from their stored state alone (base score V on base day Lb, see scoring.py).
     ``up`` and ``down`` are the thresholds that end the person's grade (``Params.grade_up``,
-    ``grade_down``). Scalars only: an array argument would cost two atomic reference count
+    ``grade_dn``). Scalars only: an array argument would cost two atomic reference count
     updates a call."""
     nxt = NO_DAY
     if f & int(CL):
