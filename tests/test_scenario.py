@@ -690,6 +690,13 @@ def test_builtin_runs_briefly(name: str, short_runs: dict[str, scs.Results]) -> 
     head = res.headline()
     assert len(head) and np.isfinite(head["value"]).all()
     assert res.series("events_true").sum() > 0
+    # list stocks move by exactly the day's entries minus exits (scaled counts)
+    for stock, entries, exits in (
+        ("court_listed", "court_list_entries", "court_list_exits"),
+        ("blacklisted", "blacklist_entries", "blacklist_exits"),
+    ):
+        moved = res.series(entries) - res.series(exits)
+        np.testing.assert_allclose(np.diff(res.series(stock)), moved.to_numpy()[1:], atol=1e-6)
     # every scored person holds exactly one grade every day (scaled to the population)
     holders = res.series("grade_holders")
     expected = res.manifest["n_scored"] * res.manifest["scale"]
