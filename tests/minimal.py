@@ -29,6 +29,18 @@ def minimal(*, days: int = 365, behaviours: list[dict[str, Any]], **parts: Any) 
     return scenario
 
 
+def records(name: str, rate: float, change: int, **more: Any) -> dict[str, Any]:
+    """A records-channel behaviour at ``rate`` a person-year, no propensity."""
+    return {
+        "name": name,
+        "channel": "records",
+        "rate": rate,
+        "score_change": change,
+        "propensity": "none",
+        **more,
+    }
+
+
 def camera(
     name: str = "passing", rate: float = 365.0, fnir: float = 1.0, fpir: float = 0.0
 ) -> dict:

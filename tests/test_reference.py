@@ -56,7 +56,7 @@ from scipy import stats
 
 import reference as ref
 import socialcreditsim as scs
-from minimal import minimal
+from minimal import minimal, records
 
 Z_MAX = 4.0
 ALPHA = 2 * stats.norm.sf(Z_MAX)  # 6.3e-5
@@ -364,16 +364,9 @@ def test_md1_deficit(recovery: float, d: int) -> None:
     lam = rho * recovery / d
     k = Fraction(d) / Fraction(str(recovery))
     assert k.denominator == 1
-    beh = {
-        "name": "offence",
-        "channel": "records",
-        "rate": lam * 365,
-        "score_change": -d,
-        "propensity": "none",
-    }
     sc = minimal(
         days=days,
-        behaviours=[beh],
+        behaviours=[records("offence", lam * 365, -d)],
         population=HOMOGENEOUS,
         score={
             "start": START,
@@ -422,17 +415,6 @@ def test_md1_deficit(recovery: float, d: int) -> None:
                 bad.append(f"engine {key}")
     compare(f"M/D/1 deficit r={recovery} d={d}", e, r, hists, extra)
     assert not bad, "\n".join(extra)
-
-
-def records(name: str, rate: float, change: int, **more: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "channel": "records",
-        "rate": rate,
-        "score_change": change,
-        "propensity": "none",
-        **more,
-    }
 
 
 def flows_and_stocks(

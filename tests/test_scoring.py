@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minimal import final_snapshot, minimal, run
+from minimal import final_snapshot, minimal, records, run
 from socialcreditsim.scoring import (
     NO_DAY,
     _reciprocal,
@@ -142,16 +142,9 @@ def test_md1_score_deficit(per_day: float, d: int) -> None:
     rho, n_days = 0.5, 1500
     p, q, _ = recovery_fraction(per_day)
     lam = rho * per_day / d  # events per person-day
-    beh = {
-        "name": "offence",
-        "channel": "records",
-        "rate": lam * 365,
-        "score_change": -d,
-        "propensity": "none",
-    }
     sc = minimal(
         days=n_days,
-        behaviours=[beh],
+        behaviours=[records("offence", lam * 365, -d)],
         score={"start": START, "min": -30000, "max": 2000, "recovery_per_day": per_day},
         output={"score_bin_width": 1},
     )
