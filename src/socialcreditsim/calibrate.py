@@ -49,8 +49,8 @@ import pandas as pd
 import typer
 
 from .engine import NotEnoughMemory, Sim
+from .folders import OutputError, Reservation, atomic_folder, destination
 from .replicates import replicate_seeds
-from .results import atomic_folder
 from .scenario import Scenario, ScenarioError, field_value, load_scenario
 from .series import SeriesError, SeriesSpec, series_spec, simulated_series
 
@@ -434,7 +434,7 @@ class Calibration:
         )
         return fig
 
-    def save(self, out: str | Path, overwrite: bool = False) -> Path:
+    def save(self, out: str | Path | Reservation, overwrite: bool = False) -> Path:
         """Write calibrated.toml, fit.csv and fit.png atomically (a temporary folder, renamed)."""
         with atomic_folder(out, overwrite) as tmp:
             (tmp / "calibrated.toml").write_text(self.to_toml())
@@ -442,7 +442,7 @@ class Calibration:
             fig = self.plot()
             fig.savefig(tmp / "fit.png", dpi=110)
             _pyplot().close(fig)
-        return Path(out)
+        return destination(out)
 
 
 def _pyplot() -> Any:
@@ -726,7 +726,7 @@ def command(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from .cli import _default_out, _err, _fail, _out
+    from .cli import _check_out, _default_out, _err, _fail, _out, _reserve, _stoppable
 
     try:
         sc = load_scenario(scenario, set_ or None)
@@ -744,15 +744,18 @@ def command(
         _fail(exc)
     if out is None:
         out = _default_out(f"{sc.meta.name}-calibrated", agents, seed)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        _fail(f"--out {out}: already exists and is not empty; choose another folder")
+    _check_out(out)
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=_err(),
-    ) as bar:
+    with (
+        _stoppable(),
+        _reserve(out) as slot,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=_err(),
+        ) as bar,
+    ):
         bar.console.print(
             f"fitting {len(params)} parameter(s) to {len(goal)} figures: {agents:,} agents,"
             f" {replicates} replicate(s) a trial, budget {budget:,.0f} s",
@@ -770,24 +773,21 @@ def command(
                 f" (rms log error {math.sqrt(best):.1%})",
             )
 
-        try:
-            result = calibrate(
-                sc,
-                targets,
-                fit,
-                n_agents=agents,
-                replicates=replicates,
-                budget=budget,
-                trials=trials,
-                seed=seed,
-                progress=progress,
-            )
-        except KeyboardInterrupt:
-            _fail("interrupted; nothing was written", code=130)
+        result = calibrate(
+            sc,
+            targets,
+            fit,
+            n_agents=agents,
+            replicates=replicates,
+            budget=budget,
+            trials=trials,
+            seed=seed,
+            progress=progress,
+        )
         bar.update(task, description="writing the results")
         try:
-            path = result.save(out)
-        except FileExistsError as exc:
+            path = result.save(slot)
+        except (FileExistsError, OutputError) as exc:
             _fail(exc)
 
     source = targets.name if targets is not None else result.targets_file

@@ -4,7 +4,8 @@
 ``scenarios``, ``show``, ``explain`` and ``query`` read scenarios and run folders;
 ``calibrate`` fits scenario fields to published figures (``calibrate.py``).
 Errors the user can fix (a bad scenario, a bad ``--set``, a folder in the way, a run too big for
-memory) print one message in red and exit with code 2; Ctrl-C exits with 130.
+memory, a folder that cannot be written) print one message in red and exit with code 2; Ctrl-C
+exits with 130 and SIGTERM with 143, leaving nothing half-written (``folders.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import datetime as dt
 import math
 import re
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -34,6 +36,7 @@ from rich.table import Table
 from .calibrate import command as calibrate_command
 from .compare import Comparison
 from .engine import NotEnoughMemory, Sim, estimate_memory
+from .folders import OutputError, Reservation, check_output
 from .replicates import DEFAULT_BAND, MultiSim, check_band
 from .results import Results
 from .scenario import ScenarioError, builtin_scenarios, load_scenario
@@ -116,6 +119,46 @@ def _fail(message: object, code: int = 2) -> NoReturn:
         text = f"{_OPTION_OF[head]}: {rest}"
     _err().print(text, style="red", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that what was half-written is removed on the way out."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> NoReturn:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _stoppable(what: str = "nothing was written") -> Iterator[None]:
+    """Ctrl-C and SIGTERM end the command with one message, exit 130 or 143."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Terminated):
+            _fail(f"terminated; {what}", code=128 + signal.SIGTERM)
+        _fail(f"interrupted; {what}", code=130)
+
+
+def _check_out(out: Path) -> None:
+    try:
+        check_output(out)
+    except OSError as exc:
+        _fail(f"--out {exc}")
+
+
+def _reserve(out: Path) -> Reservation:
+    """Hold the output folder from now on (refused at once if another run holds it or it cannot
+    be written); say which folders of killed runs were removed on the way."""
+    try:
+        slot = Reservation(out)
+    except OSError as exc:
+        _fail(f"--out {exc}")
+    for p in slot.cleaned:
+        _err().print(
+            f"removed {p}: left by a run that was killed", style="dim", markup=False, soft_wrap=True
+        )
+    return slot
 
 
 def _num(x: float) -> str:
@@ -296,7 +339,7 @@ def run(
 ) -> None:
     """Run a scenario and write a run folder (Parquet tables, manifest, resolved scenario,
     report.html)."""
-    try:
+    with _stoppable():
         lo_hi = _band(band)
         _run(
             scenario,
@@ -313,8 +356,6 @@ def run(
             lo_hi,
             report,
         )
-    except KeyboardInterrupt:
-        _fail("interrupted; nothing was written", code=130)
 
 
 def _band(text: str) -> tuple[float, float]:
@@ -353,8 +394,7 @@ def _run(
     except (ScenarioError, ValueError) as exc:
         _fail(exc)
     out = out if out is not None else _default_out(sc.meta.name, agents, seed)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        _fail(f"--out {out}: already exists and is not empty; choose another folder")
+    _check_out(out)
     if dry_run:
         _dry_run(sim, source, sets + dates, out)
         return
@@ -364,14 +404,14 @@ def _run(
         _fail(exc)
     if replicates > 1:
         multi = MultiSim(sc, agents, seed, replicates, band=band, threads=threads)
-        with _runs_bar(replicates, "replicates", quiet) as progress:
+        with _reserve(out) as slot, _runs_bar(replicates, "replicates", quiet) as progress:
             results = multi.run(progress=progress)
-            path = _save(results, out, report)
+            path = _save(results, slot, report)
         _done(path, quiet, _band_table(results.headline(), results.band, "headline figures"))
         return
 
     n_days = (sc.time.end - sc.time.start).days + 1
-    with _bar("days", quiet) as bar:
+    with _reserve(out) as slot, _bar("days", quiet) as bar:
         if not quiet:
             bar.console.print(
                 "building the population; compiling kernels on first use (cached afterwards)",
@@ -386,15 +426,16 @@ def _run(
 
         res = sim.run(progress=progress)
         bar.update(task, description="writing the run folder" + (" and report" if report else ""))
-        path = _save(res, out, report)
+        path = _save(res, slot, report)
     _done(path, quiet, _headline_table(res), _sanctions_table(res))
 
 
-def _save(results: Any, out: Path, report: bool) -> Path:
-    """Save any results object's folder atomically; a folder in the way is the user's error."""
+def _save(results: Any, out: Reservation, report: bool) -> Path:
+    """Save any results object's folder atomically into the folder held for it; a folder in the
+    way or a full disk is the user's error."""
     try:
         return results.save(out, report=report)
-    except FileExistsError as exc:
+    except (FileExistsError, OutputError) as exc:
         _fail(exc)
 
 
@@ -538,17 +579,19 @@ def query(
     ],
     csv: Annotated[bool, typer.Option("--csv", help="Print every row as CSV instead.")] = False,
 ) -> None:
-    """Run SQL over a run's tables (timeseries, snapshots, audit, people)."""
+    """Run SQL over a run's tables (timeseries, snapshots, audit, people), in memory, with no
+    access to files, the network or extensions."""
     import duckdb
 
     res = _load_run(run_dir)
     try:
-        frame = res.query(sql)
-    except duckdb.Error as exc:
+        if csv:
+            for i, batch in enumerate(res.query_batches(sql)):
+                typer.echo(batch.to_csv(index=False, header=i == 0), nl=False)
+            return
+        frame = res.query(sql, limit=MAX_ROWS + 1)
+    except (duckdb.Error, ValueError) as exc:
         _fail(f"query failed: {exc}")
-    if csv:
-        typer.echo(frame.to_csv(index=False), nl=False)
-        return
     table = Table()
     for col in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[col])
@@ -558,7 +601,7 @@ def query(
     console = _out()
     console.print(table)
     if len(frame) > MAX_ROWS:
-        console.print(f"showing {MAX_ROWS} of {len(frame):,} rows; use --csv for all of them")
+        console.print(f"showing the first {MAX_ROWS} rows; use --csv for all of them")
 
 
 AgentsOption = Annotated[
@@ -580,8 +623,7 @@ def _study(
     """Build a comparison or sweep (every check before any run), run it with a bar over runs,
     save it; errors the user can fix exit with code 2, Ctrl-C with 130. A dry run says what
     would run and stops."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        _fail(f"--out {out}: already exists and is not empty; choose another folder")
+    _check_out(out)
     try:
         study = make()
         processes = study.check_memory()
@@ -599,12 +641,9 @@ def _study(
         _out().print(table)
         _out().print("dry run: nothing was run or written")
         raise typer.Exit()
-    try:
-        with _runs_bar(len(study.jobs()), "runs", quiet) as progress:
-            results = study.run(progress=progress)
-            path = _save(results, out, report)
-    except KeyboardInterrupt:
-        _fail("interrupted; nothing was written", code=130)
+    with _stoppable(), _reserve(out) as slot, _runs_bar(len(study.jobs()), "runs", quiet) as bar:
+        results = study.run(progress=bar)
+        path = _save(results, slot, report)
     return results, path
 
 
@@ -783,9 +822,12 @@ def report(
     from .report import write_report
 
     try:
-        path = write_report(folder)
-    except FileNotFoundError as exc:
+        with _stoppable("the previous report is unchanged"):
+            path = write_report(folder)
+    except (FileNotFoundError, ValueError) as exc:
         _fail(exc)
+    except OSError as exc:
+        _fail(f"{folder}: cannot write the report: {exc.strerror or exc}")
     _out().print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)
 
 
@@ -794,6 +836,7 @@ app.command(name="calibrate")(calibrate_command)
 
 def main() -> None:
     """Entry point of the ``socialcreditsim`` console script."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     app(prog_name="socialcreditsim")
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .engine import Sim
+from .folders import read_parquet
 from .replicates import (
     DEFAULT_BAND,
     Job,
@@ -217,12 +218,12 @@ class CompareResults:
     def load(cls, path: str | Path) -> CompareResults:
         """Read a folder written by :meth:`save`."""
         path = Path(path)
-        manifest = read_manifest(path, "compare")
+        manifest = read_manifest(path, "compare", ("arms", "band", "seeds"))
         return cls(
             arms=[a["label"] for a in manifest["arms"]],
-            series=pd.read_parquet(path / "series.parquet"),
-            outputs=pd.read_parquet(path / "outputs.parquet"),
-            differences=pd.read_parquet(path / "differences.parquet"),
+            series=read_parquet(path, "series"),
+            outputs=read_parquet(path, "outputs"),
+            differences=read_parquet(path, "differences"),
             manifest=manifest,
             band=tuple(manifest["band"]),
             path=path,

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .engine import NotEnoughMemory, Sim, _available_memory, estimate_memory
+from .folders import read_parquet
 from .results import Results, save_folder
 from .scenario import Scenario, ScenarioError, check_whole
 from .series import headline_outputs, outputs
@@ -176,9 +177,20 @@ def run_jobs(
                     if progress is not None:
                         progress(done, len(jobs))
         except BaseException:
+            _stop_workers(pool)  # a SIGTERM reaches this process only, not its workers
             pool.shutdown(wait=False, cancel_futures=True)
             raise
     return out  # type: ignore[return-value]
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's workers now (Python 3.14 has ``terminate_workers`` for this)."""
+    stop = getattr(pool, "terminate_workers", None)
+    if stop is not None:
+        stop()
+        return
+    for proc in list((pool._processes or {}).values()):
+        proc.terminate()
 
 
 # ------------------------------------------------------------------------------ results
@@ -333,8 +345,8 @@ class MultiResults:
         if info is None or not (path / "replicates.parquet").is_file():
             raise FileNotFoundError(f"{path} is a run folder without replicates")
         return cls(
-            series=pd.read_parquet(path / "replicates.parquet"),
-            outputs=pd.read_parquet(path / "outputs.parquet"),
+            series=read_parquet(path, "replicates"),
+            outputs=read_parquet(path, "outputs"),
             first=first,
             band=tuple(info["band"]),
             path=path,

@@ -14,8 +14,8 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import plots
+from .folders import read_json
 from .results import Results, _version
 from .scenario import Scenario
 from .series import (
@@ -661,12 +662,11 @@ def write_report(folder: str | Path) -> Path:
     """Write ``folder/report.html`` and ``folder/figures/*.png|svg`` for a run, replicates,
     comparison or sweep folder; returns the HTML's path."""
     folder = Path(folder)
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
+    if not (folder / "manifest.json").is_file():
         raise FileNotFoundError(
             f"{folder} has no manifest.json: not a run, comparison or sweep folder"
         )
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_json(folder)
     kind = manifest.get("kind")
     source: Any
     if kind == "compare":
@@ -691,8 +691,20 @@ def write_report(folder: str | Path) -> Path:
 def _write(
     folder: Path, title: str, header: list[tuple[str, str]], sections: list[_Section]
 ) -> Path:
-    out = folder / "figures"
-    out.mkdir(exist_ok=True)
+    _remove_leftovers(folder)
+    out = folder / f".figures-{os.getpid()}.partial"
+    out.mkdir()
+    try:
+        return _write_into(folder, out, title, header, sections)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _write_into(
+    folder: Path, out: Path, title: str, header: list[tuple[str, str]], sections: list[_Section]
+) -> Path:
+    """Write the figures into ``out``, then swap them and report.html into place, so an
+    interrupted report leaves the previous one whole."""
     body = []
     for s in sections:
         caption = html.escape(s.caption)
@@ -721,13 +733,38 @@ def _write(
         version=_version(),
     )
     tmp = folder / f".report-{os.getpid()}.html.partial"  # a plain file: the umask applies
+    old = folder / f".figures-{os.getpid()}.old"
     try:
         tmp.write_text(doc, encoding="utf-8")
+        if (folder / "figures").exists():
+            os.replace(folder / "figures", old)
+        os.replace(out, folder / "figures")
         os.replace(tmp, folder / "report.html")
-    except BaseException:
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
+        shutil.rmtree(old, ignore_errors=True)
     return folder / "report.html"
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Remove what a report killed while writing left in ``folder`` (its process is gone)."""
+    for p in [*folder.glob(".figures-*.*"), *folder.glob(".report-*.html.partial")]:
+        pid = p.name.split("-", 1)[1].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _save(fig: Any, stem: Path) -> str:

@@ -20,12 +20,9 @@ leaves nothing that looks finished.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +33,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .folders import (
+    DamagedFolder,
+    Reservation,
+    atomic_folder,
+    destination,
+    read_json,
+    read_parquet,
+)
 from .lists import COURT_EXIT_REASONS
 from .scenario import Scenario, load_scenario
 
@@ -48,6 +53,15 @@ if TYPE_CHECKING:
 __all__ = ["Results", "TimeseriesLayout", "TABLES", "library_versions"]
 
 TABLES = ("timeseries", "snapshots", "audit", "people")
+# what reading a run folder relies on (a snapshots table may be empty: no snapshot days)
+TABLE_COLUMNS = {
+    "timeseries": ("date", "region", "metric", "item", "truth", "value"),
+    "snapshots": (),
+    "audit": ("person", "date", "kind", "item", "truth", "value", "score"),
+    "people": ("person", "region"),
+}
+MANIFEST_KEYS = ("scenario", "seed", "n_agents", "scale", "counts", "start", "end",
+                 "resolved_scenario")  # fmt: skip
 DATE = "datetime64[ms]"  # the unit pandas reads Parquet dates back in
 AGE_NAMES = ("adult", "senior")
 
@@ -273,17 +287,19 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, compression="zstd")
 
 
-def read_manifest(path: Path, kind: str) -> dict[str, Any]:
-    """The manifest of a comparison or sweep folder; FileNotFoundError if it is not one."""
-    file = path / "manifest.json"
-    manifest = json.loads(file.read_text()) if file.is_file() else {}
+def read_manifest(path: Path, kind: str, keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The manifest of a comparison or sweep folder; FileNotFoundError if it is not one,
+    DamagedFolder if it cannot be read."""
+    if not (path / "manifest.json").is_file():
+        raise FileNotFoundError(f"{path} is not a {kind} folder (no manifest.json)")
+    manifest = read_json(path, keys=keys)
     if manifest.get("kind") != kind:
-        raise FileNotFoundError(f"{path} is not a {kind} folder (no manifest.json of that kind)")
+        raise FileNotFoundError(f"{path} is not a {kind} folder (its manifest.json says otherwise)")
     return manifest
 
 
 def save_folder(
-    out: str | Path,
+    out: str | Path | Reservation,
     *,
     run: Results | None = None,
     tables: dict[str, pd.DataFrame] | None = None,
@@ -293,7 +309,8 @@ def save_folder(
     report: bool = False,
 ) -> Path:
     """Write a folder atomically: a run's tables (``run``), more Parquet ``tables`` and text
-    files by name, the ``manifest``, then the report if asked."""
+    files by name, the ``manifest``, then the report if asked. ``out`` may be a folder reserved
+    before the work (``folders.Reservation``)."""
     with atomic_folder(out, overwrite) as tmp:
         if run is not None:
             run.write(tmp)
@@ -305,29 +322,7 @@ def save_folder(
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
         if report:
             write_report(tmp)
-    return Path(out)
-
-
-@contextlib.contextmanager
-def atomic_folder(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """A temporary folder beside ``out``, renamed to ``out`` when the block succeeds and removed
-    when it fails, so an interrupted write leaves nothing that looks finished."""
-    out = Path(out)
-    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"{out} already exists and is not empty")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    umask = os.umask(0)  # mkdtemp makes the folder private; give it the usual permissions
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)
-    try:
-        yield tmp
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return destination(out)
 
 
 @dataclass
@@ -416,13 +411,24 @@ class Results:
 
     @classmethod
     def load(cls, path: str | Path) -> Results:
-        """Read a run folder written by :meth:`save`."""
+        """Read a run folder written by :meth:`save`; a missing or damaged file raises
+        FileNotFoundError or ``DamagedFolder`` (a ValueError) naming it."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"Results.load: expected a folder path, got {type(path).__name__}")
         path = Path(path)
         if not (path / "manifest.json").is_file():
             raise FileNotFoundError(f"{path} is not a run folder (no manifest.json)")
-        tables = {name: pd.read_parquet(path / f"{name}.parquet") for name in TABLES}
-        manifest = json.loads((path / "manifest.json").read_text())
-        return cls(**tables, manifest=manifest, path=path)
+        manifest = read_json(path, keys=MANIFEST_KEYS)
+        try:
+            if not isinstance(manifest["resolved_scenario"], dict):
+                raise ValueError("not a table")
+            scenario = load_scenario(manifest["resolved_scenario"])
+        except ValueError as exc:
+            raise DamagedFolder(
+                f"{path / 'manifest.json'}: damaged, its resolved_scenario does not load: {exc}"
+            ) from None
+        tables = {name: read_parquet(path, name, TABLE_COLUMNS[name]) for name in TABLES}
+        return cls(**tables, manifest=manifest, path=path, _scenario=scenario)
 
     # ---------------------------------------------------------------- reading
     def series(
@@ -467,14 +473,47 @@ class Results:
 
         return explain(self, person)
 
-    def query(self, sql: str) -> pd.DataFrame:
-        """DuckDB SQL over the tables (timeseries, snapshots, audit, people)."""
+    def query(self, sql: str, limit: int | None = None) -> pd.DataFrame:
+        """DuckDB SQL over the tables (timeseries, snapshots, audit, people): the first
+        ``limit`` rows of the result, or all of them."""
+        frames, rows = [], 0
+        for frame in self.query_batches(sql):
+            frames.append(frame)
+            rows += len(frame)
+            if limit is not None and rows >= limit:
+                break
+        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return out if limit is None else out.head(limit)
+
+    def query_batches(self, sql: str) -> Iterator[pd.DataFrame]:
+        """The result of ``sql`` in batches of a few thousand rows, fetched as they are read.
+
+        The SQL runs in this process on an in-memory copy of the tables, with no access to
+        files, the network or extensions, and settings locked (docs/reliability.md): it can
+        neither read nor change anything outside the run's own tables."""
         import duckdb
 
-        con = duckdb.connect()
+        if not sql.strip().strip(";").strip():
+            raise ValueError("the SQL is empty; e.g. SELECT * FROM people LIMIT 5")
+        con = duckdb.connect(
+            config={
+                "enable_external_access": False,
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+            }
+        )
         for name in TABLES:
             con.register(name, getattr(self, name))
-        return con.execute(sql).df()
+        con.execute("SET lock_configuration = true")
+        cursor = con.execute(sql)
+        if cursor is None or cursor.description is None:  # only comments
+            raise ValueError("the SQL has no statement; e.g. SELECT * FROM people LIMIT 5")
+        frame = cursor.fetch_df_chunk()
+        yield frame  # even when empty: it carries the columns
+        while len(frame):
+            frame = cursor.fetch_df_chunk()
+            if len(frame):
+                yield frame
 
     def plot(self) -> matplotlib.figure.Figure:
         """Sanctions, lists, shamings and the score distribution over time, in one figure."""

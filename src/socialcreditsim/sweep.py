@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .calibrate import FitParameter, parse_fit
+from .folders import read_parquet
 from .replicates import (
     DEFAULT_BAND,
     Job,
@@ -149,16 +150,16 @@ class SweepResults:
     def load(cls, path: str | Path) -> SweepResults:
         """Read a folder written by :meth:`save`."""
         path = Path(path)
-        manifest = read_manifest(path, "sweep")
+        manifest = read_manifest(path, "sweep", ("method", "vary", "targets", "band", "scenario"))
         sobol = path / "sobol.parquet"
         return cls(
             method=manifest["method"],
             parameters=[v["key"] for v in manifest["vary"]],
-            points=pd.read_parquet(path / "points.parquet"),
-            outputs=pd.read_parquet(path / "outputs.parquet"),
+            points=read_parquet(path, "points"),
+            outputs=read_parquet(path, "outputs"),
             targets=manifest["targets"],
             manifest=manifest,
-            sobol=pd.read_parquet(sobol) if sobol.is_file() else None,
+            sobol=read_parquet(path, "sobol") if sobol.is_file() else None,
             band=tuple(manifest["band"]),
             path=path,
         )
