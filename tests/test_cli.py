@@ -211,7 +211,7 @@ def test_query_limits_rows_and_csv(run_dir: tuple[Path, str]) -> None:
     n = len(pd.read_parquet(out / "people.parquet"))
     result = invoke("query", str(out), sql)
     assert result.exit_code == 0, result.output
-    assert f"showing 50 of {n:,} rows" in result.stdout
+    assert "showing the first 50 rows; use --csv" in result.stdout
     result = invoke("query", str(out), sql, "--csv")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -223,6 +223,42 @@ def test_query_error_exits_2(run_dir: tuple[Path, str]) -> None:
     result = invoke("query", str(out), "select * from nowhere")
     assert result.exit_code == 2
     assert "nowhere" in result.output
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select * from read_csv('/etc/passwd')",
+        "copy people to '{tmp}/copy.csv'",
+        "attach '{tmp}/new.db'",
+        "install httpfs",
+        "load httpfs",
+        "set enable_external_access = true",
+        "select * from glob('/*')",
+        "export database '{tmp}/export'",
+    ],
+)
+def test_query_reaches_nothing_outside_the_run(
+    run_dir: tuple[Path, str], tmp_path: Path, sql: str
+) -> None:
+    out, _ = run_dir
+    result = invoke("query", str(out), sql.format(tmp=tmp_path))
+    assert result.exit_code == 2, result.output
+    assert "query failed" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("sql", ["", "  ;  ", "/* only a comment */"])
+def test_query_without_a_statement_says_so(run_dir: tuple[Path, str], sql: str) -> None:
+    result = invoke("query", str(run_dir[0]), sql)
+    assert result.exit_code == 2 and "query failed: the SQL" in result.stderr
+
+
+def test_query_fetches_only_the_rows_it_shows(run_dir: tuple[Path, str]) -> None:
+    """Ten billion rows would not fit in memory: only the first batch is fetched."""
+    result = invoke("query", str(run_dir[0]), "select * from range(10000000000)")
+    assert result.exit_code == 0, result.output
+    assert "showing the first 50 rows" in result.stdout
 
 
 def test_python_dash_m() -> None:
