@@ -741,3 +741,25 @@ def test_dates_within_the_run() -> None:
     d = pd.to_datetime(res.audit["date"])
     assert d.min() >= pd.Timestamp(START)
     assert d.max() <= pd.Timestamp(START + dt.timedelta(days=29))
+
+
+# ------------------------------------------------------------------------------- memory
+
+
+def test_memory_estimate_counts_regions_and_bounds_the_audit() -> None:
+    """The estimate grows with the number of regions (each has two tail localities and its own
+    series) and bounds what a full audit takes: measured on a run that audits everybody."""
+    one = {"population": {"regions": [{"name": "A", "share": 1.0, "urban_share": 0.5}]}}
+    many = {"population": {"regions": [{"name": f"R{i}", "share": 1.0, "urban_share": 0.5}
+                                       for i in range(256)]}}  # fmt: skip
+    base = scs.load_scenario("national").model_dump(mode="json")
+    base = {**base, "rollout": []}  # its steps name the census regions
+    few, lots = (scs.estimate_memory(scs.load_scenario(base | d), 100_000) for d in (one, many))
+    assert lots["layout"] > few["layout"] and lots["time series"] > 100 * few["time series"]
+    sim = scs.Sim("national", n_agents=5_000, seed=2, overrides=[
+        "output.audit_sample=10000000", "time.end=2018-06-30"])  # fmt: skip
+    res = sim.run()
+    used = res.audit.memory_usage(deep=True).sum() + res.people.memory_usage(deep=True).sum()
+    predicted = scs.estimate_memory(sim.scenario, 5_000)["audit"]
+    assert len(res.people) == sim.population.n_scored
+    assert used < predicted < 50 * used, (used, predicted)

@@ -24,7 +24,7 @@ from .population import Population, build_population
 from .results import Results, TimeseriesLayout, snapshot_rows
 from .rollout import join_days
 from .sanctions import Measures, compile_measures
-from .scenario import Scenario, ScenarioError, check_whole, load_scenario
+from .scenario import Scenario, ScenarioError, check_whole, load_scenario, schedule_values
 from .scoring import recovery_rate
 from .surveillance import coverage
 
@@ -66,7 +66,8 @@ def estimate_memory(scenario: Scenario, n_agents: int) -> dict[str, int]:
     pop = scenario.population
     n_days = (scenario.time.end - scenario.time.start).days + 1
     L = pop.locality_size
-    n_loc = int(np.ceil(n_agents / L)) + 2 * 31  # each region's urban and rural tail
+    n_regions = len(scenario.region_table()[0])
+    n_loc = int(np.ceil(n_agents / L)) + 2 * n_regions  # each region's urban and rural tail
     scored = int(n_agents * (1 - pop.child_share))
     per_loc = min(L, n_agents) * (1 - pop.child_share)
     calendar, listed = _capacities(scenario, int(per_loc))
@@ -91,9 +92,33 @@ def estimate_memory(scenario: Scenario, n_agents: int) -> dict[str, int]:
         "calendar": n_loc * (n_days * 8 + int(1.5 * calendar * 8)),  # 1.5: while growing
         "layout": n_loc * (n_blocks + 1) * 4 * 2,
         "snapshots": n_loc * 2 * 8 * (n_bins + (6 + n_groups + pop.propensity_classes) * n_cols),
-        "time series": n_days * 32 * n_metrics * (8 * 2 + 48),
+        "time series": n_days * (n_regions + 1) * n_metrics * (8 * 2 + 48),
+        "audit": int(min(scenario.output.audit_sample, scored) * _audit_bytes(scenario, n_days)),
         "runtime": RUNTIME_BYTES,
     }
+
+
+AUDIT_RECORD_BYTES = 200  # a record in the day's arrays, their concatenation and the table
+AUDIT_PERSON_BYTES = 200  # an audited person's row of people.parquet, while it is built
+
+
+def _audit_bytes(sc: Scenario, n_days: int) -> float:
+    """An audited person's audit memory: their recorded events at each behaviour's highest rate,
+    recording probability (camera coverage) and urban or rural multiplier, times 2 for what the
+    events bring (shamings, grade and sanction changes, attempts: 1.35 times on ``national``),
+    plus the records of the start."""
+    days = [sc.time.start + dt.timedelta(days=t) for t in range(n_days)]
+    names, shares, urban = sc.region_table()
+    urban_share = float(np.dot(shares, urban) / sum(shares))
+    cov = max(float(c.max()) for c in coverage(sc, days, sc.population.size, urban_share))
+    recorded = 0.0
+    for b in sc.behaviours:
+        rate = max(schedule_values(b.rate, days))
+        q = cov if b.channel == "camera" else max(schedule_values(b.record_probability, days))
+        group = 1 + sum(g.share * (g.rate_multipliers.get(b.name, 1.0) - 1) for g in sc.groups)
+        recorded += rate * q * max(b.urban_multiplier, b.rural_multiplier) * group
+    records = 2 * recorded * n_days / 365 + 4  # an upper bound: rollout and ages not counted
+    return records * AUDIT_RECORD_BYTES + AUDIT_PERSON_BYTES
 
 
 def _available_memory() -> int:
