@@ -564,7 +564,7 @@ def test_unreadable_files_name_the_file(tmp_path: Path) -> None:
         load_scenario(binary)
     folder = tmp_path / "folder.toml"
     folder.mkdir()
-    with pytest.raises(ScenarioError, match=r"folder\.toml: no such scenario file"):
+    with pytest.raises(ScenarioError, match=r"folder\.toml: a folder, not a scenario file"):
         load_scenario(folder)
     if os.geteuid() != 0:  # root reads anything
         locked = write(tmp_path, BASE, "locked.toml")

@@ -1051,6 +1051,8 @@ def _read(source: str | Path) -> tuple[str, str]:
         )
     path = Path(source)
     if path.suffix == ".toml" or path.exists():
+        if path.is_dir():
+            raise ScenarioError(f"{path}: a folder, not a scenario file")
         if not path.is_file():
             raise ScenarioError(f"{path}: no such scenario file")
         try:
