@@ -12,17 +12,17 @@ default) whatever R is, not only for large R (tests/test_replicates.py checks th
 exact distribution of MODEL.md section 9).
 
 Each replicate depends on its seed only, so results are the same whatever the number of
-processes or threads. ``threads`` is the number of threads of each replicate run: by default one
-in each worker process, automatic (``Sim``) when the replicates run one after another in this
+processes or threads, and on a Dask cluster (``cluster``, see ``executor.py``) the same as on
+this machine. ``threads`` is the number of threads of each replicate run: by default one in
+each worker process, automatic (``Sim``) when the replicates run one after another in this
 process; given, it also lowers the default number of processes to one per ``threads`` cores.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import functools
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,12 +31,14 @@ import numpy as np
 import pandas as pd
 
 from .engine import NotEnoughMemory, Sim, _available_memory, estimate_memory
+from .executor import executor_for
 from .folders import read_parquet
 from .results import Results, save_folder
 from .scenario import Scenario, ScenarioError, check_whole
 from .series import headline_outputs, outputs
 
 if TYPE_CHECKING:
+    import distributed
     import matplotlib.figure
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "Replicate",
     "band_of",
     "check_band",
+    "job_memory",
     "percentiles",
     "replicate_seeds",
     "run_jobs",
@@ -112,6 +115,7 @@ class Replicate:
 
 
 def _do(job: Job, threads: int | None) -> Replicate:
+    """Run one job (with ``threads`` threads, None: automatic) and keep what it sends back."""
     res = Sim(job.scenario, n_agents=job.n_agents, seed=job.seed, threads=threads).run()
     ts = res.timeseries
     national = ts[ts["region"] == "national"].drop(columns="region").reset_index(drop=True)
@@ -120,8 +124,9 @@ def _do(job: Job, threads: int | None) -> Replicate:
     return Replicate(job.seed, national, outputs(res), res if job.keep else None)
 
 
-def _do_in_worker(job: Job, threads: int | None = None) -> Replicate:
-    return _do(job, threads=threads or 1)
+def job_memory(jobs: Sequence[Job]) -> int:
+    """The predicted peak memory of the largest of ``jobs``, in bytes."""
+    return max(sum(estimate_memory(j.scenario, j.n_agents).values()) for j in jobs)
 
 
 def processes_for(
@@ -130,7 +135,7 @@ def processes_for(
     """How many processes to run ``jobs`` on: one per core, or per ``threads`` cores when each
     run has ``threads`` threads (or ``processes``), at most one per job, and no more than memory
     holds; :class:`NotEnoughMemory` if even one run does not fit."""
-    need = max(sum(estimate_memory(j.scenario, j.n_agents).values()) for j in jobs)
+    need = job_memory(jobs)
     have = _available_memory()
     if need > have:
         raise NotEnoughMemory(
@@ -147,50 +152,19 @@ def run_jobs(
     processes: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     threads: int | None = None,
+    cluster: str | distributed.Client | None = None,
 ) -> list[Replicate]:
-    """Run ``jobs`` (in parallel processes where there are cores and memory for them) and
-    return their replicates in job order; ``progress(done, total)`` after each. Each run has
-    ``threads`` threads (module docstring for the default)."""
+    """Run ``jobs`` and return their replicates in job order; ``progress(done, total)`` after
+    each. They run on the Dask ``cluster`` where one is given (``executor.py``; ``processes``
+    does not apply), else in parallel processes where there are cores and memory for them.
+    Each run has ``threads`` threads (module docstring for the default)."""
     jobs = list(jobs)
-    n_proc = processes_for(jobs, processes, threads)
-    out: list[Replicate | None] = [None] * len(jobs)
-    if n_proc == 1:
-        for i, job in enumerate(jobs):
-            out[i] = _do(job, threads=threads)
-            if progress is not None:
-                progress(i + 1, len(jobs))
-        return out  # type: ignore[return-value]
-    # spawned workers start clean (no threads inherited from this process) and load the
-    # kernels from Numba's on-disk cache
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(n_proc, mp_context=ctx) as pool:
-        pending: dict[Future[Replicate], int] = {
-            pool.submit(_do_in_worker, job, threads): i for i, job in enumerate(jobs)
-        }
-        try:
-            done = 0
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    out[pending.pop(fut)] = fut.result()
-                    done += 1
-                    if progress is not None:
-                        progress(done, len(jobs))
-        except BaseException:
-            _stop_workers(pool)  # a SIGTERM reaches this process only, not its workers
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-    return out  # type: ignore[return-value]
-
-
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Terminate the pool's workers now (Python 3.14 has ``terminate_workers`` for this)."""
-    stop = getattr(pool, "terminate_workers", None)
-    if stop is not None:
-        stop()
-        return
-    for proc in list((pool._processes or {}).values()):
-        proc.terminate()
+    if cluster is None:
+        executor = executor_for(processes=processes_for(jobs, processes, threads), threads=threads)
+    else:
+        executor = executor_for(cluster, threads=threads, jobs_need_bytes=job_memory(jobs))
+    with executor:
+        return executor.map(functools.partial(_do, threads=executor.threads), jobs, progress)
 
 
 # ------------------------------------------------------------------------------ results
@@ -376,6 +350,7 @@ class MultiSim:
         band: Sequence[float] = DEFAULT_BAND,
         processes: int | None = None,
         threads: int | None = None,
+        cluster: str | distributed.Client | None = None,
     ):
         replicates = check_whole(replicates, "replicates", 1, 10_000)
         self.band = check_band(band)
@@ -385,6 +360,7 @@ class MultiSim:
         self.seeds = replicate_seeds(seed, replicates)
         self.processes = processes
         self.threads = threads  # per replicate run (module docstring)
+        self.cluster = cluster  # a Dask cluster to run on (executor.py), else this machine
         self.results: MultiResults | None = None
 
     def jobs(self) -> list[Job]:
@@ -400,7 +376,9 @@ class MultiSim:
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> MultiResults:
         """Run every replicate; ``progress(done, replicates)`` after each."""
-        reps = run_jobs(self.jobs(), self.processes, progress, threads=self.threads)
+        reps = run_jobs(
+            self.jobs(), self.processes, progress, threads=self.threads, cluster=self.cluster
+        )
         first = reps[0].results
         assert first is not None
         first.manifest["replicates"] = {"seeds": self.seeds, "band": list(self.band)}

@@ -1,0 +1,296 @@
+"""Executors: the one place where independent work runs in parallel.
+
+An executor maps a function over items and returns the results in item order, whatever order
+they finish in, calling ``progress(done, total)`` after each. Replicates, comparisons, sweeps
+and calibration (``replicates.run_jobs``) and a run split into shards (``engine``) all go
+through it, so they run alike on:
+
+* :class:`LocalExecutor`: this machine, in this process (one worker) or in spawned worker
+  processes (several); on any error, Ctrl-C or SIGTERM the workers are terminated at once.
+* :class:`DaskExecutor`: a Dask cluster (the optional ``cluster`` extra): ``local:N`` starts a
+  ``LocalCluster`` of N single-threaded worker processes on this machine (closed on exit), a
+  scheduler address (``tcp://host:8786``) or a scheduler file (as ``dask-scheduler
+  --scheduler-file`` and dask-jobqueue write) connects to a running one, and a
+  ``distributed.Client`` is used as it is (and left open). Dask runs a task again elsewhere when
+  its worker dies, which is safe because every task here is a pure function of its arguments
+  (a run depends only on its scenario, N and seed).
+
+Dask is imported only on the Dask path, so importing the package costs nothing more.
+See docs/cluster.md.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+if TYPE_CHECKING:
+    import distributed
+
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "ClusterError",
+    "DaskExecutor",
+    "Executor",
+    "LocalExecutor",
+    "executor_for",
+]
+
+CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler before giving up
+INSTALL = "pip install 'socialcreditsim[cluster]' (or pip install -e '.[cluster]' in a clone)"
+_LOCAL = re.compile(r"^local:(?P<n>\d+)$")
+_ADDRESS = re.compile(r"^([a-z0-9+]+://)?(\[[0-9a-fA-F:]+\]|[^/\s:\[\]]+):\d+$")  # tcp://host:8786
+
+T = TypeVar("T")
+R = TypeVar("R")
+Progress = Callable[[int, int], None]
+
+
+class ClusterError(ValueError):
+    """A cluster that cannot be used: Dask is missing, the address is malformed or the scheduler
+    cannot be reached. The message starts with ``cluster:`` and says what to do."""
+
+
+class Executor(ABC):
+    """Runs a function over independent items in parallel; a context manager that closes what
+    it started."""
+
+    workers: int = 1  # tasks that run at once
+    threads: int | None = None  # threads each task is to use (None: the task decides)
+    dashboard: str | None = None  # a link to watch the work (Dask's dashboard)
+
+    @abstractmethod
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], progress: Progress | None = None
+    ) -> list[R]:
+        """``[fn(item) for item in items]``, run in parallel; ``progress(done, total)`` after
+        each item finishes."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what this executor started."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class LocalExecutor(Executor):
+    """This machine: in this process with one worker, else ``processes`` spawned processes.
+
+    ``threads`` is what each task is told to use: as given, else automatic in this process and
+    one in each worker process (one process per core)."""
+
+    def __init__(self, processes: int = 1, threads: int | None = None):
+        self.workers = max(1, processes)
+        self.threads = threads if threads is not None or self.workers == 1 else 1
+
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], progress: Progress | None = None
+    ) -> list[R]:
+        items = list(items)
+        if not items:
+            return []
+        if self.workers == 1:
+            out = []
+            for item in items:
+                out.append(fn(item))
+                if progress is not None:
+                    progress(len(out), len(items))
+            return out
+        results: list[Any] = [None] * len(items)
+        # spawned workers start clean (no threads inherited from this process) and load the
+        # kernels from Numba's on-disk cache
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(self.workers, len(items)), mp_context=ctx) as pool:
+            pending: dict[Future[R], int] = {
+                pool.submit(fn, item): i for i, item in enumerate(items)
+            }
+            try:
+                done = 0
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        results[pending.pop(fut)] = fut.result()
+                        done += 1
+                        if progress is not None:
+                            progress(done, len(items))
+            except BaseException:
+                _stop_workers(pool)  # a SIGTERM reaches this process only, not its workers
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+        return results
+
+    def close(self) -> None:
+        """Nothing to release: each :meth:`map` closes its own worker processes."""
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's workers now (Python 3.14 has ``terminate_workers`` for this)."""
+    stop = getattr(pool, "terminate_workers", None)
+    if stop is not None:
+        stop()
+        return
+    for proc in list((pool._processes or {}).values()):
+        proc.terminate()
+
+
+def _distributed() -> ModuleType:
+    """The ``distributed`` package, or a :class:`ClusterError` that says how to install it."""
+    try:
+        import distributed
+    except ImportError:
+        raise ClusterError(f"cluster: running on a Dask cluster needs Dask: {INSTALL}") from None
+    return distributed
+
+
+class DaskExecutor(Executor):
+    """A Dask cluster: ``cluster`` is a ``distributed.Client``, ``local:N``, a scheduler address
+    or a scheduler file (module docstring), reached within ``timeout`` seconds (default
+    :data:`CONNECT_TIMEOUT`). Each task uses ``threads`` threads (default one: a worker runs one
+    task per core)."""
+
+    def __init__(
+        self,
+        cluster: str | distributed.Client,
+        threads: int | None = None,
+        timeout: float | None = None,
+    ):
+        dd = _distributed()
+        timeout = CONNECT_TIMEOUT if timeout is None else timeout
+        self._owned: list[Any] = []  # what this executor started, closed in reverse order
+        try:
+            if isinstance(cluster, dd.Client):
+                self.client = cluster
+            elif isinstance(cluster, str):
+                self.client = self._connect(dd, cluster.strip(), timeout)
+            else:
+                raise ClusterError(
+                    "cluster: expected local:N, a scheduler address (tcp://host:8786), a"
+                    f" scheduler file or a distributed.Client; got {cluster!r}"
+                )
+            self.workers = max(1, sum(self.client.nthreads().values()))  # 1 until workers join
+            self.dashboard = self.client.dashboard_link or None
+        except BaseException:
+            self.close()
+            raise
+        self.threads = threads or 1
+
+    def _connect(self, dd: ModuleType, text: str, timeout: float) -> distributed.Client:
+        local = _LOCAL.match(text)
+        if local is not None:
+            n = int(local["n"])
+            if not 1 <= n <= 1024:
+                raise ClusterError(f"cluster: {text}: N must be from 1 to 1,024 workers")
+            cluster = dd.LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=":0",
+            )
+            self._owned.append(cluster)
+            client = dd.Client(cluster, timeout=timeout)
+            self._owned.append(client)
+            return client
+        if _ADDRESS.match(text):
+            where, how = text, {"address": text}
+        elif Path(text).is_file():
+            where, how = f"{text} (scheduler file)", {"scheduler_file": text}
+        else:
+            raise ClusterError(
+                f"cluster: {text!r} is not local:N, a scheduler address (tcp://host:8786) or an"
+                " existing scheduler file"
+            )
+        try:
+            client = dd.Client(**how, timeout=timeout)
+        except (OSError, ValueError) as exc:
+            raise ClusterError(
+                f"cluster: cannot reach the Dask scheduler at {where}: {exc}"
+            ) from None
+        self._owned.append(client)
+        return client
+
+    def check_memory(self, need: int) -> None:
+        """:class:`~socialcreditsim.engine.NotEnoughMemory` if no worker's memory limit holds
+        a task that needs ``need`` bytes (workers without a limit hold anything)."""
+        from .engine import NotEnoughMemory
+
+        limits = [
+            w.get("memory_limit") or 0 for w in self.client.scheduler_info()["workers"].values()
+        ]
+        if limits and all(0 < limit < need for limit in limits):
+            raise NotEnoughMemory(
+                f"one run needs about {need / 2**30:.1f} GiB but the Dask workers have at most"
+                f" {max(limits) / 2**30:.1f} GiB each; use fewer agents or bigger workers"
+            )
+
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], progress: Progress | None = None
+    ) -> list[R]:
+        from distributed import as_completed
+
+        items = list(items)
+        # pure=False: every item is a task of its own, even where two items are equal
+        futures = self.client.map(fn, items, pure=False)
+        pending = {fut.key: i for i, fut in enumerate(futures)}
+        results: list[Any] = [None] * len(items)
+        try:
+            for done, fut in enumerate(as_completed(futures), start=1):
+                results[pending.pop(fut.key)] = fut.result()
+                fut.release()  # the worker may drop it now
+                if progress is not None:
+                    progress(done, len(items))
+        except BaseException:
+            self.client.cancel([f for f in futures if f.key in pending])
+            raise
+        return results
+
+    def close(self) -> None:
+        for thing in reversed(self._owned):
+            thing.close()
+        self._owned.clear()
+
+
+def executor_for(
+    cluster: str | distributed.Client | None = None,
+    processes: int | None = None,
+    threads: int | None = None,
+    jobs_need_bytes: int | None = None,
+) -> Executor:
+    """The executor to use: a :class:`DaskExecutor` on ``cluster`` where one is given, else a
+    :class:`LocalExecutor` of ``processes`` processes (default: one per core, or per
+    ``threads`` cores, no more than memory holds when each job needs ``jobs_need_bytes``).
+    On a cluster, ``jobs_need_bytes`` is checked against the workers' memory limits and
+    ``processes`` does not apply. A missing Dask or an unreachable scheduler raise
+    :class:`ClusterError`."""
+    if cluster is not None:
+        ex = DaskExecutor(cluster, threads)
+        if jobs_need_bytes is not None:
+            try:
+                ex.check_memory(jobs_need_bytes)
+            except BaseException:
+                ex.close()
+                raise
+        return ex
+    if processes is None:
+        from .engine import _available_memory
+
+        processes = max(1, len(os.sched_getaffinity(0)) // (threads or 1))
+        if jobs_need_bytes:
+            processes = max(1, min(processes, _available_memory() // jobs_need_bytes))
+    return LocalExecutor(processes, threads)
