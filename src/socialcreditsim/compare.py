@@ -42,6 +42,7 @@ from .scenario import Scenario, ScenarioError, check_strings, check_whole, load_
 from .series import headline_outputs
 
 if TYPE_CHECKING:
+    import distributed
     import matplotlib.figure
 
 __all__ = ["Arm", "CompareResults", "Comparison", "differences", "make_arms"]
@@ -254,6 +255,7 @@ class Comparison:
         replicates: int = 10,
         band: Sequence[float] = DEFAULT_BAND,
         processes: int | None = None,
+        cluster: str | distributed.Client | None = None,
     ):
         replicates = check_whole(replicates, "replicates", 2, 10_000, "two give an interval")
         if isinstance(scenarios, (str, Path, Scenario)) or not isinstance(scenarios, Sequence):
@@ -266,6 +268,7 @@ class Comparison:
             n_agents = Sim(arm.scenario, n_agents=n_agents, seed=seed).n_agents
         self.n_agents, self.seed = n_agents, check_whole(seed, "seed", 0, 2**63 - 1)
         self.processes = check_processes(processes)
+        self.cluster = cluster  # a Dask cluster to run on (executor.py), else this machine
         self.seeds = replicate_seeds(seed, replicates)
 
     def jobs(self) -> list[Job]:
@@ -277,7 +280,7 @@ class Comparison:
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> CompareResults:
         """Run every arm and replicate; ``progress(done, runs)`` after each run."""
-        reps = run_jobs(self.jobs(), self.processes, progress)
+        reps = run_jobs(self.jobs(), self.processes, progress, cluster=self.cluster)
         r = len(self.seeds)
         labels = [a.label for a in self.arms]
         per_arm = [reps[i * r : (i + 1) * r] for i in range(len(self.arms))]

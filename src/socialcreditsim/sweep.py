@@ -47,6 +47,7 @@ from .scenario import Scenario, ScenarioError, check_strings, check_whole, load_
 from .series import check_output, headline_outputs
 
 if TYPE_CHECKING:
+    import distributed
     import matplotlib.figure
 
 __all__ = ["Sweep", "SweepResults", "parse_vary"]
@@ -190,6 +191,7 @@ class Sweep:
         overrides: list[str] | dict[str, Any] | None = None,
         band: Sequence[float] = DEFAULT_BAND,
         processes: int | None = None,
+        cluster: str | distributed.Client | None = None,
     ):
         self.scenario = load_scenario(scenario, overrides)
         vary = check_strings(vary, "vary")
@@ -218,6 +220,7 @@ class Sweep:
         self.band = check_band(band)
         self.n_agents, self.seed, self.sobol = n_agents, seed, sobol
         self.processes = check_processes(processes)
+        self.cluster = cluster  # a Dask cluster to run on (executor.py), else this machine
         self.seeds = replicate_seeds(seed, replicates)
         n_points = (
             math.prod(v.n for v in self.varied) if sobol is None else sobol * (len(self.varied) + 2)
@@ -276,7 +279,7 @@ class Sweep:
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> SweepResults:
         """Run every point and replicate; ``progress(done, runs)`` after each run."""
-        reps = run_jobs(self.jobs(), self.processes, progress)
+        reps = run_jobs(self.jobs(), self.processes, progress, cluster=self.cluster)
         r = len(self.seeds)
         outs = pd.concat(
             [stack_outputs(reps[p * r : (p + 1) * r], point=p) for p in range(len(self.points))],
