@@ -29,11 +29,15 @@ from the scenario's values (the box centre where a value lies outside its box), 
 the best point with a smaller simplex after each convergence. It stops when the time budget
 would be exceeded by another trial, after ``trials`` trials, or when restarts no longer
 improve, and keeps the best. Everything but the time budget is deterministic: the same scenario,
-targets, seed and ``trials`` give the same fit on any machine.
+targets, seed and ``trials`` give the same fit on any machine. With ``cluster`` the replicates of
+each trial run side by side on a Dask cluster (``executor.py``), and the fit is the same.
+
+The command line (``cli.py``) prints the fit and writes it; this module never imports it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import math
@@ -42,19 +46,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import typer
 
-from .engine import NotEnoughMemory, Sim
-from .folders import OutputError, Reservation, atomic_folder, destination
-from .replicates import replicate_seeds
+from .engine import Sim
+from .executor import DaskExecutor
+from .folders import Reservation, atomic_folder, destination
+from .replicates import Job, Replicate, replicate_seeds, run_jobs
 from .scenario import Scenario, ScenarioError, field_value, load_scenario
-from .series import SeriesError, SeriesSpec, series_spec, simulated_series
+from .series import SeriesError, SeriesSpec, series_spec
 
 if TYPE_CHECKING:
+    import distributed
     import matplotlib.figure
 
 __all__ = [
@@ -470,11 +475,15 @@ class _Objective:
         budget: float,
         trials: int | None,
         progress: Callable[[int, float, float], None] | None,
+        cluster: distributed.Client | None = None,
     ):
         last = max(t.date for t in targets)
         self.run_scenario = scenario.with_overrides({"time.end": last})  # later days: no effect
         self.targets, self.params = targets, params
         self.n_agents, self.seeds, self.threads = n_agents, seeds, threads
+        self.cluster = cluster
+        pop = self.run_scenario.population.size
+        self.scale = pop / n_agents if self.run_scenario.output.raw_counts else None
         self.budget, self.trials, self.progress = budget, trials, progress
         self.names = list(dict.fromkeys(t.series for t in targets))
         self.specs = {t.series: t.spec for t in targets}
@@ -484,6 +493,20 @@ class _Objective:
         self.last_seconds = 0.0
         self.best: tuple[float, tuple[float, ...], list[float], dict[str, pd.Series]] | None = None
         self.first: tuple[float, tuple[float, ...], list[float], dict[str, pd.Series]] | None = None
+
+    def series(self, rep: Replicate, spec: SeriesSpec) -> pd.Series:
+        """``series.simulated_series`` of a run, from the national table its replicate brings
+        back (the same rows, summed in the same order)."""
+        nat = rep.national
+        sel = nat["metric"] == spec.metric
+        if spec.item is not None:
+            sel &= nat["item"] == spec.item
+        s = nat[sel].groupby("date")["value"].sum()
+        if spec.cumulative:
+            s = s.cumsum()
+        if self.scale is not None:  # raw counts, scaled up to compare
+            s = s * self.scale
+        return s + spec.offset
 
     def overrides(self, values: Sequence[float]) -> dict[str, Any]:
         return {p.key: p.override(x) for p, x in zip(self.params, values, strict=True)}
@@ -503,11 +526,13 @@ class _Objective:
             raise _Stop("time budget")
         began = time.perf_counter()
         sc = self.run_scenario.with_overrides(self.overrides(values), source="--fit")
+        jobs = [Job(sc, self.n_agents, seed) for seed in self.seeds]
+        # one after another here as before (each run threaded), or side by side on a cluster
+        reps = run_jobs(jobs, processes=1, threads=self.threads, cluster=self.cluster)
         daily: dict[str, pd.Series] = {}
-        for seed in self.seeds:
-            res = Sim(sc, n_agents=self.n_agents, seed=seed, threads=self.threads).run()
+        for rep in reps:
             for name in self.names:
-                s = simulated_series(res, self.specs[name])
+                s = self.series(rep, self.specs[name])
                 daily[name] = s if name not in daily else daily[name] + s
         daily = {name: s / len(self.seeds) for name, s in daily.items()}
         sim = [float(daily[t.series].loc[pd.Timestamp(t.date)]) for t in self.targets]
@@ -570,48 +595,12 @@ def prepare(
     return list(targets), params, seeds
 
 
-def calibrate(
-    scenario: str | Path | dict[str, Any] | Scenario,
-    targets: str | Path | list[Target] | None,
-    fit: Sequence[str | FitParameter],
-    *,
-    n_agents: int = 100_000,
-    replicates: int = 2,
-    budget: float = 300.0,
-    trials: int | None = None,
-    seed: int = 0,
-    threads: int | None = None,
-    progress: Callable[[int, float, float], None] | None = None,
-) -> Calibration:
-    """Fit the ``fit`` fields of ``scenario`` to ``targets`` (module docstring; None: the
-    scenario's ``[[published]]`` figures).
-
-    ``progress(trials, seconds, best objective)`` is called after every trial. Everything is
-    checked before the first run: bad targets or parameters raise :class:`CalibrationError`,
-    a bad scenario :class:`ScenarioError`, a run too big :class:`NotEnoughMemory`.
-    """
+def _search(f: _Objective, params: list[FitParameter]) -> str:
+    """Nelder-Mead from the scenario's values, restarted from the best point with a smaller
+    simplex (module docstring); ``f`` keeps the best point. Returns why the search stopped."""
     from scipy.optimize import minimize
 
-    sc = load_scenario(scenario)
-    label = (
-        "the scenario's [[published]] figures"
-        if targets is None
-        else str(targets)
-        if isinstance(targets, (str, Path))
-        else ""
-    )
-    targets, params, seeds = prepare(
-        sc,
-        targets,
-        fit,
-        n_agents=n_agents,
-        replicates=replicates,
-        budget=budget,
-        trials=trials,
-        seed=seed,
-    )
-    f = _Objective(sc, targets, params, n_agents, seeds, threads, budget, trials, progress)
-    stopped, step = "converged", FIRST_STEP
+    step = FIRST_STEP
     try:
         f.evaluate(tuple(p.start() for p in params))  # the scenario as it is, unrounded
         while step >= LAST_STEP:
@@ -638,7 +627,57 @@ def calibrate(
             if f.best[0] >= best_before * (1 - 1e-3):
                 step /= 2
     except _Stop as stop:
-        stopped = str(stop)
+        return str(stop)
+    return "converged"
+
+
+def calibrate(
+    scenario: str | Path | dict[str, Any] | Scenario,
+    targets: str | Path | list[Target] | None,
+    fit: Sequence[str | FitParameter],
+    *,
+    n_agents: int = 100_000,
+    replicates: int = 2,
+    budget: float = 300.0,
+    trials: int | None = None,
+    seed: int = 0,
+    threads: int | None = None,
+    progress: Callable[[int, float, float], None] | None = None,
+    cluster: str | distributed.Client | None = None,
+) -> Calibration:
+    """Fit the ``fit`` fields of ``scenario`` to ``targets`` (module docstring; None: the
+    scenario's ``[[published]]`` figures).
+
+    ``progress(trials, seconds, best objective)`` is called after every trial. Everything is
+    checked before the first run: bad targets or parameters raise :class:`CalibrationError`,
+    a bad scenario :class:`ScenarioError`, a run too big :class:`NotEnoughMemory`. With
+    ``cluster`` (a ``distributed.Client``, ``local:N``, a scheduler address or file) each
+    trial's replicates run on that Dask cluster, connected to once for the whole fit.
+    """
+    sc = load_scenario(scenario)
+    label = (
+        "the scenario's [[published]] figures"
+        if targets is None
+        else str(targets)
+        if isinstance(targets, (str, Path))
+        else ""
+    )
+    targets, params, seeds = prepare(
+        sc,
+        targets,
+        fit,
+        n_agents=n_agents,
+        replicates=replicates,
+        budget=budget,
+        trials=trials,
+        seed=seed,
+    )
+    with contextlib.ExitStack() as stack:
+        client = None if cluster is None else stack.enter_context(DaskExecutor(cluster)).client
+        f = _Objective(
+            sc, targets, params, n_agents, seeds, threads, budget, trials, progress, client
+        )
+        stopped = _search(f, params)
     assert f.best is not None and f.first is not None
     err, values, sim, daily = f.best
     err0, _, sim0, daily0 = f.first
@@ -667,160 +706,3 @@ def calibrate(
         targets_file=label,
         daily={name: (daily0[name], daily[name]) for name in daily},
     )
-
-
-# ------------------------------------------------------------------------------ command line
-
-
-def command(
-    scenario: Annotated[str, typer.Argument(help="A built-in scenario name or a TOML file.")],
-    fit: Annotated[
-        list[str],
-        typer.Option(
-            "--fit",
-            metavar="KEY=LO:HI",
-            help="A field to fit between LO and HI, by dotted path as --set (repeatable);"
-            " KEY*=LO:HI fits a factor on a number or a whole schedule.",
-        ),
-    ],
-    agents: Annotated[
-        int, typer.Option("--agents", "-n", min=1, help="Simulated agents per run.")
-    ] = 100_000,
-    replicates: Annotated[
-        int, typer.Option(min=1, help="Runs per trial (seeds SEED, SEED+1, ...), averaged.")
-    ] = 2,
-    budget: Annotated[
-        float, typer.Option(min=1, help="Seconds to search; the best fit so far is kept.")
-    ] = 300.0,
-    trials: Annotated[
-        int | None, typer.Option(min=1, help="Stop after this many trials (default: no limit).")
-    ] = None,
-    seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Base random seed.")] = 0,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            help="Folder to write calibrated.toml, fit.csv, fit.png; must not exist or be empty"
-            " (default: runs/<scenario>-calibrated-<N>-seed<S>-<timestamp>)."
-        ),
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="KEY=VALUE",
-            help="Override a scenario field before fitting, e.g. time.end=2017-12-31.",
-        ),
-    ] = None,
-    targets: Annotated[
-        Path | None,
-        typer.Option(
-            "--targets",
-            metavar="FILE.csv",
-            help="Published figures: date,series,value,unit,status,source (docs/validation.md);"
-            " default: the scenario's own [[published]] figures.",
-        ),
-    ] = None,
-) -> None:
-    """Fit scenario fields to published figures; write the calibrated scenario and the fit."""
-    from rich.markup import escape
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
-    from .cli import _check_out, _default_out, _err, _fail, _out, _reserve, _stoppable
-
-    try:
-        sc = load_scenario(scenario, set_ or None)
-        goal, params, _ = prepare(  # every check, before any work
-            sc,
-            targets,
-            fit,
-            n_agents=agents,
-            replicates=replicates,
-            budget=budget,
-            trials=trials,
-            seed=seed,
-        )
-    except (ScenarioError, CalibrationError, NotEnoughMemory, ValueError) as exc:
-        _fail(exc)
-    if out is None:
-        out = _default_out(f"{sc.meta.name}-calibrated", agents, seed)
-    _check_out(out)
-
-    with (
-        _stoppable(),
-        _reserve(out) as slot,
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TimeElapsedColumn(),
-            console=_err(),
-        ) as bar,
-    ):
-        bar.console.print(
-            f"fitting {len(params)} parameter(s) to {len(goal)} figures: {agents:,} agents,"
-            f" {replicates} replicate(s) a trial, budget {budget:,.0f} s",
-            style="dim",
-            highlight=False,
-            markup=False,
-        )
-        task = bar.add_task("first trial (compiles kernels on first use)", total=trials or budget)
-
-        def progress(n: int, seconds: float, best: float) -> None:
-            bar.update(
-                task,
-                completed=n if trials else min(seconds, budget),
-                description=f"trial {n}: best error {best:.4g}"
-                f" (rms log error {math.sqrt(best):.1%})",
-            )
-
-        result = calibrate(
-            sc,
-            targets,
-            fit,
-            n_agents=agents,
-            replicates=replicates,
-            budget=budget,
-            trials=trials,
-            seed=seed,
-            progress=progress,
-        )
-        bar.update(task, description="writing the results")
-        try:
-            path = result.save(slot)
-        except (FileExistsError, OutputError) as exc:
-            _fail(exc)
-
-    source = targets.name if targets is not None else result.targets_file
-    table = Table(title=escape(f"{sc.meta.name}: fit to {source}"))
-    for col in ("date", "series", "published", "simulated", "error", f"within {TOLERANCE:.0%}"):
-        table.add_column(col, justify="left" if col in ("date", "series") else "right")
-    for r in result.table.itertuples(index=False):
-        good = abs(r.relative_error) <= TOLERANCE
-        table.add_row(
-            str(r.date),
-            escape(r.series),
-            f"{r.target:,.0f}",
-            f"{r.simulated:,.0f}",
-            f"{r.relative_error:+.1%}",
-            "yes" if good else "[red]NO[/red]",
-        )
-    console = _out()
-    console.print(table)
-    for line in result.fitted_lines():
-        console.print(f"fitted: {line}", markup=False, highlight=False, soft_wrap=True)
-    console.print(
-        f"error (mean squared log error) {result.start_objective:.4g} at the start, "
-        f"{result.objective:.4g} fitted; {result.trials} trials in {result.seconds:,.0f} s "
-        f"(stopped: {result.stopped})",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-    console.print(
-        result.verdict(),
-        style="green" if result.ok else "bold red",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-    console.print(f"results written to {path}", markup=False, highlight=False, soft_wrap=True)

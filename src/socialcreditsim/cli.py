@@ -2,9 +2,11 @@
 
 ``socialcreditsim run national --agents 100000`` runs a scenario and writes a run folder;
 ``scenarios``, ``show``, ``explain`` and ``query`` read scenarios and run folders;
-``calibrate`` fits scenario fields to published figures (``calibrate.py``).
+``calibrate`` fits scenario fields to published figures (``calibrate.py``); ``--cluster`` runs
+the work of ``run``, ``compare``, ``sweep`` and ``calibrate`` on a Dask cluster (``executor.py``).
 Errors the user can fix (a bad scenario, a bad ``--set``, a folder in the way, a run too big for
-memory, a folder that cannot be written) print one message in red and exit with code 2; Ctrl-C
+memory, a folder that cannot be written, a scheduler out of reach) print one message in red and
+exit with code 2; Ctrl-C
 exits with 130 and SIGTERM with 143, leaving nothing half-written (``folders.py``).
 """
 
@@ -33,11 +35,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .calibrate import command as calibrate_command
+from . import calibrate as calibration
 from .compare import Comparison
 from .engine import NotEnoughMemory, Sim, estimate_memory
+from .executor import DaskExecutor
 from .folders import OutputError, Reservation, check_output
-from .replicates import DEFAULT_BAND, MultiSim, check_band
+from .replicates import DEFAULT_BAND, MultiSim, check_band, job_memory
 from .results import Results
 from .scenario import ScenarioError, builtin_scenarios, load_scenario
 from .sweep import Sweep
@@ -91,6 +94,16 @@ ProcessesOption = Annotated[
     int | None,
     typer.Option(min=1, help="Parallel runs (default: one per core, fewer if memory is short)."),
 ]
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        metavar="ADDRESS",
+        help="Run on a Dask cluster: local:N (a LocalCluster of N workers on this machine), a"
+        " scheduler address (tcp://host:8786) or a scheduler file; needs pip install -e"
+        " '.\\[cluster]'",
+    ),
+]
 
 
 def _date_option(help: str) -> Any:
@@ -108,7 +121,8 @@ def _err() -> Console:
 
 # The Python API's argument names, as the options that set them (messages name what was typed).
 _OPTION_OF = {"n_agents": "--agents", "seed": "--seed", "threads": "--threads",
-              "replicates": "--replicates", "processes": "--processes"}  # fmt: skip
+              "replicates": "--replicates", "processes": "--processes",
+              "cluster": "--cluster"}  # fmt: skip
 
 
 def _fail(message: object, code: int = 2) -> NoReturn:
@@ -159,6 +173,35 @@ def _reserve(out: Path) -> Reservation:
             f"removed {p}: left by a run that was killed", style="dim", markup=False, soft_wrap=True
         )
     return slot
+
+
+@contextlib.contextmanager
+def _connect(address: str | None, need: int | None, quiet: bool = False) -> Iterator[Any]:
+    """The Dask cluster of ``--cluster`` (None without it), reached before any run and closed
+    after; its dashboard link goes to stderr. Dask missing, a scheduler out of reach or workers
+    with less memory than one run ``need``s exit with code 2."""
+    if address is None:
+        yield None
+        return
+    try:
+        ex = DaskExecutor(address)
+    except ValueError as exc:
+        _fail(exc)
+    with ex:
+        if need is not None:
+            try:
+                ex.check_memory(need)
+            except NotEnoughMemory as exc:
+                _fail(exc)
+        if ex.dashboard and not quiet:
+            _err().print(
+                f"Dask dashboard: {ex.dashboard}",
+                style="dim",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        yield ex.client
 
 
 def _num(x: float) -> str:
@@ -336,6 +379,7 @@ def run(
     ] = 1,
     band: BandOption = "10:90",
     report: ReportOption = True,
+    cluster: ClusterOption = None,
 ) -> None:
     """Run a scenario and write a run folder (Parquet tables, manifest, resolved scenario,
     report.html)."""
@@ -355,6 +399,7 @@ def run(
             replicates,
             lo_hi,
             report,
+            cluster,
         )
 
 
@@ -382,6 +427,7 @@ def _run(
     replicates: int = 1,
     band: tuple[float, float] = DEFAULT_BAND,
     report: bool = True,
+    cluster: str | None = None,
 ) -> None:
     dates = [f"time.{k}={d.date().isoformat()}" for k, d in (("start", start), ("end", end)) if d]
     try:
@@ -398,20 +444,32 @@ def _run(
     if dry_run:
         _dry_run(sim, source, sets + dates, out)
         return
-    try:
-        sim.check_memory()
-    except NotEnoughMemory as exc:
-        _fail(exc)
+    need = sum(estimate_memory(sc, agents).values())
+    if cluster is None or replicates == 1:  # replicates on a cluster run on its workers only
+        try:
+            sim.check_memory()
+        except NotEnoughMemory as exc:
+            _fail(exc)
     if replicates > 1:
-        multi = MultiSim(sc, agents, seed, replicates, band=band, threads=threads)
-        with _reserve(out) as slot, _runs_bar(replicates, "replicates", quiet) as progress:
+        with (
+            _connect(cluster, need, quiet) as client,
+            _reserve(out) as slot,
+            _runs_bar(replicates, "replicates", quiet) as progress,
+        ):
+            multi = MultiSim(
+                sc, agents, seed, replicates, band=band, threads=threads, cluster=client
+            )
             results = multi.run(progress=progress)
             path = _save(results, slot, report)
         _done(path, quiet, _band_table(results.headline(), results.band, "headline figures"))
         return
 
     n_days = (sc.time.end - sc.time.start).days + 1
-    with _reserve(out) as slot, _bar("days", quiet) as bar:
+    with (
+        _connect(cluster, None, quiet) as client,  # a shard of the run needs less than all of it
+        _reserve(out) as slot,
+        _bar("days" if client is None else "shards", quiet) as bar,
+    ):
         if not quiet:
             bar.console.print(
                 "building the population; compiling kernels on first use (cached afterwards)",
@@ -424,7 +482,10 @@ def _run(
             date = sc.time.start + dt.timedelta(days=day - 1)
             bar.update(task, completed=day, total=total, description=f"simulated {date}")
 
-        res = sim.run(progress=progress)
+        def shards_done(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description="simulated")
+
+        res = sim.run(progress=progress if client is None else shards_done, cluster=client)
         bar.update(task, description="writing the run folder" + (" and report" if report else ""))
         path = _save(res, slot, report)
     _done(path, quiet, _headline_table(res), _sanctions_table(res))
@@ -618,30 +679,47 @@ def _out_option(what: str) -> Any:
 
 
 def _study(
-    make: Callable[[], Any], out: Path, quiet: bool, report: bool, dry_run: bool
+    make: Callable[[], Any],
+    out: Path,
+    quiet: bool,
+    report: bool,
+    dry_run: bool,
+    cluster: str | None = None,
 ) -> tuple[Any, Path]:
     """Build a comparison or sweep (every check before any run), run it with a bar over runs,
-    save it; errors the user can fix exit with code 2, Ctrl-C with 130. A dry run says what
-    would run and stops."""
+    here or on the Dask ``cluster``, and save it; errors the user can fix exit with code 2,
+    Ctrl-C with 130. A dry run says what would run and stops."""
     _check_out(out)
     try:
         study = make()
-        processes = study.check_memory()
+        # on a cluster, the workers' memory is checked once connected (_connect)
+        processes = study.check_memory() if cluster is None else None
     except (ScenarioError, ValueError, NotEnoughMemory) as exc:
         _fail(exc)
+    if cluster is not None and study.processes is not None:
+        _fail("--processes and --cluster: on a cluster its workers run the runs; give one of them")
+    jobs = study.jobs()
+    need = job_memory(jobs)
     if dry_run:
-        jobs = study.jobs()
-        need = max(sum(estimate_memory(j.scenario, j.n_agents).values()) for j in jobs)
         table = Table(title="dry run", show_header=False)
         n = len(study.seeds)
         table.add_row("runs", f"{len(jobs):,} ({n} seed{'s' if n > 1 else ''} each)")
-        table.add_row("parallel processes", str(processes))
+        if cluster is None:
+            table.add_row("parallel processes", str(processes))
+        else:
+            table.add_row("runs on", escape(f"the Dask cluster {cluster} (not contacted)"))
         table.add_row("predicted peak memory of a run", f"{need / GIB:,.2f} GiB")
         table.add_row("output folder", escape(str(out)))
         _out().print(table)
         _out().print("dry run: nothing was run or written")
         raise typer.Exit()
-    with _stoppable(), _reserve(out) as slot, _runs_bar(len(study.jobs()), "runs", quiet) as bar:
+    with (
+        _stoppable(),
+        _connect(cluster, need, quiet) as client,
+        _reserve(out) as slot,
+        _runs_bar(len(jobs), "runs", quiet) as bar,
+    ):
+        study.cluster = client
         results = study.run(progress=bar)
         path = _save(results, slot, report)
     return results, path
@@ -678,6 +756,7 @@ def compare(
     report: ReportOption = True,
     quiet: QuietOption = False,
     dry_run: StudyDryRunOption = False,
+    cluster: ClusterOption = None,
 ) -> None:
     """Run scenarios (or one scenario and --variant's) side by side; print and write the paired
     differences of their figures, with bands and 95% intervals."""
@@ -697,6 +776,7 @@ def compare(
         quiet,
         report,
         dry_run,
+        cluster,
     )
     _done(path, quiet, *(_diff_table(results, arm) for arm in results.arms[1:]))
 
@@ -768,6 +848,7 @@ def sweep(
     report: ReportOption = True,
     quiet: QuietOption = False,
     dry_run: StudyDryRunOption = False,
+    cluster: ClusterOption = None,
 ) -> None:
     """Run a scenario over a grid of field values, or estimate Sobol sensitivity indices;
     print and write the outputs at every point."""
@@ -790,6 +871,7 @@ def sweep(
         quiet,
         report,
         dry_run,
+        cluster,
     )
     table = Table(title="outputs at each point (median of the runs)")
     frame = results.table()
@@ -831,7 +913,163 @@ def report(
     _out().print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)
 
 
-app.command(name="calibrate")(calibrate_command)
+@app.command()
+def calibrate(
+    scenario: Annotated[str, typer.Argument(help="A built-in scenario name or a TOML file.")],
+    fit: Annotated[
+        list[str],
+        typer.Option(
+            "--fit",
+            metavar="KEY=LO:HI",
+            help="A field to fit between LO and HI, by dotted path as --set (repeatable);"
+            " KEY*=LO:HI fits a factor on a number or a whole schedule.",
+        ),
+    ],
+    agents: Annotated[
+        int, typer.Option("--agents", "-n", min=1, help="Simulated agents per run.")
+    ] = 100_000,
+    replicates: Annotated[
+        int, typer.Option(min=1, help="Runs per trial (seeds SEED, SEED+1, ...), averaged.")
+    ] = 2,
+    budget: Annotated[
+        float, typer.Option(min=1, help="Seconds to search; the best fit so far is kept.")
+    ] = 300.0,
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many trials (default: no limit).")
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Base random seed.")] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder to write calibrated.toml, fit.csv, fit.png; must not exist or be empty"
+            " (default: runs/<scenario>-calibrated-<N>-seed<S>-<timestamp>)."
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override a scenario field before fitting, e.g. time.end=2017-12-31.",
+        ),
+    ] = None,
+    targets: Annotated[
+        Path | None,
+        typer.Option(
+            "--targets",
+            metavar="FILE.csv",
+            help="Published figures: date,series,value,unit,status,source (docs/validation.md);"
+            " default: the scenario's own \\[\\[published]] figures.",
+        ),
+    ] = None,
+    cluster: ClusterOption = None,
+) -> None:
+    """Fit scenario fields to published figures; write the calibrated scenario and the fit."""
+    try:
+        sc = load_scenario(scenario, set_ or None)
+        goal, params, _ = calibration.prepare(  # every check, before any work
+            sc,
+            targets,
+            fit,
+            n_agents=agents,
+            replicates=replicates,
+            budget=budget,
+            trials=trials,
+            seed=seed,
+        )
+    except (ScenarioError, calibration.CalibrationError, NotEnoughMemory, ValueError) as exc:
+        _fail(exc)
+    if out is None:
+        out = _default_out(f"{sc.meta.name}-calibrated", agents, seed)
+    _check_out(out)
+
+    with (
+        _stoppable(),
+        _connect(cluster, sum(estimate_memory(sc, agents).values())) as client,
+        _reserve(out) as slot,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=_err(),
+        ) as bar,
+    ):
+        bar.console.print(
+            f"fitting {len(params)} parameter(s) to {len(goal)} figures: {agents:,} agents,"
+            f" {replicates} replicate(s) a trial, budget {budget:,.0f} s",
+            style="dim",
+            highlight=False,
+            markup=False,
+        )
+        task = bar.add_task("first trial (compiles kernels on first use)", total=trials or budget)
+
+        def progress(n: int, seconds: float, best: float) -> None:
+            bar.update(
+                task,
+                completed=n if trials else min(seconds, budget),
+                description=f"trial {n}: best error {best:.4g}"
+                f" (rms log error {math.sqrt(best):.1%})",
+            )
+
+        result = calibration.calibrate(
+            sc,
+            targets,
+            fit,
+            n_agents=agents,
+            replicates=replicates,
+            budget=budget,
+            trials=trials,
+            seed=seed,
+            progress=progress,
+            cluster=client,
+        )
+        bar.update(task, description="writing the results")
+        try:
+            path = result.save(slot)
+        except (FileExistsError, OutputError) as exc:
+            _fail(exc)
+
+    source = targets.name if targets is not None else result.targets_file
+    table = Table(title=escape(f"{sc.meta.name}: fit to {source}"))
+    for col in (
+        "date",
+        "series",
+        "published",
+        "simulated",
+        "error",
+        f"within {calibration.TOLERANCE:.0%}",
+    ):
+        table.add_column(col, justify="left" if col in ("date", "series") else "right")
+    for r in result.table.itertuples(index=False):
+        good = abs(r.relative_error) <= calibration.TOLERANCE
+        table.add_row(
+            str(r.date),
+            escape(r.series),
+            f"{r.target:,.0f}",
+            f"{r.simulated:,.0f}",
+            f"{r.relative_error:+.1%}",
+            "yes" if good else "[red]NO[/red]",
+        )
+    console = _out()
+    console.print(table)
+    for line in result.fitted_lines():
+        console.print(f"fitted: {line}", markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"error (mean squared log error) {result.start_objective:.4g} at the start, "
+        f"{result.objective:.4g} fitted; {result.trials} trials in {result.seconds:,.0f} s "
+        f"(stopped: {result.stopped})",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        result.verdict(),
+        style="green" if result.ok else "bold red",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"results written to {path}", markup=False, highlight=False, soft_wrap=True)
 
 
 def main() -> None:
