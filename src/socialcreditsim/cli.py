@@ -485,7 +485,10 @@ def _run(
         def shards_done(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total, description="simulated")
 
-        res = sim.run(progress=progress if client is None else shards_done, cluster=client)
+        if client is None:
+            res = sim.run(progress=progress)
+        else:  # the run split into shards of localities over the cluster's workers
+            res = sim.run(progress=shards_done, cluster=client)
         bar.update(task, description="writing the run folder" + (" and report" if report else ""))
         path = _save(res, slot, report)
     _done(path, quiet, _headline_table(res), _sanctions_table(res))
