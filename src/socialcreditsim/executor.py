@@ -204,7 +204,7 @@ class DaskExecutor(Executor):
                 dashboard_address=":0",
             )
             self._owned.append(cluster)
-            client = dd.Client(cluster, timeout=timeout)
+            client = dd.Client(cluster, timeout=timeout, set_as_default=False)
             self._owned.append(client)
             return client
         if _ADDRESS.match(text):
@@ -217,7 +217,7 @@ class DaskExecutor(Executor):
                 " existing scheduler file"
             )
         try:
-            client = dd.Client(**how, timeout=timeout)
+            client = dd.Client(**how, timeout=timeout, set_as_default=False)
         except (OSError, ValueError) as exc:
             raise ClusterError(
                 f"cluster: cannot reach the Dask scheduler at {where}: {exc}"
@@ -261,6 +261,8 @@ class DaskExecutor(Executor):
         return results
 
     def close(self) -> None:
+        """Close the client and the LocalCluster this executor started (a client it was given
+        stays open)."""
         for thing in reversed(self._owned):
             thing.close()
         self._owned.clear()

@@ -1,0 +1,177 @@
+"""Executors (executor.py): local processes and a Dask cluster give the same results in the
+same order; a worker killed mid-run changes nothing; a cluster that cannot be used says why.
+
+One LocalCluster of two single-threaded worker processes serves every test; runs are small
+(national, 5,000 to 20,000 agents, two months unless a test needs longer jobs)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cloudpickle
+import distributed
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import socialcreditsim as scs
+from socialcreditsim import executor as ex
+from socialcreditsim.cli import app
+from socialcreditsim.replicates import Job, run_jobs
+
+SHORT = ["time.end=2018-02-28"]
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Dask workers run _late below
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[distributed.Client]:
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=":0",
+    )
+    with cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+def _late(x: int) -> int:
+    """Later items finish first: results come back in the reverse order of the items."""
+    time.sleep(0.5 * (3 - x))
+    return x * x
+
+
+def _frames_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert a.equals(b)
+
+
+@pytest.mark.parametrize("where", ["local", "dask"])
+def test_results_come_in_item_order(where: str, client: distributed.Client) -> None:
+    seen: list[tuple[int, int]] = []
+    with ex.LocalExecutor(2) if where == "local" else ex.DaskExecutor(client) as pool:
+        assert pool.workers == 2 and pool.threads == 1
+        out = pool.map(_late, range(4), lambda done, total: seen.append((done, total)))
+    assert out == [0, 1, 4, 9]
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_replicates_on_a_cluster_equal_local_runs(
+    client: distributed.Client, tmp_path: Path
+) -> None:
+    def multi(**kw: object) -> scs.MultiSim:
+        return scs.MultiSim(
+            "national", n_agents=20_000, seed=5, replicates=3, overrides=SHORT, **kw
+        )
+
+    here = multi(processes=1).run().save(tmp_path / "here")
+    there = multi(cluster=client).run().save(tmp_path / "there")
+    files = sorted(p.name for p in here.glob("*.parquet"))
+    assert "replicates.parquet" in files and "timeseries.parquet" in files
+    assert files == sorted(p.name for p in there.glob("*.parquet"))
+    for name in files:
+        _frames_equal(pd.read_parquet(here / name), pd.read_parquet(there / name))
+        assert (here / name).read_bytes() == (there / name).read_bytes(), name
+    seeds = pd.read_parquet(there / "replicates.parquet").groupby("replicate")["seed"].first()
+    assert list(seeds) == [5, 6, 7]  # in seed order, whatever order they finished in
+
+
+def test_a_sweep_on_a_cluster_equals_the_local_one(client: distributed.Client) -> None:
+    def sweep(**kw: object) -> scs.SweepResults:
+        return scs.Sweep(
+            "national",
+            ["surveillance.fpir=0.0001:0.003:3"],
+            n_agents=10_000,
+            replicates=1,
+            overrides=SHORT,
+            **kw,
+        ).run()
+
+    here, there = sweep(processes=1), sweep(cluster=client)
+    _frames_equal(here.points, there.points)
+    _frames_equal(here.outputs, there.outputs)
+    _frames_equal(here.summary(), there.summary())
+    assert here.table()["point"].tolist() == [0, 1, 2]
+
+
+def test_an_unreachable_scheduler_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ex, "CONNECT_TIMEOUT", 2.0)  # 10 s by default
+    began = time.perf_counter()
+    with pytest.raises(ex.ClusterError, match=r"cannot reach the Dask scheduler at tcp://127"):
+        ex.executor_for("tcp://127.0.0.1:1")
+    assert time.perf_counter() - began < 2.0 + 3
+    with pytest.raises(ex.ClusterError, match="is not local:N, a scheduler address"):
+        ex.executor_for("no-such-scheduler-file.json")
+    with pytest.raises(ex.ClusterError, match="N must be from 1 to 1,024"):
+        ex.executor_for("local:0")
+
+
+def test_cli_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run --replicates 2 --cluster local:2`` writes what the same run writes locally and
+    prints the dashboard link; a scheduler out of reach exits with code 2 and one red line."""
+    runner = CliRunner()
+    args = ["run", "national", "-n", "5000", "--end", "2018-02-28", "--replicates", "2"]
+    args += ["--no-report"]
+    there = runner.invoke(app, [*args, "--out", str(tmp_path / "there"), "--cluster", "local:2"])
+    assert there.exit_code == 0, there.output
+    assert "Dask dashboard: http://127.0.0.1:" in there.stderr
+    here = runner.invoke(app, [*args, "--out", str(tmp_path / "here"), "--quiet"])
+    assert here.exit_code == 0, here.output
+    for name in ("replicates.parquet", "outputs.parquet", "timeseries.parquet"):
+        assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "there" / name).read_bytes()
+
+    monkeypatch.setattr(ex, "CONNECT_TIMEOUT", 2.0)
+    away = runner.invoke(
+        app, [*args, "--out", str(tmp_path / "x"), "--cluster", "tcp://127.0.0.1:1"]
+    )
+    assert away.exit_code == 2
+    assert away.stderr.startswith("--cluster: cannot reach the Dask scheduler at tcp://127.0.0.1:1")
+    assert away.stderr.count("\n") == 1 and not (tmp_path / "x").exists()
+
+
+def test_without_dask_the_message_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if it were not installed
+    with pytest.raises(ex.ClusterError, match=r"pip install .*\[cluster\]"):
+        ex.executor_for("local:2")
+    result = CliRunner().invoke(
+        app,
+        ["compare", "national", "--variant", "surveillance.fpir=0.001", "-n", "5000",
+         "--replicates", "2", "--out", str(tmp_path / "c"), "--cluster", "local:2"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "[cluster]" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_worker_killed_mid_run_changes_nothing(client: distributed.Client) -> None:
+    """Kill one worker process while it runs a job: Dask runs the job again elsewhere, and
+    the results are those of local runs (every job is a pure function of its arguments)."""
+    sc = scs.load_scenario("national", ["time.end=2019-12-31"])  # about two seconds a job
+    jobs = [Job(sc, 20_000, seed) for seed in range(4)]
+    pids = client.run(os.getpid)
+    killed: list[tuple[int, int, int]] = []  # (jobs done, of all jobs, the pid killed)
+
+    def kill_once(done: int, total: int) -> None:
+        if killed:
+            return
+        busy = [addr for addr, keys in client.processing().items() if keys]
+        assert busy, "no worker is running a job"
+        os.kill(pids[busy[0]], signal.SIGKILL)
+        killed.append((done, total, pids[busy[0]]))
+
+    there = run_jobs(jobs, progress=kill_once, cluster=client)
+    done, total, pid = killed[0]
+    assert done < total  # the kill came before the jobs finished
+    assert pid not in client.run(os.getpid).values()  # that worker process is gone
+    here = run_jobs(jobs, processes=1)
+    assert [r.seed for r in there] == [0, 1, 2, 3]
+    for a, b in zip(here, there, strict=True):
+        _frames_equal(a.national, b.national)
+        pd.testing.assert_series_equal(a.outputs, b.outputs, check_exact=True)
