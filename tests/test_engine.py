@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import socialcreditsim as scs
-from socialcreditsim import lists
+from socialcreditsim import engine, lists
 from socialcreditsim.population import children_count
 from socialcreditsim.results import TABLES
 from socialcreditsim.sanctions import TARGET_CHILDREN, TARGET_PERSON, affected
@@ -763,3 +763,38 @@ def test_memory_estimate_counts_regions_and_bounds_the_audit() -> None:
     predicted = scs.estimate_memory(sim.scenario, 5_000)["audit"]
     assert len(res.people) == sim.population.n_scored
     assert used < predicted < 50 * used, (used, predicted)
+
+
+# ------------------------------------------------------------------------------- shards
+
+
+def _table_bytes(res: scs.Results, folder: Path) -> dict[str, bytes]:
+    res.save(folder)
+    return {name: (folder / f"{name}.parquet").read_bytes() for name in TABLES}
+
+
+@pytest.mark.parametrize("cuts", [[], [40], [1, 2], [10, 30, 31, 60]])
+def test_shards_of_localities_give_the_same_bytes(cuts: list[int], tmp_path: Path) -> None:
+    """A run cut into ranges of localities, each run alone (as on a cluster's workers) and
+    combined, writes the same Parquet bytes as the whole run in one piece."""
+    small = ["time.end=2018-04-30", "population.locality_size=1024", "output.audit_sample=3000"]
+    sim = scs.Sim("national", n_agents=30_000, seed=4, overrides=small)
+    whole = _table_bytes(sim.run(), tmp_path / "whole")
+    sc, pop = sim.scenario, sim.population
+    edges = [0, *cuts, pop.n_localities]
+    parts = [engine.run_shard(sc, 30_000, 4, lo, hi, threads=1)
+             for lo, hi in zip(edges[:-1], edges[1:], strict=True)][::-1]  # fmt: skip
+    assert all(p.state is None for p in parts)
+    combined = engine.combine(sc, pop, 4, parts)
+    assert _table_bytes(combined, tmp_path / "parts") == whole
+
+
+def test_shard_ranges_balance_the_scored_people() -> None:
+    sc = scs.load_scenario("national", ["population.locality_size=1024"])
+    pop = engine.build_population(sc, 200_000, 0)
+    for k in (1, 2, 3, 8):
+        ranges = engine.shard_ranges(pop, k)
+        assert ranges[0][0] == 0 and ranges[-1][1] == pop.n_localities and len(ranges) == k
+        assert all(a[1] == b[0] for a, b in zip(ranges[:-1], ranges[1:], strict=True))
+        sizes = [pop.loc_scored[lo:hi].sum() for lo, hi in ranges]
+        assert max(sizes) - min(sizes) <= 2 * pop.loc_scored.max()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -175,3 +176,51 @@ def test_a_worker_killed_mid_run_changes_nothing(client: distributed.Client) -> 
     for a, b in zip(here, there, strict=True):
         _frames_equal(a.national, b.national)
         pd.testing.assert_series_equal(a.outputs, b.outputs, check_exact=True)
+
+
+# ------------------------------------------------------------------------------ one run, sharded
+
+SHARDED = ["time.end=2018-03-31", "population.locality_size=2048", "output.audit_sample=2000"]
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    res = scs.Sim("national", n_agents=40_000, seed=5, overrides=SHARDED).run()
+    return _parquet_bytes(res, tmp_path_factory.mktemp("one") / "run")
+
+
+def _parquet_bytes(res: scs.Results, folder: Path) -> dict[str, bytes]:
+    res.save(folder)
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.parquet"))}
+
+
+@pytest.mark.parametrize("shards", [None, 1, 3])
+def test_a_run_sharded_over_workers_gives_the_same_bytes(
+    shards: int | None, client: distributed.Client, one_process: dict[str, bytes], tmp_path: Path
+) -> None:
+    """Localities split over the two workers (None: one shard a worker), into one shard or
+    into more shards than workers: the Parquet files of one process, byte for byte."""
+    sim = scs.Sim("national", n_agents=40_000, seed=5, overrides=SHARDED)
+    seen: list[int] = []
+    res = sim.run(progress=lambda done, total: seen.append(total), cluster=client, shards=shards)
+    assert seen and seen[-1] == (shards or 2)
+    assert res.manifest["timings"].get("shards", 1) == (shards or 2)
+    assert sim.state is None
+    assert _parquet_bytes(res, tmp_path / "run") == one_process
+
+
+def test_cli_run_on_a_local_cluster_gives_the_same_bytes(
+    one_process: dict[str, bytes], tmp_path: Path
+) -> None:
+    """In a fresh process, where no Dask client exists but the one --cluster starts."""
+    sets = [arg for s in SHARDED for arg in ("--set", s)]
+    done = subprocess.run(
+        [sys.executable, "-m", "socialcreditsim", "run", "national", "--agents", "40000",
+         "--seed", "5", *sets, "--cluster", "local:2", "--no-report", "--out", str(tmp_path / "r")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Dask dashboard: http" in done.stderr
+    assert {p.name: p.read_bytes() for p in sorted((tmp_path / "r").glob("*.parquet"))} == (
+        one_process
+    )

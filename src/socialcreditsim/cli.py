@@ -445,7 +445,7 @@ def _run(
         _dry_run(sim, source, sets + dates, out)
         return
     need = sum(estimate_memory(sc, agents).values())
-    if cluster is None or replicates == 1:  # replicates on a cluster run on its workers only
+    if cluster is None:  # on a cluster its workers hold the runs (or the shards of one)
         try:
             sim.check_memory()
         except NotEnoughMemory as exc:

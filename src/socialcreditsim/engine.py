@@ -11,11 +11,11 @@ import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from . import kernels as kn
 from .audit import audit_sample
@@ -108,7 +108,7 @@ def _audit_bytes(sc: Scenario, n_days: int) -> float:
     events bring (shamings, grade and sanction changes, attempts: 1.35 times on ``national``),
     plus the records of the start."""
     days = [sc.time.start + dt.timedelta(days=t) for t in range(n_days)]
-    names, shares, urban = sc.region_table()
+    _, shares, urban = sc.region_table()
     urban_share = float(np.dot(shares, urban) / sum(shares))
     cov = max(float(c.max()) for c in coverage(sc, days, sc.population.size, urban_share))
     recorded = 0.0
@@ -178,83 +178,188 @@ class Sim:
             )
         return need
 
-    def run(self, progress: Callable[[int, int], None] | None = None) -> Results:
-        """Run every day; ``progress(day, n_days)`` is called after each day."""
-        self.check_memory()
-        t0 = time.perf_counter()
-        sc, seed = self.scenario, self.seed
-        n_days = (sc.time.end - sc.time.start).days + 1
-        days = [sc.time.start + dt.timedelta(days=i) for i in range(n_days)]
-        pop = build_population(sc, self.n_agents, seed)
-        beh = BehaviourModel(sc, pop, days)
-        measures = compile_measures(sc)
-        urban_share = float(pop.loc_scored[pop.loc_urban].sum() / max(pop.n_scored, 1))
-        cov_u, cov_r = coverage(sc, days, sc.population.size, urban_share)
-        joined_day = join_days(sc, pop, seed)
-        K = _params(sc, pop, measures, beh, n_days, seed)
-        L = kn.Layout(
-            pop.loc_scored_start,
-            pop.loc_scored,
-            pop.loc_children,
-            pop.loc_adults,
-            pop.loc_parents,
-            pop.loc_stride_inv,
-            pop.loc_urban,
-            pop.blocks,
-        )
-        S = kn.new_state(pop.n_scored)
-        layout = TimeseriesLayout(sc, beh.names, measures)
-        ini = sc.initial
-        cap, lcap = _capacities(sc, int(pop.loc_scored.max()))
-        B = _books(pop.n_localities, n_days, cap, layout, lcap=lcap)
-        # by default a thread per half a million scored people at most: below that, handing each
-        # day to threads costs more than it brings (the output is the same either way)
-        threads = self.threads or min(len(os.sched_getaffinity(0)), max(1, pop.n_scored // 500_000))
-        par = kn.Parallel(pop.n_localities, threads)
-        audit: list[np.ndarray] = par(  # audit records, one array per range of localities
-            kn.init_state, K, L, S, B, ini.court_listed_share, ini.blacklisted_share, ini.score_sd
-        )
-        t_init = time.perf_counter() - t0
+    def run(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        cluster: Any = None,
+        shards: int | None = None,
+    ) -> Results:
+        """Run every day; ``progress(done, total)`` is called after each day (after each shard
+        on a cluster).
 
-        counts = np.zeros((pop.n_localities, len(beh.names), 3), dtype=np.int64)
-        regions = _RegionSum(pop)
-        flows = np.zeros((n_days, regions.n, layout.n_flows), dtype=np.int64)
-        stocks = np.zeros((n_days, regions.n, layout.n_stocks), dtype=np.int64)
-        snap = _Snapshots(sc, pop, days)
-        try:
-            for t in range(n_days):
-                cov = np.where(pop.loc_urban, cov_u[t], cov_r[t])
-                rate, q_right, *expected = beh.day_tables(t, joined_day <= t, cov)
-                par(kn.plan_day, K, t, *expected, counts)
-                recorded = counts[:, :, :2].sum(axis=(1, 2))
-                B = _ensure_calendar(B, recorded + 1)
-                B = _ensure_listed(B, recorded)
-                audit += par(kn.apply_day, K, L, S, B, t, rate, q_right, counts)
-                flows[t] = regions.sum(B.flows)
-                stocks[t] = regions.sum(B.stocks)
-                if snap.due(t):
-                    snap.take(par, K, L, S, t)
-                if progress is not None:
-                    progress(t + 1, n_days)
-        finally:
-            par.close()
-        self.population, self.state, self.measures = pop, S, measures
-        t_run = time.perf_counter() - t0 - t_init
-        self.results = Results.build(
-            scenario=sc,
-            population=pop,
-            seed=seed,
-            days=days,
-            layout=layout,
-            flows=flows,
-            stocks=stocks,
-            snapshots=snap.frames(),
-            audit=audit,
-            measures=measures,
-            behaviour_names=beh.names,
-            timings={"init_s": t_init, "days_s": t_run, "threads": threads},
-        )
+        With ``cluster`` (a Dask ``Client``, ``"local:N"``, a scheduler address or file; see
+        docs/cluster.md) the localities are split into ``shards`` ranges (default: one per
+        worker), each run on a worker; the results are byte-identical to one process. The final
+        state (``self.state``) is then not brought back.
+        """
+        if cluster is None:  # on a cluster, each worker holds only its shard
+            self.check_memory()
+        sc, n, seed = self.scenario, self.n_agents, self.seed
+        self.population = pop = build_population(sc, n, seed)
+        self.measures = compile_measures(sc)
+        if cluster is None and shards is None:
+            whole = run_shard(sc, n, seed, 0, pop.n_localities, self.threads, progress, pop=pop)
+            self.state, parts = whole.state, [whole]
+        else:
+            from .executor import executor_for
+
+            with executor_for(cluster, threads=self.threads) as ex:
+                ranges = shard_ranges(pop, shards or ex.workers)
+                jobs = [(sc, n, seed, lo, hi, self.threads or 1) for lo, hi in ranges]
+                parts = ex.map(_run_shard_job, jobs, progress)
+            self.state = None
+        self.results = combine(sc, pop, seed, parts)
         return self.results
+
+
+@dataclass
+class Shard:
+    """What localities ``lo`` to ``hi`` produced over a whole run: per-day sums by region, the
+    snapshots summed by (region, urban or rural) cell, and the audit records by day (index 0:
+    the state at the start). Localities share nothing between days, so shards of one run are
+    independent, and their sums in locality order are the run's."""
+
+    lo: int
+    hi: int
+    flows: np.ndarray  # (days, regions, flows)
+    stocks: np.ndarray  # (days, regions, stocks)
+    scans: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]  # (day, hist, stats, child)
+    audit: list[np.ndarray]
+    timings: dict[str, float]
+    state: kn.State | None = None
+
+
+def shard_ranges(pop: Population, shards: int) -> list[tuple[int, int]]:
+    """``shards`` contiguous ranges of localities with about as many scored people each."""
+    shards = max(1, min(shards, pop.n_localities))
+    cum = np.cumsum(pop.loc_scored)
+    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, shards) / shards, side="right")
+    edges = np.unique(np.concatenate([[0], cuts, [pop.n_localities]]))
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _run_shard_job(job: tuple[Scenario, int, int, int, int, int]) -> Shard:
+    return run_shard(*job)
+
+
+def run_shard(
+    sc: Scenario,
+    n_agents: int,
+    seed: int,
+    lo: int,
+    hi: int,
+    threads: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    pop: Population | None = None,
+) -> Shard:
+    """Run localities ``lo`` to ``hi`` of a run for every day. Everything is indexed as in the
+    whole run (random streams by locality and day), and only the range's part of each array is
+    ever written, so memory is the range's: untouched pages of the whole-run arrays are never
+    allocated by the operating system. ``pop``: the run's population, if already built; the
+    shard then keeps its final state (``Shard.state``) for inspection."""
+    t0 = time.perf_counter()
+    n_days = (sc.time.end - sc.time.start).days + 1
+    days = [sc.time.start + dt.timedelta(days=i) for i in range(n_days)]
+    keep_state = pop is not None
+    pop = pop or build_population(sc, n_agents, seed)
+    if not 0 <= lo < hi <= pop.n_localities:
+        raise ValueError(f"localities {lo} to {hi}: not a range of 0 to {pop.n_localities}")
+    beh = BehaviourModel(sc, pop, days)
+    measures = compile_measures(sc)
+    urban_share = float(pop.loc_scored[pop.loc_urban].sum() / max(pop.n_scored, 1))
+    cov_u, cov_r = coverage(sc, days, sc.population.size, urban_share)
+    joined_day = join_days(sc, pop, seed)
+    K = _params(sc, pop, measures, beh, n_days, seed)
+    L = kn.Layout(
+        pop.loc_scored_start,
+        pop.loc_scored,
+        pop.loc_children,
+        pop.loc_adults,
+        pop.loc_parents,
+        pop.loc_stride_inv,
+        pop.loc_urban,
+        pop.blocks,
+    )
+    S = kn.new_state(pop.n_scored)
+    layout = TimeseriesLayout(sc, beh.names, measures)
+    ini = sc.initial
+    cap, lcap = _capacities(sc, int(pop.loc_scored.max()))
+    B = _books(pop.n_localities, lo, hi, n_days, cap, layout, lcap=lcap)
+    # by default a thread per half a million scored people at most: below that, handing each
+    # day to threads costs more than it brings (the output is the same either way)
+    scored = int(pop.loc_scored[lo:hi].sum())
+    threads = threads or min(len(os.sched_getaffinity(0)), max(1, scored // 500_000))
+    par = kn.Parallel(lo, hi, threads)
+    audit = [_stack(par(
+        kn.init_state, K, L, S, B, ini.court_listed_share, ini.blacklisted_share, ini.score_sd
+    ))]  # fmt: skip
+    t_init = time.perf_counter() - t0
+
+    counts = np.zeros((pop.n_localities, len(beh.names), 3), dtype=np.int64)
+    regions = _GroupSum(pop.loc_region, len(pop.region_names), lo, hi)
+    flows = np.zeros((n_days, regions.n, layout.n_flows), dtype=np.int64)
+    stocks = np.zeros((n_days, regions.n, layout.n_stocks), dtype=np.int64)
+    snap = _Snapshots(sc, pop, days, lo, hi)
+    try:
+        for t in range(n_days):
+            cov = np.where(pop.loc_urban, cov_u[t], cov_r[t])
+            rate, q_right, *expected = beh.day_tables(t, joined_day <= t, cov)
+            par(kn.plan_day, K, t, *expected, counts)
+            recorded = counts[:, :, :2].sum(axis=(1, 2))
+            B = _ensure_calendar(B, recorded + 1, lo, hi)
+            B = _ensure_listed(B, recorded, lo, hi)
+            audit.append(_stack(par(kn.apply_day, K, L, S, B, t, rate, q_right, counts)))
+            flows[t] = regions.sum(B.flows)
+            stocks[t] = regions.sum(B.stocks)
+            if snap.due(t):
+                snap.take(par, K, L, S, t)
+            if progress is not None:
+                progress(t + 1, n_days)
+    finally:
+        par.close()
+    timings = {"init_s": t_init, "days_s": time.perf_counter() - t0 - t_init, "threads": threads}
+    return Shard(lo, hi, flows, stocks, snap.scans, audit, timings, S if keep_state else None)
+
+
+def _stack(parts: list[np.ndarray]) -> np.ndarray:
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def combine(sc: Scenario, pop: Population, seed: int, shards: list[Shard]) -> Results:
+    """The results of a run from its shards, in any order: counts and snapshot cells are
+    summed, and the audit table is sorted by person and day (a person's records of a day all
+    come from the person's shard, in the order they were made)."""
+    n_days = (sc.time.end - sc.time.start).days + 1
+    days = [sc.time.start + dt.timedelta(days=i) for i in range(n_days)]
+    measures = compile_measures(sc)
+    names = [b.name for b in sc.behaviours]
+    frames = []
+    for k, (t, *_) in enumerate(shards[0].scans):
+        hist, stats, child = (sum(s.scans[k][j] for s in shards) for j in (1, 2, 3))
+        frames.append(snapshot_rows(days[t], sc, pop, hist, stats, child))
+    audit = [a for s in shards for a in s.audit]
+    first = shards[0].timings
+    timings = {
+        "init_s": max(s.timings["init_s"] for s in shards),
+        "days_s": max(s.timings["days_s"] for s in shards),
+        "threads": first["threads"],
+    }
+    if len(shards) > 1:
+        timings["shards"] = len(shards)
+    return Results.build(
+        scenario=sc,
+        population=pop,
+        seed=seed,
+        days=days,
+        layout=TimeseriesLayout(sc, names, measures),
+        flows=sum(s.flows for s in shards),
+        stocks=sum(s.stocks for s in shards),
+        snapshots=frames,
+        audit=audit,
+        measures=measures,
+        behaviour_names=names,
+        timings=timings,
+    )
 
 
 def _params(
@@ -315,75 +420,78 @@ def _grade_table(grade_min: np.ndarray, smin: int, smax: int) -> np.ndarray:
     )
 
 
-def _books(n_loc: int, n_days: int, cap: int, layout: TimeseriesLayout, lcap: int) -> kn.Books:
+def _books(
+    n_loc: int, lo: int, hi: int, n_days: int, cap: int, layout: TimeseriesLayout, lcap: int
+) -> kn.Books:
+    """Counters, calendar and listed-people tables of every locality, written (so allocated by
+    the operating system) for localities ``lo`` to ``hi`` only."""
     meta = np.zeros((n_loc, 3), dtype=np.int32)
     meta[:, kn.CAL_FREE] = -1
+    heads = np.zeros((n_loc, n_days, 2), dtype=np.int32)  # first entry (-1: none), count
+    heads[lo:hi, :, 0] = -1
+    listed = np.zeros((n_loc, lcap, 3), dtype=np.int32)
+    listed[lo:hi] = kn.LS_EMPTY
     return kn.Books(
         flows=np.zeros((n_loc, layout.n_flows), dtype=np.int64),
         stocks=np.zeros((n_loc, layout.n_stocks), dtype=np.int64),
-        cal_head=_calendar_heads(n_loc, n_days),
+        cal_head=heads,
         cal=np.zeros((n_loc, cap, 2), dtype=np.int32),
         cal_meta=meta,
-        listed=np.full((n_loc, lcap, 3), kn.LS_EMPTY, dtype=np.int32),
+        listed=listed,
         listed_meta=np.zeros((n_loc, 1), dtype=np.int32),
     )
-
-
-def _calendar_heads(n_loc: int, n_days: int) -> np.ndarray:
-    """Per locality and day: the first calendar entry (-1: none) and the number of entries."""
-    heads = np.full((n_loc, n_days, 2), -1, dtype=np.int32)
-    heads[:, :, 1] = 0
-    return heads
 
 
 def _pow2(x: float) -> int:
     return 1 << max(6, int(np.ceil(np.log2(max(x, 1)))))
 
 
-def _ensure_listed(B: kn.Books, need: np.ndarray) -> kn.Books:
-    """Keep each locality's table of listed people under half full after today's ``need``
-    new records (each recorded event lists at most one person); grow it when it could not."""
+def _ensure_listed(B: kn.Books, need: np.ndarray, lo: int, hi: int) -> kn.Books:
+    """Keep the tables of listed people of localities ``lo`` to ``hi`` under half full after
+    today's ``need`` new records (each recorded event lists at most one person); grow them
+    when they could not."""
     cap = B.listed.shape[1]
-    live = int((B.listed_meta[:, kn.LM_LIVE] + need).max())
+    live = int((B.listed_meta[lo:hi, kn.LM_LIVE] + need[lo:hi]).max())
     if 2 * live <= cap:
         return B
-    new = np.empty((B.listed.shape[0], _pow2(3 * live), 3), dtype=np.int32)
-    kn.rehash_listed(0, B.listed.shape[0], B.listed, new, B.listed_meta)
+    new = np.zeros((B.listed.shape[0], _pow2(3 * live), 3), dtype=np.int32)
+    kn.rehash_listed(lo, hi, B.listed, new, B.listed_meta)
     return B._replace(listed=new)
 
 
-def _grow(a: np.ndarray, cap: int) -> np.ndarray:
-    out = np.zeros((a.shape[0], cap) + a.shape[2:], dtype=a.dtype)
-    out[:, : a.shape[1]] = a
-    return out
-
-
-def _ensure_calendar(B: kn.Books, need: np.ndarray) -> kn.Books:
-    """Make room for ``need`` new calendar entries per locality (a visit adds at most one)."""
+def _ensure_calendar(B: kn.Books, need: np.ndarray, lo: int, hi: int) -> kn.Books:
+    """Make room for ``need`` new calendar entries in each locality from ``lo`` to ``hi`` (a
+    visit adds at most one)."""
     cap = B.cal.shape[1]
-    short = int((need - (cap - B.cal_meta[:, kn.CAL_LIVE])).max())
+    short = int((need[lo:hi] - (cap - B.cal_meta[lo:hi, kn.CAL_LIVE])).max())
     if short <= 0:
         return B
-    return B._replace(cal=_grow(B.cal, max(2 * cap, cap + short)))
+    cal = np.zeros((B.cal.shape[0], max(2 * cap, cap + short), 2), dtype=B.cal.dtype)
+    cal[lo:hi, :cap] = B.cal[lo:hi]
+    return B._replace(cal=cal)
 
 
-class _RegionSum:
-    """Sums per-locality counters into regions (localities are stored region by region)."""
+class _GroupSum:
+    """Sums per-locality arrays of localities ``lo`` to ``hi`` into ``n`` groups by ``key`` (a
+    group per locality, in order: localities are stored region by region, urban then rural)."""
 
-    def __init__(self, pop: Population):
-        self.n = len(pop.region_names)
-        self.present, self.starts = np.unique(pop.loc_region, return_index=True)
+    def __init__(self, key: np.ndarray, n: int, lo: int, hi: int):
+        key = key[lo:hi]
+        assert (np.diff(key) >= 0).all(), "localities must come group by group"
+        self.n, self.lo, self.hi = n, lo, hi
+        self.present, self.starts = np.unique(key, return_index=True)
 
     def sum(self, per_loc: np.ndarray) -> np.ndarray:
-        out = np.zeros((self.n, per_loc.shape[1]), dtype=per_loc.dtype)
-        out[self.present] = np.add.reduceat(per_loc, self.starts, axis=0)
+        out = np.zeros((self.n,) + per_loc.shape[1:], dtype=per_loc.dtype)
+        out[self.present] = np.add.reduceat(per_loc[self.lo : self.hi], self.starts, axis=0)
         return out
 
 
 class _Snapshots:
-    """Whole-population scans on the first day of each month (or every k days) and the last."""
+    """Whole-population scans on the first day of each month (or every k days) and the last,
+    of localities ``lo`` to ``hi``, summed by cell (region, urban or rural: ``cells``)."""
 
-    def __init__(self, sc: Scenario, pop: Population, days: list[dt.date]):
+    def __init__(self, sc: Scenario, pop: Population, days: list[dt.date], lo: int, hi: int):
         every = sc.output.snapshot_every_days
         n = len(days)
         if every:
@@ -391,19 +499,19 @@ class _Snapshots:
         else:
             self.days = {t for t, d in enumerate(days) if d.day == 1}
         self.days.add(n - 1)
-        self.sc, self.pop, self.dates = sc, pop, days
         self.width = sc.output.score_bin_width
+        self.cells = _GroupSum(cells(pop), 2 * len(pop.region_names), lo, hi)
         n_bins = (sc.score.max - sc.score.min) // self.width + 1
         n_grades = max(1, len(sc.score.grades))
-        self.hist = np.zeros((pop.n_localities, n_bins), dtype=np.int64)
         n_groups, n_classes = len(sc.groups) + 1, len(pop.r_values)
         self.block_rows = np.stack(
             [1 + pop.block_age, 3 + pop.block_group, 3 + n_groups + pop.block_rclass], axis=1
         ).astype(np.int64)
         n_rows = 3 + n_groups + n_classes
+        self.hist = np.zeros((pop.n_localities, n_bins), dtype=np.int64)
         self.stats = np.zeros((pop.n_localities, n_rows, kn.N_SNAP + n_grades), dtype=np.int64)
         self.child = np.zeros((pop.n_localities, 3), dtype=np.int64)
-        self.taken: list[pd.DataFrame] = []
+        self.scans: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def due(self, t: int) -> bool:
         return t in self.days
@@ -413,7 +521,9 @@ class _Snapshots:
         par(
             kn.snapshot, K, L, kn.state_bytes(S), t, self.width, hist, stats, child, self.block_rows
         )
-        self.taken.append(snapshot_rows(self.dates[t], self.sc, self.pop, hist, stats, child))
+        self.scans.append((t, *(self.cells.sum(a) for a in (hist, stats, child))))
 
-    def frames(self) -> list[pd.DataFrame]:
-        return self.taken
+
+def cells(pop: Population) -> np.ndarray:
+    """Each locality's snapshot cell: 2 x region, + 1 when rural."""
+    return 2 * pop.loc_region.astype(np.int64) + (~pop.loc_urban).astype(np.int64)

@@ -250,7 +250,7 @@ class DaskExecutor(Executor):
         pending = {fut.key: i for i, fut in enumerate(futures)}
         results: list[Any] = [None] * len(items)
         try:
-            for done, fut in enumerate(as_completed(futures), start=1):
+            for done, fut in enumerate(as_completed(futures, loop=self.client.loop), start=1):
                 results[pending.pop(fut.key)] = fut.result()
                 fut.release()  # the worker may drop it now
                 if progress is not None:

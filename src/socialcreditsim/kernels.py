@@ -1121,14 +1121,15 @@ def _snapshot_locality(
 
 
 class Parallel:
-    """Runs a nogil kernel over ranges of localities on a pool of threads."""
+    """Runs a nogil kernel over localities ``lo`` to ``hi``, cut into ranges, on a pool of
+    threads."""
 
-    def __init__(self, n_loc: int, threads: int):
+    def __init__(self, lo: int, hi: int, threads: int):
         from concurrent.futures import ThreadPoolExecutor
 
         self.threads = max(1, threads)
-        n_chunks = min(n_loc, 4 * self.threads) if self.threads > 1 else 1
-        edges = np.linspace(0, n_loc, n_chunks + 1).astype(np.int64)
+        n_chunks = min(hi - lo, 4 * self.threads) if self.threads > 1 else 1
+        edges = np.linspace(lo, hi, n_chunks + 1).astype(np.int64)
         self.ranges = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
 

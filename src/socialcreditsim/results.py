@@ -184,8 +184,9 @@ def snapshot_rows(
     stats: np.ndarray,
     child: np.ndarray,
 ) -> pd.DataFrame:
-    """Aggregate one whole-population scan into long rows by dimension and category; people
-    counts are scaled to the population unless the scenario asks for raw counts."""
+    """Aggregate one whole-population scan, summed by cell (``engine.cells``: 2 x region, + 1
+    when rural), into long rows by dimension and category; people counts are scaled to the
+    population unless the scenario asks for raw counts."""
     from . import kernels as kn
     from .scoring import recovery_fraction
 
@@ -213,12 +214,12 @@ def snapshot_rows(
         for g, name in enumerate(grades):
             rows.append((dim, cat, f"share_grade_{name}", np.nan, s[kn.N_SNAP + g] / n))
 
-    by_loc = stats[:, 0]
-    add("national", "national", by_loc.sum(axis=0))
+    by_cell = stats[:, 0]
+    add("national", "national", by_cell.sum(axis=0))
     for r, name in enumerate(pop.region_names):
-        add("region", name, by_loc[pop.loc_region == r].sum(axis=0))
-    for urban, name in ((True, "urban"), (False, "rural")):
-        add("urban_rural", name, by_loc[pop.loc_urban == urban].sum(axis=0))
+        add("region", name, by_cell[2 * r : 2 * r + 2].sum(axis=0))
+    for rural, name in ((0, "urban"), (1, "rural")):
+        add("urban_rural", name, by_cell[rural::2].sum(axis=0))
     rows_total = stats.sum(axis=0)  # rows: everybody, 2 age bands, groups, propensity classes
     for a, name in enumerate(AGE_NAMES):
         add("age_band", name, rows_total[1 + a])
@@ -258,8 +259,7 @@ def snapshot_rows(
         rows.append(
             ("national", "national", "score_histogram", sc.score.min + b * width, nat[b] * scale)
         )
-    reg = np.zeros((len(pop.region_names), hist.shape[1]), dtype=np.int64)
-    np.add.at(reg, pop.loc_region, hist)
+    reg = hist[0::2] + hist[1::2]
     for r, b in zip(*np.nonzero(reg), strict=True):
         rows.append(
             (
