@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from . import checkpoint as ckpt
 from . import kernels as kn
 from .audit import audit_sample
 from .behaviours import BehaviourModel
@@ -183,6 +184,7 @@ class Sim:
         progress: Callable[[int, int], None] | None = None,
         cluster: Any = None,
         shards: int | None = None,
+        checkpoint: ckpt.Checkpointing | None = None,
     ) -> Results:
         """Run every day; ``progress(done, total)`` is called after each day (after each shard
         on a cluster).
@@ -191,14 +193,26 @@ class Sim:
         docs/cluster.md) the localities are split into ``shards`` ranges (default: one per
         worker), each run on a worker; the results are byte-identical to one process. The final
         state (``self.state``) is then not brought back.
+
+        ``checkpoint`` (local runs only): write the whole state into ``checkpoint.folder`` every
+        ``checkpoint.every`` days, and with ``checkpoint.resume`` first continue from the
+        checkpoint there; the results are byte-identical to a run without. The folder is left
+        for the caller to remove once the results are saved (``checkpoint.py``).
         """
+        if checkpoint is not None and (cluster is not None or shards is not None):
+            raise ValueError(
+                "checkpoint: only a run in this process can be checkpointed, not one split into"
+                " shards or run on a cluster"
+            )
         if cluster is None:  # on a cluster, each worker holds only its shard
             self.check_memory()
         sc, n, seed = self.scenario, self.n_agents, self.seed
         self.population = pop = build_population(sc, n, seed)
         self.measures = compile_measures(sc)
         if cluster is None and shards is None:
-            whole = run_shard(sc, n, seed, 0, pop.n_localities, self.threads, progress, pop=pop)
+            whole = run_shard(
+                sc, n, seed, 0, pop.n_localities, self.threads, progress, pop, checkpoint
+            )
             self.state, parts = whole.state, [whole]
         else:
             from .executor import executor_for
@@ -251,15 +265,21 @@ def run_shard(
     threads: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     pop: Population | None = None,
+    checkpoint: ckpt.Checkpointing | None = None,
 ) -> Shard:
     """Run localities ``lo`` to ``hi`` of a run for every day. Everything is indexed as in the
     whole run (random streams by locality and day), and only the range's part of each array is
     ever written, so memory is the range's: untouched pages of the whole-run arrays are never
     allocated by the operating system. ``pop``: the run's population, if already built; the
-    shard then keeps its final state (``Shard.state``) for inspection."""
+    shard then keeps its final state (``Shard.state``) for inspection. ``checkpoint``: where and
+    how often to save the state after a day, and whether to continue from the saved one."""
     t0 = time.perf_counter()
     n_days = (sc.time.end - sc.time.start).days + 1
     days = [sc.time.start + dt.timedelta(days=i) for i in range(n_days)]
+    meta = ckpt.run_meta(sc, n_agents, seed, lo, hi)
+    saved = None
+    if checkpoint is not None and checkpoint.resume:  # refused before any work if not this run's
+        saved = ckpt.load(checkpoint.folder, meta)
     keep_state = pop is not None
     pop = pop or build_population(sc, n_agents, seed)
     if not 0 <= lo < hi <= pop.n_localities:
@@ -282,26 +302,35 @@ def run_shard(
     )
     S = kn.new_state(pop.n_scored)
     layout = TimeseriesLayout(sc, beh.names, measures)
-    ini = sc.initial
-    cap, lcap = _capacities(sc, int(pop.loc_scored.max()))
-    B = _books(pop.n_localities, lo, hi, n_days, cap, layout, lcap=lcap)
+    regions = _GroupSum(pop.loc_region, len(pop.region_names), lo, hi)
+    flows = np.zeros((n_days, regions.n, layout.n_flows), dtype=np.int64)
+    stocks = np.zeros((n_days, regions.n, layout.n_stocks), dtype=np.int64)
+    snap = _Snapshots(sc, pop, days, lo, hi)
     # by default a thread per half a million scored people at most: below that, handing each
     # day to threads costs more than it brings (the output is the same either way)
     scored = int(pop.loc_scored[lo:hi].sum())
     threads = threads or min(len(os.sched_getaffinity(0)), max(1, scored // 500_000))
     par = kn.Parallel(lo, hi, threads)
-    audit = [_stack(par(
-        kn.init_state, K, L, S, B, ini.court_listed_share, ini.blacklisted_share, ini.score_sd
-    ))]  # fmt: skip
-    t_init = time.perf_counter() - t0
-
-    counts = np.zeros((pop.n_localities, len(beh.names), 3), dtype=np.int64)
-    regions = _GroupSum(pop.loc_region, len(pop.region_names), lo, hi)
-    flows = np.zeros((n_days, regions.n, layout.n_flows), dtype=np.int64)
-    stocks = np.zeros((n_days, regions.n, layout.n_stocks), dtype=np.int64)
-    snap = _Snapshots(sc, pop, days, lo, hi)
     try:
-        for t in range(n_days):
+        if saved is None:
+            first, spent = 0, 0.0
+            ini = sc.initial
+            cap, lcap = _capacities(sc, int(pop.loc_scored.max()))
+            B = _books(pop.n_localities, lo, hi, n_days, cap, layout, lcap=lcap)
+            audit = [_stack(par(
+                kn.init_state, K, L, S, B, ini.court_listed_share, ini.blacklisted_share,
+                ini.score_sd
+            ))]  # fmt: skip
+            t_init = time.perf_counter() - t0
+        else:
+            day, arrays = saved
+            B, audit, t_init, spent = _restore(arrays, S, beh, flows, stocks, snap)
+            first = day + 1
+            if progress is not None:
+                progress(first, n_days)
+        t_days = time.perf_counter()
+        counts = np.zeros((pop.n_localities, len(beh.names), 3), dtype=np.int64)
+        for t in range(first, n_days):
             cov = np.where(pop.loc_urban, cov_u[t], cov_r[t])
             rate, q_right, *expected = beh.day_tables(t, joined_day <= t, cov)
             par(kn.plan_day, K, t, *expected, counts)
@@ -313,12 +342,81 @@ def run_shard(
             stocks[t] = regions.sum(B.stocks)
             if snap.due(t):
                 snap.take(par, K, L, S, t)
+            if checkpoint is not None and checkpoint.due(t, n_days):
+                done_s = spent + time.perf_counter() - t_days
+                state = _loop_state(S, B, beh, flows, stocks, snap, audit, t_init, done_s)
+                ckpt.save(checkpoint.folder, t, state, meta)
             if progress is not None:
                 progress(t + 1, n_days)
     finally:
         par.close()
-    timings = {"init_s": t_init, "days_s": time.perf_counter() - t0 - t_init, "threads": threads}
+    timings = {"init_s": t_init, "days_s": spent + time.perf_counter() - t_days, "threads": threads}
     return Shard(lo, hi, flows, stocks, snap.scans, audit, timings, S if keep_state else None)
+
+
+def _loop_state(
+    S: kn.State,
+    B: kn.Books,
+    beh: BehaviourModel,
+    flows: np.ndarray,
+    stocks: np.ndarray,
+    snap: _Snapshots,
+    audit: list[np.ndarray],
+    init_s: float,
+    days_s: float,
+) -> dict[str, np.ndarray]:
+    """Everything the day loop carries from one day to the next, as named arrays (``counts``
+    is not among them: each day's plan overwrites it)."""
+    shapes = [(snap.cells.n, *a.shape[1:]) for a in (snap.hist, snap.stats, snap.child)]
+    scans = [
+        np.stack([s[j + 1] for s in snap.scans]) if snap.scans else np.zeros((0, *shape), np.int64)
+        for j, shape in enumerate(shapes)
+    ]
+    assert beh.perceived is not None, "a checkpoint is taken after a day"
+    return {
+        "state": S.flags.base,
+        **{f"books_{name}": a for name, a in zip(kn.Books._fields, B, strict=True)},
+        "perceived": beh.perceived,
+        "flows": flows,
+        "stocks": stocks,
+        "scan_days": np.array([s[0] for s in snap.scans], dtype=np.int64),
+        "scan_hist": scans[0],
+        "scan_stats": scans[1],
+        "scan_child": scans[2],
+        "audit": np.concatenate(audit),
+        "audit_sizes": np.array([len(a) for a in audit], dtype=np.int64),
+        "timings": np.array([init_s, days_s]),
+    }
+
+
+def _restore(
+    arrays: dict[str, np.ndarray],
+    S: kn.State,
+    beh: BehaviourModel,
+    flows: np.ndarray,
+    stocks: np.ndarray,
+    snap: _Snapshots,
+) -> tuple[kn.Books, list[np.ndarray], float, float]:
+    """Put a checkpoint's arrays (``_loop_state``) back into the loop's state; return the books,
+    the audit records by day, and the seconds spent initialising and running days before."""
+    S.flags.base[...] = arrays["state"]
+    beh.perceived = arrays["perceived"]
+    flows[...] = arrays["flows"]
+    stocks[...] = arrays["stocks"]
+    snap.scans = [
+        (int(t), h, st, c)
+        for t, h, st, c in zip(
+            arrays["scan_days"],
+            arrays["scan_hist"],
+            arrays["scan_stats"],
+            arrays["scan_child"],
+            strict=True,
+        )
+    ]
+    audit = np.split(arrays["audit"], np.cumsum(arrays["audit_sizes"])[:-1])
+    B = kn.Books(*(arrays[f"books_{name}"] for name in kn.Books._fields))
+    init_s, days_s = (float(x) for x in arrays["timings"])
+    return B, audit, init_s, days_s
 
 
 def _stack(parts: list[np.ndarray]) -> np.ndarray:

@@ -1,0 +1,176 @@
+"""Checkpoints of long runs: the engine's whole state at the end of a day, written atomically,
+so that a run that was killed continues from there and writes the same bytes as a run that was
+not (every random draw is keyed by seed, locality, day and purpose, so the state after a day and
+the day's index are all that the next days need).
+
+A run into ``OUT`` keeps its checkpoint in the visible sibling folder ``OUT.checkpoint/`` (see
+:func:`folder_for`), never inside the temporary ``.OUT.partial-*`` folder, which the next run
+into the same parent removes (``folders.py``). The folder holds one file, ``checkpoint.npz``:
+uncompressed NumPy arrays (fast to write for gigabytes) and, as the array ``meta``, a JSON
+description (package version, resolved scenario, agents, seed, range of localities, day). One
+file, so the arrays and their description are replaced together: each checkpoint is written to
+a temporary file beside it, synced, then renamed over the previous one (``os.replace``); a kill
+while writing leaves the previous checkpoint whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .scenario import Scenario
+
+__all__ = [
+    "CheckpointError",
+    "Checkpointing",
+    "FILE",
+    "folder_for",
+    "load",
+    "read_meta",
+    "run_meta",
+    "save",
+]
+
+FILE = "checkpoint.npz"
+FORMAT = 1  # the layout of the arrays; a checkpoint of another layout is refused
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, damaged or from another run: the message names the file
+    and says what differs."""
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """How a run checkpoints: into ``folder``, at the end of every ``every`` days (None: never),
+    and whether it first continues from the checkpoint there (``resume``)."""
+
+    folder: Path
+    every: int | None = None
+    resume: bool = False
+
+    def due(self, t: int, n_days: int) -> bool:
+        """Whether to checkpoint after day ``t`` (never after the last: the run is then done)."""
+        return self.every is not None and (t + 1) % self.every == 0 and t < n_days - 1
+
+
+def folder_for(out: str | Path) -> Path:
+    """The checkpoint folder of a run into ``out``: ``out.checkpoint`` beside it."""
+    out = Path(out)
+    return out.with_name(out.name + ".checkpoint")
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def run_meta(sc: Scenario, n_agents: int, seed: int, lo: int, hi: int) -> dict[str, Any]:
+    """What identifies the run a checkpoint belongs to; the day is added when saving."""
+    return {
+        "format": FORMAT,
+        "version": _version(),
+        "scenario": json.loads(json.dumps(sc.model_dump(mode="json"))),
+        "n_agents": n_agents,
+        "seed": seed,
+        "localities": [lo, hi],
+    }
+
+
+def save(folder: Path, day: int, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
+    """Write ``arrays`` and ``meta`` (with ``day``, the last day done) as the checkpoint in
+    ``folder``, replacing the previous one atomically; return the file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    file, tmp = folder / FILE, folder / f".{FILE}.partial"
+    text = json.dumps({**meta, "day": day})
+    with open(tmp, "wb") as fh:
+        np.savez(fh, meta=np.array(text), **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, file)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)  # the rename itself survives a power loss
+    finally:
+        os.close(fd)
+    return file
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    """The description of the checkpoint in ``folder``; :class:`CheckpointError` naming the file
+    when it is missing or damaged."""
+    with _open(folder) as npz:
+        return _meta(folder / FILE, npz)
+
+
+def load(folder: Path, expect: dict[str, Any]) -> tuple[int, dict[str, np.ndarray]]:
+    """The last day done and the arrays of the checkpoint in ``folder``, after checking that it
+    belongs to the run ``expect`` describes (:func:`run_meta`): another version, scenario,
+    number of agents, seed or range is refused with a :class:`CheckpointError` saying which."""
+    file = folder / FILE
+    with _open(folder) as npz:
+        meta = _meta(file, npz)
+        for key, what in (
+            ("format", "checkpoint format"),
+            ("version", "socialcreditsim version"),
+            ("n_agents", "number of agents"),
+            ("seed", "seed"),
+            ("localities", "range of localities"),
+        ):
+            if meta[key] != expect[key]:
+                raise CheckpointError(
+                    f"{file}: a checkpoint of another run: its {what} is {meta[key]}, this run's"
+                    f" is {expect[key]}"
+                )
+        if meta["scenario"] != expect["scenario"]:
+            where = ", ".join(_differences(meta["scenario"], expect["scenario"])[:3])
+            raise CheckpointError(
+                f"{file}: a checkpoint of another scenario (it differs in {where})"
+            )
+        try:
+            arrays = {k: npz[k] for k in npz.files if k != "meta"}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise CheckpointError(f"{file}: damaged, cannot be read ({exc})") from None
+    return int(meta["day"]), arrays
+
+
+def _open(folder: Path) -> Any:
+    file = folder / FILE
+    try:
+        return np.load(file, allow_pickle=False)
+    except FileNotFoundError:
+        raise CheckpointError(f"{file}: missing; there is no checkpoint to resume from") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise CheckpointError(f"{file}: damaged, cannot be read ({exc})") from None
+
+
+def _meta(file: Path, npz: Any) -> dict[str, Any]:
+    try:
+        meta = json.loads(str(npz["meta"]))
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise CheckpointError(f"{file}: damaged, its description cannot be read ({exc})") from None
+    keys = ("format", "version", "scenario", "n_agents", "seed", "localities", "day")
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{file}: damaged, its description is not a JSON object")
+    missing = [k for k in keys if k not in meta]
+    if missing:
+        raise CheckpointError(f"{file}: damaged, its description lacks {', '.join(missing)}")
+    return meta
+
+
+def _differences(a: Any, b: Any, at: str = "") -> list[str]:
+    """The dotted keys where two JSON values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [
+            d
+            for k in sorted(a.keys() | b.keys())
+            for d in _differences(a.get(k), b.get(k), f"{at}.{k}" if at else k)
+        ]
+    return [] if a == b else [at or "the whole"]
