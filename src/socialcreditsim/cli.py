@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import math
 import re
+import shutil
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,6 +37,7 @@ from rich.progress import (
 from rich.table import Table
 
 from . import calibrate as calibration
+from . import checkpoint as ckpt
 from .compare import Comparison
 from .engine import NotEnoughMemory, Sim, estimate_memory
 from .executor import DaskExecutor
@@ -331,6 +333,7 @@ def _dry_run(sim: Sim, source: str, overrides: list[str], out: Path) -> None:
 # ------------------------------------------------------------------ commands
 @app.command()
 def run(
+    ctx: typer.Context,
     scenario: Annotated[
         str, typer.Argument(help="A built-in scenario name or a scenario TOML file.")
     ] = "national",
@@ -380,11 +383,44 @@ def run(
     band: BandOption = "10:90",
     report: ReportOption = True,
     cluster: ClusterOption = None,
+    checkpoint_every: Annotated[
+        str | None,
+        typer.Option(
+            "--checkpoint-every",
+            metavar="DAYS",
+            help="Save the whole state every DAYS simulated days (30d or 30) into OUT.checkpoint/"
+            " beside the run folder, so that --resume OUT continues the run after a crash; the"
+            " folder is removed once the run folder is written.",
+        ),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="RUN_DIR",
+            help="Continue a run that was killed from its last checkpoint (RUN_DIR.checkpoint/),"
+            " with the scenario, agents and seed it was started with, and write RUN_DIR; the"
+            " result is byte for byte that of a run never interrupted.",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario and write a run folder (Parquet tables, manifest, resolved scenario,
     report.html)."""
-    with _stoppable():
+    checkpointing = checkpoint_every is not None or resume is not None
+    left = "nothing was written"
+    if checkpointing:
+        left += f"; continue from the last checkpoint with --resume {resume or out or 'RUN_DIR'}"
+    with _stoppable(left):
         lo_hi = _band(band)
+        every = _every_days(checkpoint_every)
+        if resume is not None:
+            _refuse_with_resume(ctx)
+            _resume(resume, every, threads, quiet, report)
+            return
+        if every is not None and (replicates > 1 or cluster is not None):
+            _fail(
+                "--checkpoint-every: only a single run in this process can be checkpointed, not"
+                " one with --replicates or --cluster"
+            )
         _run(
             scenario,
             agents,
@@ -400,7 +436,66 @@ def run(
             lo_hi,
             report,
             cluster,
+            every,
         )
+
+
+def _every_days(text: str | None) -> int | None:
+    """Days between checkpoints from ``--checkpoint-every`` (``30d`` or ``30``)."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"(\d+)d?", text.strip())
+    if match is None or int(match[1]) < 1:
+        _fail(
+            f"--checkpoint-every {text}: expected a whole number of days of at least 1, e.g. 30d"
+            " or 30"
+        )
+    return int(match[1])
+
+
+# what --resume takes from the checkpoint, or cannot change
+_NOT_WITH_RESUME = ("scenario", "agents", "seed", "start", "end", "out", "set_", "dry_run",
+                    "replicates", "band", "cluster")  # fmt: skip
+
+
+def _refuse_with_resume(ctx: typer.Context) -> None:
+    """Refuse the options that would change a resumed run (given at all, even with the value
+    it was started with: the checkpoint says what the run is). Sources are compared by name:
+    Typer carries its own copy of Click, whose ``ParameterSource`` is not ``click``'s."""
+    sources = {p.name: ctx.get_parameter_source(p.name) for p in ctx.command.params}
+    given = [
+        p.opts[0] if p.opts[0].startswith("-") else p.opts[0].upper()
+        for p in ctx.command.params
+        if p.name in _NOT_WITH_RESUME and getattr(sources[p.name], "name", "DEFAULT") != "DEFAULT"
+    ]
+    if given:
+        _fail(
+            f"--resume: the run continues with the scenario, agents, seed and dates it was"
+            f" started with and writes RUN_DIR; leave out {', '.join(given)}"
+        )
+
+
+def _resume(
+    run_dir: Path, every: int | None, threads: int | None, quiet: bool, report: bool
+) -> None:
+    """Continue the run into ``run_dir`` from its checkpoint, checkpointing every ``every`` days
+    (default: as often as the run did)."""
+    folder = ckpt.folder_for(run_dir)
+    try:
+        meta = ckpt.read_meta(folder)
+        sim = Sim(meta["scenario"], n_agents=meta["n_agents"], seed=meta["seed"], threads=threads)
+    except (ScenarioError, ValueError) as exc:  # ValueError: CheckpointError included
+        _fail(exc)
+    try:
+        check_output(run_dir)
+    except OSError as exc:
+        _fail(f"--resume {exc}")
+    try:
+        sim.check_memory()
+    except NotEnoughMemory as exc:
+        _fail(exc)
+    every = every if every is not None else meta.get("every")
+    _single(sim, run_dir, quiet, report, None, ckpt.Checkpointing(folder, every, resume=True))
 
 
 def _band(text: str) -> tuple[float, float]:
@@ -428,6 +523,7 @@ def _run(
     band: tuple[float, float] = DEFAULT_BAND,
     report: bool = True,
     cluster: str | None = None,
+    checkpoint_every: int | None = None,
 ) -> None:
     dates = [f"time.{k}={d.date().isoformat()}" for k, d in (("start", start), ("end", end)) if d]
     try:
@@ -463,7 +559,28 @@ def _run(
             path = _save(results, slot, report)
         _done(path, quiet, _band_table(results.headline(), results.band, "headline figures"))
         return
+    checkpoint = None
+    if checkpoint_every is not None:
+        checkpoint = ckpt.Checkpointing(ckpt.folder_for(out), checkpoint_every)
+        if (checkpoint.folder / ckpt.FILE).exists():
+            _fail(
+                f"{checkpoint.folder}: holds the checkpoint of an earlier run into {out}; continue"
+                f" it with --resume {out}, or remove the folder"
+            )
+    _single(sim, out, quiet, report, cluster, checkpoint)
 
+
+def _single(
+    sim: Sim,
+    out: Path,
+    quiet: bool,
+    report: bool,
+    cluster: str | None,
+    checkpoint: ckpt.Checkpointing | None,
+) -> None:
+    """One run into ``out``, with a progress bar over days (over shards on a cluster); with a
+    ``checkpoint``, its folder is removed once the run folder is written."""
+    sc = sim.scenario
     n_days = (sc.time.end - sc.time.start).days + 1
     with (
         _connect(cluster, None, quiet) as client,  # a shard of the run needs less than all of it
@@ -476,6 +593,13 @@ def _run(
                 style="dim",
                 highlight=False,
             )
+            if checkpoint is not None and checkpoint.every is not None:
+                bar.console.print(
+                    f"checkpoints every {checkpoint.every} days in {checkpoint.folder}",
+                    style="dim",
+                    markup=False,
+                    highlight=False,
+                )
         task = bar.add_task("preparing", total=n_days)
 
         def progress(day: int, total: int) -> None:
@@ -485,12 +609,19 @@ def _run(
         def shards_done(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total, description="simulated")
 
-        if client is None:
+        if checkpoint is not None:
+            try:
+                res = sim.run(progress=progress, checkpoint=checkpoint)
+            except ckpt.CheckpointError as exc:
+                _fail(exc)
+        elif client is None:
             res = sim.run(progress=progress)
         else:  # the run split into shards of localities over the cluster's workers
             res = sim.run(progress=shards_done, cluster=client)
         bar.update(task, description="writing the run folder" + (" and report" if report else ""))
         path = _save(res, slot, report)
+    if checkpoint is not None:
+        shutil.rmtree(checkpoint.folder, ignore_errors=True)
     _done(path, quiet, _headline_table(res), _sanctions_table(res))
 
 

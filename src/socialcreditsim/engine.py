@@ -345,7 +345,7 @@ def run_shard(
             if checkpoint is not None and checkpoint.due(t, n_days):
                 done_s = spent + time.perf_counter() - t_days
                 state = _loop_state(S, B, beh, flows, stocks, snap, audit, t_init, done_s)
-                ckpt.save(checkpoint.folder, t, state, meta)
+                ckpt.save(checkpoint.folder, t, state, {**meta, "every": checkpoint.every})
             if progress is not None:
                 progress(t + 1, n_days)
     finally:
