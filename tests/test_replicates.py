@@ -126,3 +126,16 @@ def test_threads_lower_the_default_number_of_processes(monkeypatch: pytest.Monke
     assert rp.processes_for(jobs, threads=3) == 2
     assert rp.processes_for(jobs, threads=16) == 1
     assert rp.processes_for(jobs, processes=5, threads=4) == 5
+
+
+def test_a_replicate_travels_small_and_comes_back_the_same() -> None:
+    """What a worker sends back is pickled with categories (a quarter of the size) and read
+    back as the same frame, dtypes included."""
+    import pickle
+
+    rep = rp._do(rp.Job(scs.load_scenario("national", ["time.end=2018-03-31"]), 5_000, 1), 1)
+    data = pickle.dumps(rep)
+    back = pickle.loads(data)
+    pd.testing.assert_frame_equal(back.national, rep.national, check_exact=True)
+    assert back.national.dtypes.equals(rep.national.dtypes)
+    assert len(data) < 0.5 * len(pickle.dumps(rep.national))

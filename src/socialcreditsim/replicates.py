@@ -57,6 +57,7 @@ __all__ = [
 
 DEFAULT_BAND = (10.0, 90.0)
 SERIES_COLUMNS = ["date", "metric", "item", "truth"]
+TEXT_COLUMNS = ("metric", "item", "truth")
 
 
 def replicate_seeds(seed: int, replicates: int) -> list[int]:
@@ -113,13 +114,24 @@ class Replicate:
     outputs: pd.Series  # by output key
     results: Results | None = None  # the full tables, where the job asked for them
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to come back from a worker) with the text columns as categories: a
+        national year of three years pickles to 2.5 MB instead of 9.8 MB."""
+        state = dict(self.__dict__)
+        state["national"] = self.national.astype({c: "category" for c in TEXT_COLUMNS})
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["national"] = state["national"].astype({c: str for c in TEXT_COLUMNS})
+        self.__dict__.update(state)
+
 
 def _do(job: Job, threads: int | None) -> Replicate:
     """Run one job (with ``threads`` threads, None: automatic) and keep what it sends back."""
     res = Sim(job.scenario, n_agents=job.n_agents, seed=job.seed, threads=threads).run()
     ts = res.timeseries
     national = ts[ts["region"] == "national"].drop(columns="region").reset_index(drop=True)
-    for col in ("metric", "item", "truth"):
+    for col in TEXT_COLUMNS:
         national[col] = national[col].astype(str)
     return Replicate(job.seed, national, outputs(res), res if job.keep else None)
 
