@@ -219,3 +219,14 @@ def test_checkpoint_is_written_atomically(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [ckpt.FILE]  # no temporary file left
     with np.load(tmp_path / ckpt.FILE) as npz:
         assert '"day": 7' in str(npz["meta"])
+
+
+def test_checkpoint_that_cannot_be_written_fails_with_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    ckpt.folder_for(out).write_text("")  # a file where the checkpoint folder would be
+    result = invoke("run", *CLI_RUN, "--checkpoint-every", "10", "--out", str(out))
+    assert result.exit_code == 2
+    file = ckpt.folder_for(out) / ckpt.FILE
+    assert result.output.startswith(f"{file}: cannot be written")
+    assert len(result.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.checkpoint"]  # nothing else left

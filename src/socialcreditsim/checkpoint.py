@@ -15,6 +15,7 @@ while writing leaves the previous checkpoint whole.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import zipfile
@@ -86,20 +87,30 @@ def run_meta(sc: Scenario, n_agents: int, seed: int, lo: int, hi: int) -> dict[s
 
 def save(folder: Path, day: int, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
     """Write ``arrays`` and ``meta`` (with ``day``, the last day done) as the checkpoint in
-    ``folder``, replacing the previous one atomically; return the file."""
-    folder.mkdir(parents=True, exist_ok=True)
+    ``folder``, replacing the previous one atomically; return the file. A folder that cannot be
+    written or a full disk is a :class:`CheckpointError` naming the file; the previous
+    checkpoint then remains."""
     file, tmp = folder / FILE, folder / f".{FILE}.partial"
     text = json.dumps({**meta, "day": day})
-    with open(tmp, "wb") as fh:
-        np.savez(fh, meta=np.array(text), **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, file)
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        os.fsync(fd)  # the rename itself survives a power loss
-    finally:
-        os.close(fd)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            np.savez(fh, meta=np.array(text), **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, file)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)  # the rename itself survives a power loss
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise CheckpointError(
+            f"{file}: cannot be written ({exc.strerror or exc}); the run stopped, an earlier"
+            " checkpoint there remains"
+        ) from exc
     return file
 
 
