@@ -224,3 +224,25 @@ def test_cli_run_on_a_local_cluster_gives_the_same_bytes(
     assert {p.name: p.read_bytes() for p in sorted((tmp_path / "r").glob("*.parquet"))} == (
         one_process
     )
+
+
+def test_a_worker_killed_during_a_sharded_run_changes_nothing(
+    client: distributed.Client, tmp_path: Path
+) -> None:
+    """Kill a worker while it runs a shard: Dask runs the shard again, and the run's bytes are
+    those of one process."""
+    year = [*SHARDED, "time.end=2018-12-31"]
+    alone = scs.Sim("national", n_agents=40_000, seed=6, overrides=year).run()
+    pids = client.run(os.getpid)
+    killed: list[tuple[int, int]] = []  # (shards done, of all shards)
+
+    def kill_once(done: int, total: int) -> None:
+        busy = [addr for addr, keys in client.processing().items() if keys]
+        if not killed and busy:
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            killed.append((done, total))
+
+    sim = scs.Sim("national", n_agents=40_000, seed=6, overrides=year)
+    res = sim.run(progress=kill_once, cluster=client, shards=4)
+    assert killed and killed[0][0] < killed[0][1]  # the kill came before the shards finished
+    assert _parquet_bytes(res, tmp_path / "a") == _parquet_bytes(alone, tmp_path / "b")
