@@ -233,7 +233,7 @@ class Shard:
     """What localities ``lo`` to ``hi`` produced over a whole run: per-day sums by region, the
     snapshots summed by (region, urban or rural) cell, and the audit records by day (index 0:
     the state at the start). Localities share nothing between days, so shards of one run are
-    independent, and their sums in locality order are the run's."""
+    independent, and their sums are the run's (``combine``)."""
 
     lo: int
     hi: int
