@@ -433,3 +433,17 @@ def test_scenario_without_behaviours_is_shown_but_not_run(tmp_path: Path) -> Non
     result = invoke("run", str(path), "--dry-run")
     assert result.exit_code == 2
     assert "behaviours: a run needs at least one" in result.output
+
+
+def test_dry_run_on_a_cluster_shows_memory_per_worker() -> None:
+    """A run split over the workers: each holds its share of the people, and the runtime and
+    the daily series whole."""
+    result = invoke("run", "--agents", "100000000", "--dry-run", "--cluster", "local:4")
+    assert result.exit_code == 0, result.output
+    assert "per worker, over 4 workers" in result.stdout
+    sc = load_scenario("national")
+    total = engine.estimate_memory(sc, 100_000_000)
+    per = [engine.estimate_shard_memory(sc, 100_000_000, k) for k in (1, 2, 4)]
+    assert per[0] == sum(total.values()) > per[1] > per[2] > total["runtime"] + total["time series"]
+    result = invoke("run", "--agents", "100000", "--dry-run", "--cluster", "tcp://10.0.0.1:8786")
+    assert "per worker, over 16 workers" in result.stdout  # not contacted: a few sizes

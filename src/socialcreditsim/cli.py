@@ -39,7 +39,7 @@ from rich.table import Table
 from . import calibrate as calibration
 from . import checkpoint as ckpt
 from .compare import Comparison
-from .engine import NotEnoughMemory, Sim, estimate_memory
+from .engine import NotEnoughMemory, Sim, estimate_memory, estimate_shard_memory
 from .executor import DaskExecutor
 from .folders import OutputError, Reservation, check_output
 from .replicates import DEFAULT_BAND, MultiSim, check_band, job_memory
@@ -292,7 +292,9 @@ def _sanctions_table(res: Results) -> Table | None:
     return table
 
 
-def _dry_run(sim: Sim, source: str, overrides: list[str], out: Path) -> None:
+def _dry_run(
+    sim: Sim, source: str, overrides: list[str], out: Path, cluster: str | None = None
+) -> None:
     sc = sim.scenario
     n_days = (sc.time.end - sc.time.start).days + 1
     pop = sc.population.size
@@ -319,6 +321,11 @@ def _dry_run(sim: Sim, source: str, overrides: list[str], out: Path) -> None:
     for name, size in parts.items():
         mem.add_row(name, f"{size / GIB:,.3f}")
     mem.add_row("total", f"{sum(parts.values()) / GIB:,.3f}", style="bold")
+    if cluster is not None:  # one shard a worker; the number of workers of an address is unknown
+        local = re.fullmatch(r"local:(\d+)", cluster)
+        for k in [int(local[1])] if local else [2, 4, 8, 16]:
+            per = estimate_shard_memory(sc, sim.n_agents, k)
+            mem.add_row(f"per worker, over {k} workers", f"{per / GIB:,.3f}", style="bold")
     console = _out()
     console.print(params)
     console.print(mem)
@@ -538,7 +545,7 @@ def _run(
     out = out if out is not None else _default_out(sc.meta.name, agents, seed)
     _check_out(out)
     if dry_run:
-        _dry_run(sim, source, sets + dates, out)
+        _dry_run(sim, source, sets + dates, out, cluster if replicates == 1 else None)
         return
     need = sum(estimate_memory(sc, agents).values())
     if cluster is None:  # on a cluster its workers hold the runs (or the shards of one)
