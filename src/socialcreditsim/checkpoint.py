@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .folders import json_object
 from .scenario import Scenario
 
 __all__ = [
@@ -168,12 +169,7 @@ def _meta(file: Path, npz: Any) -> dict[str, Any]:
     except (KeyError, OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise CheckpointError(f"{file}: damaged, its description cannot be read ({exc})") from None
     keys = ("format", "version", "scenario", "n_agents", "seed", "localities", "day")
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{file}: damaged, its description is not a JSON object")
-    missing = [k for k in keys if k not in meta]
-    if missing:
-        raise CheckpointError(f"{file}: damaged, its description lacks {', '.join(missing)}")
-    return meta
+    return json_object(file, meta, keys, "its description", CheckpointError)
 
 
 def _differences(a: Any, b: Any, at: str = "") -> list[str]:

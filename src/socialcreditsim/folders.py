@@ -37,6 +37,7 @@ __all__ = [
     "atomic_folder",
     "check_output",
     "destination",
+    "json_object",
     "read_json",
     "read_parquet",
 ]
@@ -244,11 +245,20 @@ def read_json(
         raise FileNotFoundError(f"{file}: missing") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DamagedFolder(f"{file}: damaged, cannot be read ({exc})") from None
+    return json_object(file, value, keys)
+
+
+def json_object(
+    file: Path, value: Any, keys: tuple[str, ...], what: str = "", error: type = DamagedFolder
+) -> dict[str, Any]:
+    """``value`` read from ``file``, checked to be a JSON object with ``keys``; otherwise
+    ``error`` saying so, naming the file (and ``what`` in it was read, e.g. "its description")."""
+    what = f"{what} " if what else ""
     if not isinstance(value, dict):
-        raise DamagedFolder(f"{file}: damaged, not a JSON object")
+        raise error(f"{file}: damaged, {what + 'is ' if what else ''}not a JSON object")
     missing = [k for k in keys if k not in value]
     if missing:
-        raise DamagedFolder(f"{file}: damaged, lacks {', '.join(missing)}")
+        raise error(f"{file}: damaged, {what}lacks {', '.join(missing)}")
     return value
 
 
