@@ -292,3 +292,108 @@ def test_propensity_moves_events_between_classes() -> None:
         weighted += people * mean
     expected = weighted * base * days / 365
     assert abs(total(res, "events_true") - expected) < Z * np.sqrt(expected)
+
+
+# ------------------------------------------------------------- awareness and chilling (MODEL 10)
+
+
+def _offence(rate: float, q: float, e: float, **more: object) -> dict:
+    return {
+        "name": "offence",
+        "channel": "records",
+        "rate": rate,
+        "record_probability": q,
+        "deterrence_elasticity": e,
+        "score_change": 0,
+        "propensity": "none",
+        **more,
+    }
+
+
+@pytest.mark.parametrize(("k", "e", "q"), [(0.0, 1.5, 0.4), (0.3, 1.5, 0.4), (0.7, 2.5, 0.5)])
+def test_deterrence_acts_only_on_those_who_know(k: float, e: float, q: float) -> None:
+    """With awareness k the mean rate is base x (1 - k e q), floored per person who knows
+    (1 - k min(1, e q)); the events deterrence prevents are Poisson with the rest."""
+    base, days = 10.0, 120
+    res, sim = run(minimal(days=days, behaviours=[_offence(base, q, e, awareness=k)]), 50_000)
+    person_days = sim.population.n_scored * days * base / 365
+    response = min(1.0, e * q)
+    expected = person_days * (1 - k * response)
+    deterred = person_days * k * response
+    assert abs(total(res, "events_true") - expected) < Z * np.sqrt(expected)
+    if deterred == 0:
+        assert total(res, "events_deterred") == 0
+    else:
+        assert abs(total(res, "events_deterred") - deterred) < Z * np.sqrt(deterred)
+
+
+def test_group_awareness_and_publication() -> None:
+    """A group that does not know (awareness multiplier 0) is not deterred; publishing the
+    rules on a date raises everybody else's awareness from then on: day by day, the true
+    events follow base x [(1 - s) (1 - k_t e q) + s], with k_t = 0.2 before and 0.9 after."""
+    base, e, q, share, days = 20.0, 1.0, 0.5, 0.3, 100
+    scenario = minimal(
+        days=days,
+        behaviours=[_offence(base, q, e, awareness=0.2)],
+        groups=[{"name": "unaware", "share": share, "awareness_multipliers": {"offence": 0.0}}],
+        rules={"published": "2020-02-20", "awareness_when_published": 0.9},
+    )
+    res, sim = run(scenario, 50_000)
+    daily = res.series("events_true").to_numpy()
+    published = 50  # 2020-02-20 is day 50
+    pop = sim.population
+    in_group = int(np.diff(pop.blocks, axis=1)[:, pop.block_group == 1].sum())
+    n = pop.n_scored
+    for lo, hi, k in ((0, published, 0.2), (published, days, 0.9)):
+        expected = (hi - lo) * base / 365 * ((n - in_group) * (1 - k * e * q) + in_group)
+        got = daily[lo:hi].sum()
+        assert abs(got - expected) < Z * np.sqrt(expected), (k, got, expected)
+
+
+def test_chilling_of_lawful_behaviour() -> None:
+    """A lawful behaviour chilled by a scored one with awareness k, chilling elasticity c and
+    recording probability q of the scored one: its rate is base x (1 - k c q), never recorded,
+    and the acts forgone are counted."""
+    k, c, q, base, days = 0.6, 1.2, 0.5, 30.0, 90
+    posts = {
+        "name": "lawful_posts",
+        "channel": "online",
+        "rate": base,
+        "record_probability": 0.0,
+        "score_change": 0,
+        "propensity": "none",
+        "chilled_by": "rumours",
+        "chilling_elasticity": c,
+    }
+    rumours = _offence(1.0, q, 0.0, name="rumours", awareness=k, score_change=-1)
+    res, sim = run(minimal(days=days, behaviours=[rumours, posts]), 50_000)
+    person_days = sim.population.n_scored * days * base / 365
+    expected, forgone = person_days * (1 - k * c * q), person_days * k * c * q
+    assert abs(total(res, "events_true", item="lawful_posts") - expected) < Z * np.sqrt(expected)
+    assert abs(total(res, "events_deterred", item="lawful_posts") - forgone) < Z * np.sqrt(forgone)
+    assert total(res, "events_recorded", item="lawful_posts") == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("score_change", -1, "is lawful"),
+        ("record_probability", 0.5, "is lawful"),
+        ("chilled_by", "nothing", "not a scored behaviour"),
+    ],
+)
+def test_a_chilled_behaviour_must_be_lawful(field: str, value: object, message: str) -> None:
+    import socialcreditsim as scs
+
+    posts = {
+        "name": "posts",
+        "channel": "online",
+        "rate": 1.0,
+        "record_probability": 0.0,
+        "score_change": 0,
+        "chilled_by": "rumours",
+        "chilling_elasticity": 1.0,
+        field: value,
+    }
+    with pytest.raises(scs.ScenarioError, match=message):
+        scs.load_scenario(minimal(behaviours=[_offence(1.0, 0.5, 0.0, name="rumours"), posts]))

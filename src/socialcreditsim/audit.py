@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .kernels import AUDIT_COLUMNS, AUDIT_KINDS
-from .lists import COURT_EXIT_REASONS, NEVER
+from .lists import BLACKLIST_EXIT_REASONS, COURT_EXIT_REASONS, NEVER
 from .results import DATE
 from .rng import new_stream, randint
 from .series import WRONGFUL, headline, outputs
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["audit_sample", "explain", "headline_rows", "start_score"]
 
 TRUTH = ("", "rightful", "wrongful", "at_start")
+APPEAL_OUTCOMES = ("", "refused", "granted")  # the truth column of an appeal record
+AT_DISCRETION = "listing_at_discretion"  # the item of an appeal or correction of such a listing
 
 # the stream of the sample's offset: no locality's (locality 0, day -2, a purpose nobody else
 # uses; kernels.py uses 0-3, population.py 10, rollout.py 11)
@@ -79,17 +81,27 @@ def audit_frame(
     item_idx = raw["item"]
     truth_idx = raw["truth"]
     kind_names = np.array(AUDIT_KINDS)[kind]
-    by_behaviour = np.isin(kind_names, ["event", "shamed"])
+    by_behaviour = np.isin(kind_names, ["event", "shamed", "appeal", "correction"])
+    of_listing = by_behaviour & (item_idx < 0)  # an appeal of a listing at discretion
+    by_behaviour &= ~of_listing
     by_measure = np.isin(kind_names, ["measure_start", "measure_end", "attempts"])
     item = np.full(len(kind), "", dtype=object)
     item[by_behaviour] = np.array(behaviours, dtype=object)[item_idx[by_behaviour]]
+    item[of_listing] = AT_DISCRETION
     if measures.names:
         item[by_measure] = np.array(measures.names, dtype=object)[item_idx[by_measure]]
     is_grade = kind_names == "grade_change"
     item[is_grade] = np.array(grades, dtype=object)[item_idx[is_grade]]
-    truth = np.array(TRUTH, dtype=object)[np.where(kind_names == "court_list_exit", 0, truth_idx)]
-    is_exit = kind_names == "court_list_exit"
-    truth[is_exit] = np.array(COURT_EXIT_REASONS, dtype=object)[truth_idx[is_exit]]
+    truth = np.full(len(kind), "", dtype=object)
+    for name, labels in (
+        ("court_list_exit", COURT_EXIT_REASONS),
+        ("blacklist_exit", BLACKLIST_EXIT_REASONS),
+        ("appeal", APPEAL_OUTCOMES),
+    ):
+        mask = kind_names == name
+        truth[mask] = np.array(labels, dtype=object)[truth_idx[mask]]
+    other = ~np.isin(kind_names, ["court_list_exit", "blacklist_exit", "appeal"])
+    truth[other] = np.array(TRUTH, dtype=object)[truth_idx[other]]
     start = np.datetime64(days[0], "D")
     frame = pd.DataFrame(
         {
@@ -254,18 +266,42 @@ def explain(res: Results, person: int) -> str:
                 lines.append(
                     f"{d}  court listing extended by a new judgment ({_expiry(res, r.value)})."
                 )
+            case "listed_at_discretion":
+                lines.append(
+                    f"{d}  LISTED AT DISCRETION: put on the courts' list by an order, without a"
+                    f" debt or a score (until {_date(res, r.value)})."
+                )
             case "court_list_exit":
                 why = {
                     "complied": "paid the debt",
                     "complied_under_pressure": "paid the debt under the pressure of sanctions",
                     "expired": "the listing expired",
+                    "corrected": "the record it rested on was corrected on appeal",
+                    "repaired": "credit repair",
                 }[r.truth]
                 lines.append(f"{d}  removed from the court list: {why}.")
+            case "appeal":
+                what = "the listing at discretion" if r.item == AT_DISCRETION else f"'{r.item}'"
+                lines.append(
+                    f"{d}  appealed {what}; the appeal will be {r.truth} on {_date(res, r.value)}."
+                )
+            case "correction":
+                what = "the listing at discretion" if r.item == AT_DISCRETION else f"'{r.item}'"
+                undo = "" if r.item == AT_DISCRETION else f" (score {-change[r.item]:+d})"
+                lines.append(
+                    f"{d}  appeal granted: the record of {what} from {_date(res, r.value)} is"
+                    f" reversed{undo}; score {r.score}."
+                )
             case "blacklist_entry":
                 note = " A wrongly attributed record was part of that score." if wrong else ""
                 lines.append(
                     f"{d}  {'already ' if at_start else ''}blacklisted: score {r.score} "
                     f"below {sc.blacklist.entry_below}.{note}"
+                )
+            case "blacklist_exit" if r.truth == "corrected":
+                lines.append(
+                    f"{d}  left the blacklist: a record it rested on was corrected (score"
+                    f" {r.score}, at or above the entry threshold {sc.blacklist.entry_below})."
                 )
             case "blacklist_exit":
                 lines.append(
@@ -334,6 +370,10 @@ def _start_line(res: Results, ev: pd.DataFrame) -> str:
     else:
         drawn = f"{sc.score.start}, or lower if drawn into the initial blacklist share"
     return f"{head}: {drawn}; this person's start score is not in the audit trail."
+
+
+def _date(res: Results, day: int) -> str:
+    return str(dt.date.fromisoformat(res.manifest["start"]) + dt.timedelta(days=int(day)))
 
 
 def _expiry(res: Results, day: int) -> str:

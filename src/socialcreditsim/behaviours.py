@@ -12,11 +12,24 @@ have joined; one that does not (the courts' list, national since 2013) is record
 Deterrence: the rate is multiplied by max(0, 1 - elasticity x perceived), where the perceived
 probability of being recorded follows the real one as an exponential average with a lag of
 ``perception_lag_days``; it starts at the real value of the first day (the system was known).
+
+Awareness (MODEL.md section 10): only the share k who know a behaviour is scored respond, so the
+rate is multiplied by (1 - k) + k x max(0, 1 - elasticity x perceived): on average base x
+(1 - k e q). k is by behaviour, urban or rural, day (``rules.published`` raises it) and, where
+groups declare awareness multipliers, by group. A lawful behaviour ``chilled_by`` a scored one
+is never recorded; among those who know the scored one is, its rate is multiplied by max(0,
+1 - chilling_elasticity x perceived probability of the scored one). The events that deterrence
+or chilling prevent are counted (``lam_deterred``).
+
+Appeals need to know whether the person a record is against knows the rule: for a wrongful
+record, anybody in the place, so k; for a rightful one, somebody who did it, which those who know
+do less: k x response / ((1 - k) + k x response) (``know_wrongful``, ``know_rightful``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,11 +37,24 @@ from .population import Population
 from .scenario import Scenario, schedule_values
 from .surveillance import attribution
 
-__all__ = ["BehaviourModel", "CHANNELS"]
+__all__ = ["BehaviourModel", "CHANNELS", "DayTables"]
 
 CHANNELS = ("records", "court", "online", "camera")
 CAMERA = CHANNELS.index("camera")
 COURT = CHANNELS.index("court")
+
+
+class DayTables(NamedTuple):
+    """One day's tables, each (localities x behaviours[, groups])."""
+
+    rate: np.ndarray  # (L, B, G) events per person-day, before the age and propensity factor
+    q_right: np.ndarray  # (L, B) probability an event is recorded against its doer
+    lam_right: np.ndarray  # (L, B) expected events recorded rightly
+    lam_wrong: np.ndarray  # (L, B) ... recorded against a wrong person
+    lam_missed: np.ndarray  # (L, B) ... not recorded
+    lam_deterred: np.ndarray  # (L, B) ... prevented by deterrence or chilling
+    know_right: np.ndarray  # (L, B, G) the doer of a rightful record knows the rule
+    know_wrong: np.ndarray  # (L, B, G) the person of a wrongful record knows the rule
 
 
 class BehaviourModel:
@@ -41,7 +67,6 @@ class BehaviourModel:
         self.change = np.array([b.score_change for b in bs], dtype=np.int32)
         self.shaming = np.array([b.shaming_probability for b in bs])
         self.listing = np.array([b.listing_probability for b in bs])
-        self.elasticity = np.array([b.deterrence_elasticity for b in bs])
         self.lag = np.array([b.perception_lag_days for b in bs])
         self.follows_rollout = np.array([b.follows_rollout for b in bs], dtype=bool)
         sv = scenario.surveillance
@@ -86,12 +111,46 @@ class BehaviourModel:
         ]
         self.perceived: np.ndarray | None = None
 
+        # awareness (module docstring): a chilled behaviour responds to its scored neighbour
+        index = {b.name: i for i, b in enumerate(bs)}
+        self.fear = np.array([index.get(b.chilled_by or b.name) for b in bs], dtype=np.int64)
+        self.response = np.array([b.deterrence_elasticity + b.chilling_elasticity for b in bs])
+        self.responds = self.response > 0
+        rules = scenario.rules
+        aware = np.ones((2, len(days), len(bs)))  # rural, urban
+        for bi, b in enumerate(bs):
+            rural = b.awareness if b.awareness_rural is None else b.awareness_rural
+            aware[1, :, bi] = schedule_values(b.awareness, days)
+            aware[0, :, bi] = schedule_values(rural, days)
+        if rules.published is not None:
+            after = np.array([d >= rules.published for d in days])
+            aware[:, after] = np.maximum(aware[:, after], rules.awareness_when_published)
+        self.aware = aware[:, :, self.fear]  # a chilled behaviour: who know its neighbour
+        self.group_aware = np.ones((len(bs), len(groups) + 1))
+        for gi, g in enumerate(groups):
+            for bi in range(len(bs)):
+                name = bs[self.fear[bi]].name
+                self.group_aware[bi, gi + 1] = g.awareness_multipliers.get(name, 1.0)
+        self.by_group = bool((self.group_aware != 1.0).any())
+        self.urban = pop.loc_urban
+        self.n_groups = len(groups) + 1
+
+        # listings at discretion (MODEL.md section 10): per block by its group, and their
+        # expected number a day in each locality; everywhere, whatever the rollout
+        disc = scenario.discretionary_listing
+        per_group = [disc.per_year] + [
+            disc.per_year if g.discretionary_listing_per_year is None
+            else g.discretionary_listing_per_year
+            for g in groups
+        ]  # fmt: skip
+        self.disc_block_rate = np.array(per_group)[pop.block_group] / 365.0
+        self.lam_discretion = (np.diff(pop.blocks, axis=1) * self.disc_block_rate).sum(axis=1)
+
     def day_tables(
-        self, t: int, joined: np.ndarray, cov: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """For day ``t``, each (localities x behaviours): the rate per person-day, the probability
-        an event is recorded against its doer, and the expected numbers of events recorded
-        rightly, recorded wrongly and not recorded. Advances the perceived probabilities."""
+        self, t: int, joined: np.ndarray, cov: np.ndarray, appeals: bool = False
+    ) -> DayTables:
+        """The tables of day ``t`` (``DayTables``); advances the perceived probabilities.
+        ``appeals``: fill the awareness tables appeals need (else they are empty)."""
         is_cam = self.channel == CAMERA
         j = (joined[:, None] | ~self.follows_rollout[None, :]).astype(float)
         cam_right, cam_wrong = attribution(cov[:, None], self.fnir, self.fpir)
@@ -101,11 +160,35 @@ class BehaviourModel:
             self.perceived = q_right.copy()
         else:
             self.perceived += (q_right - self.perceived) / self.lag
-        deter = np.maximum(0.0, 1.0 - self.elasticity * self.perceived)
-        rate = self.rate[t][None, :] * self.loc_mult * deter
-        total = rate * self.group_weight.sum(axis=2)
+        response = np.maximum(0.0, 1.0 - self.response * self.perceived[:, self.fear])
+        k = np.where(self.urban[:, None], self.aware[1, t], self.aware[0, t])  # (L, B)
+        base = self.rate[t][None, :] * self.loc_mult
+        people = self.group_weight.sum(axis=2)
         capped = np.minimum(1.0, q_right[:, :, None] * self.group_record[None, None, :])
-        lam_right = rate * (self.group_weight * capped).sum(axis=2)
+        if self.by_group:
+            k = np.minimum(1.0, k[:, :, None] * self.group_aware[None, :, :])  # (L, B, G)
+            factor = (1.0 - k) + k * response[:, :, None]
+            rate = base[:, :, None] * factor
+            total = (rate * self.group_weight).sum(axis=2)
+            lam_right = (rate * self.group_weight * capped).sum(axis=2)
+        else:  # one factor for every group (as many multiplications as before awareness)
+            factor = (1.0 - k) + k * response
+            rate2 = base * factor
+            total = rate2 * people
+            lam_right = rate2 * (self.group_weight * capped).sum(axis=2)
+            rate = np.repeat(rate2[:, :, None], self.n_groups, axis=2)
         lam_wrong = np.minimum(total * q_wrong, total - lam_right)
         lam_missed = np.maximum(0.0, total - lam_right - lam_wrong)
-        return rate, q_right, lam_right, lam_wrong, lam_missed
+        lam_deterred = np.where(self.responds, np.maximum(0.0, base * people - total), 0.0)
+        if appeals:
+            if k.ndim == 2:
+                k, factor = (np.repeat(x[:, :, None], self.n_groups, axis=2) for x in (k, factor))
+            know_wrong = k
+            know_right = np.divide(
+                k * response[:, :, None], factor, out=np.zeros_like(k), where=factor > 0
+            )
+        else:
+            know_wrong = know_right = np.zeros((1, 1, 1))
+        return DayTables(
+            rate, q_right, lam_right, lam_wrong, lam_missed, lam_deterred, know_right, know_wrong
+        )

@@ -20,7 +20,7 @@ import numpy as np
 from . import checkpoint as ckpt
 from . import kernels as kn
 from .audit import audit_sample
-from .behaviours import BehaviourModel
+from .behaviours import COURT, BehaviourModel
 from .population import Population, build_population
 from .results import Results, TimeseriesLayout, snapshot_rows
 from .rollout import join_days
@@ -89,11 +89,13 @@ def estimate_memory(scenario: Scenario, n_agents: int) -> dict[str, int]:
     n_blocks = 2 * (len(scenario.groups) + 1) * pop.propensity_classes * pop.prosocial_classes
     n_bins = (scenario.score.max - scenario.score.min) // scenario.output.score_bin_width + 1
     n_groups = len(scenario.groups) + 1
-    n_cols = kn.N_SNAP + max(1, len(scenario.score.grades))
+    n_measures = len(scenario.sanctions) + len(scenario.rewards)
+    n_cols = kn.N_SNAP + max(1, len(scenario.score.grades)) + 2 * n_measures
     n_metrics = (
-        5 * len(scenario.behaviours)
-        + 10
-        + 6 * (len(scenario.sanctions) + len(scenario.rewards))
+        kn.FB * len(scenario.behaviours)
+        + kn.N_LIST_FLOWS
+        + kn.N_LIST_STOCKS
+        + 6 * n_measures
         + max(1, len(scenario.score.grades))
     )
     return {
@@ -104,8 +106,13 @@ def estimate_memory(scenario: Scenario, n_agents: int) -> dict[str, int]:
         "snapshots": n_loc * 2 * 8 * (n_bins + (6 + n_groups + pop.propensity_classes) * n_cols),
         "time series": n_days * (n_regions + 1) * n_metrics * (8 * 2 + 48),
         "audit": int(min(scenario.output.audit_sample, scored) * _audit_bytes(scenario, n_days)),
+        "appeals": n_loc * (n_days * 8 + int(1.5 * calendar * 20)) if _appeals_on(scenario) else 0,
         "runtime": RUNTIME_BYTES,
     }
+
+
+def _appeals_on(sc: Scenario) -> bool:
+    return sc.appeals.probability > 0
 
 
 def estimate_shard_memory(scenario: Scenario, n_agents: int, shards: int) -> int:
@@ -337,7 +344,7 @@ def run_shard(
             first, spent = 0, 0.0
             ini = sc.initial
             cap, lcap = _capacities(sc, int(pop.loc_scored.max()))
-            B = _books(pop.n_localities, lo, hi, n_days, cap, layout, lcap=lcap)
+            B = _books(pop.n_localities, lo, hi, n_days, cap, layout, lcap, _appeals_on(sc))
             audit = [_stack(par(
                 kn.init_state, K, L, S, B, ini.court_listed_share, ini.blacklisted_share,
                 ini.score_sd
@@ -350,19 +357,29 @@ def run_shard(
             if progress is not None:
                 progress(first, n_days)
         t_days = time.perf_counter()
-        counts = np.zeros((pop.n_localities, len(beh.names), 3), dtype=np.int64)
+        counts = np.zeros((pop.n_localities, len(beh.names), 4), dtype=np.int64)
+        discretion = np.zeros(pop.n_localities, dtype=np.int64)
         for t in range(first, n_days):
             cov = np.where(pop.loc_urban, cov_u[t], cov_r[t])
-            rate, q_right, *expected = beh.day_tables(t, joined_day <= t, cov)
-            par(kn.plan_day, K, t, *expected, counts)
-            recorded = counts[:, :, :2].sum(axis=(1, 2))
-            B = _ensure_calendar(B, recorded + 1, lo, hi)
+            d = beh.day_tables(t, joined_day <= t, cov, K.ap_on)
+            par(
+                kn.plan_day, K, t, d.lam_right, d.lam_wrong, d.lam_missed, d.lam_deterred,
+                beh.lam_discretion, counts, discretion,
+            )  # fmt: skip
+            recorded = counts[:, :, :2].sum(axis=(1, 2)) + discretion
+            decided = B.app_head[:, t, 1] if K.ap_on else 0  # a decision is a visit too
+            B = _ensure_calendar(B, recorded + decided + 1, lo, hi)
             B = _ensure_listed(B, recorded, lo, hi)
-            audit.append(_stack(par(kn.apply_day, K, L, S, B, t, rate, q_right, counts)))
+            if K.ap_on:
+                B = _ensure_calendar(B, recorded, lo, hi, "app")
+            audit.append(_stack(par(
+                kn.apply_day, K, L, S, B, t, d.rate, d.q_right, counts, discretion,
+                d.know_right, d.know_wrong,
+            )))  # fmt: skip
             flows[t] = regions.sum(B.flows)
             stocks[t] = regions.sum(B.stocks)
             if snap.due(t):
-                snap.take(par, K, L, S, t)
+                snap.take(par, K, L, S, B, t)
             if checkpoint is not None and checkpoint.due(t, n_days):
                 done_s = spent + time.perf_counter() - t_days
                 state = _loop_state(S, B, beh, flows, stocks, snap, audit, t_init, done_s)
@@ -485,7 +502,7 @@ def _params(
     sc: Scenario, pop: Population, measures: Measures, beh: BehaviourModel, n_days: int, seed: int
 ) -> kn.Params:
     stride, offset = audit_sample(pop.n_scored, sc.output.audit_sample, seed)
-    bl, court = sc.blacklist, sc.court_list
+    bl, court, ap = sc.blacklist, sc.court_list, sc.appeals
     grade_min = np.array([g.min for g in sc.score.grades], dtype=np.int64)
     return kn.Params(
         seed=seed,
@@ -505,6 +522,21 @@ def _params(
         court_extend=court.extend_on_new_record,
         court_base=float(-np.expm1(-court.compliance_per_year / 365.0)),
         court_pay=court.pay_per_blocked_attempt,
+        repair=float(-np.expm1(-court.repair_per_year / 365.0)),
+        repair_after=court.repair_after_days,
+        disc_duration=sc.discretionary_listing.duration_days,
+        disc_block_rate=beh.disc_block_rate,
+        ap_on=_appeals_on(sc),
+        ap_prob=ap.probability,
+        ap_unaware=ap.unaware_factor,
+        ap_undisclosed=ap.undisclosed_factor,
+        ap_disclosure=ap.disclosure,
+        ap_delay=ap.delay_days,
+        ap_random=ap.random_delay,
+        ap_success_w=ap.success_wrongful,
+        ap_success_r=ap.success_rightful,
+        b_appealable=(beh.change < 0) | (beh.channel == COURT),
+        block_group=pop.block_group.astype(np.int64),
         m_list=measures.list_mask,
         m_grade=measures.grade_mask,
         m_target=measures.target,
@@ -540,24 +572,41 @@ def _grade_table(grade_min: np.ndarray, smin: int, smax: int) -> np.ndarray:
 
 
 def _books(
-    n_loc: int, lo: int, hi: int, n_days: int, cap: int, layout: TimeseriesLayout, lcap: int
+    n_loc: int,
+    lo: int,
+    hi: int,
+    n_days: int,
+    cap: int,
+    layout: TimeseriesLayout,
+    lcap: int,
+    appeals: bool,
 ) -> kn.Books:
-    """Counters, calendar and listed-people tables of every locality, written (so allocated by
-    the operating system) for localities ``lo`` to ``hi`` only."""
-    meta = np.zeros((n_loc, 3), dtype=np.int32)
-    meta[:, kn.CAL_FREE] = -1
-    heads = np.zeros((n_loc, n_days, 2), dtype=np.int32)  # first entry (-1: none), count
-    heads[lo:hi, :, 0] = -1
+    """Counters, calendars and listed-people tables of every locality, written (so allocated
+    by the operating system) for localities ``lo`` to ``hi`` only; the appeals calendar only
+    if the scenario has appeals."""
+
+    def calendar(days: int, cap: int, columns: int) -> tuple[np.ndarray, ...]:
+        meta = np.zeros((n_loc, 3), dtype=np.int32)
+        meta[:, kn.CAL_FREE] = -1
+        heads = np.zeros((n_loc, days, 2), dtype=np.int32)  # first entry (-1: none), count
+        heads[lo:hi, :, 0] = -1
+        return heads, np.zeros((n_loc, cap, columns), dtype=np.int32), meta
+
+    heads, cal, meta = calendar(n_days, cap, 2)
+    app_head, app, app_meta = calendar(n_days, 64, 5) if appeals else calendar(1, 1, 5)
     listed = np.zeros((n_loc, lcap, 3), dtype=np.int32)
     listed[lo:hi] = kn.LS_EMPTY
     return kn.Books(
         flows=np.zeros((n_loc, layout.n_flows), dtype=np.int64),
         stocks=np.zeros((n_loc, layout.n_stocks), dtype=np.int64),
         cal_head=heads,
-        cal=np.zeros((n_loc, cap, 2), dtype=np.int32),
+        cal=cal,
         cal_meta=meta,
         listed=listed,
         listed_meta=np.zeros((n_loc, 1), dtype=np.int32),
+        app_head=app_head,
+        app=app,
+        app_meta=app_meta,
     )
 
 
@@ -578,16 +627,20 @@ def _ensure_listed(B: kn.Books, need: np.ndarray, lo: int, hi: int) -> kn.Books:
     return B._replace(listed=new)
 
 
-def _ensure_calendar(B: kn.Books, need: np.ndarray, lo: int, hi: int) -> kn.Books:
-    """Make room for ``need`` new calendar entries in each locality from ``lo`` to ``hi`` (a
-    visit adds at most one)."""
-    cap = B.cal.shape[1]
-    short = int((need[lo:hi] - (cap - B.cal_meta[lo:hi, kn.CAL_LIVE])).max())
+def _ensure_calendar(
+    B: kn.Books, need: np.ndarray, lo: int, hi: int, name: str = "cal"
+) -> kn.Books:
+    """Make room for ``need`` new entries in each locality from ``lo`` to ``hi`` of the
+    calendar ``name`` (``cal``: a visit adds at most one; ``app``, the appeals calendar: a
+    record adds at most one)."""
+    old, meta = getattr(B, name), getattr(B, f"{name}_meta")
+    cap = old.shape[1]
+    short = int((need[lo:hi] - (cap - meta[lo:hi, kn.CAL_LIVE])).max())
     if short <= 0:
         return B
-    cal = np.zeros((B.cal.shape[0], max(2 * cap, cap + short), 2), dtype=B.cal.dtype)
-    cal[lo:hi, :cap] = B.cal[lo:hi]
-    return B._replace(cal=cal)
+    new = np.zeros((old.shape[0], max(2 * cap, cap + short), old.shape[2]), dtype=old.dtype)
+    new[lo:hi, :cap] = old[lo:hi]
+    return B._replace(**{name: new})
 
 
 class _GroupSum:
@@ -621,7 +674,7 @@ class _Snapshots:
         self.width = sc.output.score_bin_width
         self.cells = _GroupSum(cells(pop), 2 * len(pop.region_names), lo, hi)
         n_bins = (sc.score.max - sc.score.min) // self.width + 1
-        n_grades = max(1, len(sc.score.grades))
+        n_grades = max(1, len(sc.score.grades)) + 2 * (len(sc.sanctions) + len(sc.rewards))
         n_groups, n_classes = len(sc.groups) + 1, len(pop.r_values)
         self.block_rows = np.stack(
             [1 + pop.block_age, 3 + pop.block_group, 3 + n_groups + pop.block_rclass], axis=1
@@ -635,11 +688,14 @@ class _Snapshots:
     def due(self, t: int) -> bool:
         return t in self.days
 
-    def take(self, par: kn.Parallel, K: kn.Params, L: kn.Layout, S: kn.State, t: int) -> None:
+    def take(
+        self, par: kn.Parallel, K: kn.Params, L: kn.Layout, S: kn.State, B: kn.Books, t: int
+    ) -> None:
         hist, stats, child = self.hist, self.stats, self.child
         par(
-            kn.snapshot, K, L, kn.state_bytes(S), t, self.width, hist, stats, child, self.block_rows
-        )
+            kn.snapshot, K, L, kn.state_bytes(S), t, self.width, hist, stats, child,
+            self.block_rows, B.listed,
+        )  # fmt: skip
         self.scans.append((t, *(self.cells.sum(a) for a in (hist, stats, child))))
 
 

@@ -30,18 +30,26 @@ import numpy as np
 
 from .lists import (
     BL,
+    BL_CORRECTED,
     BLW,
     CL,
     CLX,
     COMPLIED,
     COMPLIED_UNDER_PRESSURE,
+    CORRECTED,
     EXPIRED,
     NEVER,
+    RECOVERED,
+    REPAIRED,
     TAINT,
     court_extended,
     court_until,
+    court_word,
     grade_bits,
     with_grade,
+    word_day,
+    word_discretion,
+    word_until,
 )
 from .population import children_count
 from .rng import geometric_days, new_stream, poisson, randint, uniform
@@ -69,7 +77,10 @@ from .scoring import (
     GRADE,
     SHAMED,
     COURT_EXTENDED,
-) = range(11)
+    DISCRETION_ENTRY,
+    APPEAL,
+    CORRECTION,
+) = range(14)
 AUDIT_KINDS = (
     "event",
     "court_list_entry",
@@ -82,20 +93,34 @@ AUDIT_KINDS = (
     "grade_change",
     "shamed",
     "court_list_extended",
+    "listed_at_discretion",
+    "appeal",
+    "correction",
 )
 
-# flows, per behaviour: true, recorded rightful, recorded wrongful, shamed rightful, wrongful
-FB = 5
-F_COURT_IN, F_COURT_OUT, F_BL_IN_R, F_BL_IN_W, F_BL_OUT = 0, 1, 4, 5, 6  # after the behaviours
-N_LIST_FLOWS = 7
-# stocks: court, blacklist rightful, blacklist wrongful, then 4 per measure, then grades
-S_COURT, S_BL_R, S_BL_W = 0, 1, 2
-N_LIST_STOCKS = 3
+# flows, per behaviour: true, recorded rightful, recorded wrongful, shamed rightful, wrongful,
+# deterred (MODEL.md section 10: prevented by deterrence, or lawful acts forgone by chilling)
+FB = 6
+# after the behaviours: court entries (by record, at discretion), court exits (5 reasons,
+# lists.COURT_EXIT_REASONS), blacklist entries (rightful, wrongful), blacklist exits (2 reasons,
+# lists.BLACKLIST_EXIT_REASONS), appeals and corrections (records rightful, wrongful, listings
+# at discretion), days from a wrongful record or a listing at discretion to its correction
+F_COURT_IN, F_DISC_IN, F_COURT_OUT, F_BL_IN_R, F_BL_IN_W, F_BL_OUT = 0, 1, 2, 7, 8, 9
+F_APPEAL, F_CORR, F_CORR_DAYS = 11, 14, 17
+N_LIST_FLOWS = 19
+# stocks: court, court at discretion, blacklist rightful, wrongful, sanctioned in person (by
+# any sanction) rightfully, wrongfully; then 4 per measure, then grades
+S_COURT, S_DISC, S_BL_R, S_BL_W, S_SANC_R, S_SANC_W = 0, 1, 2, 3, 4, 5
+N_LIST_STOCKS = 6
 
 AT_START = 3  # truth code of audit records that describe the state at the start
 
 # random stream purposes
-P_PLAN, P_EVENTS, P_ATTEMPTS, P_INIT = 0, 1, 2, 3
+P_PLAN, P_EVENTS, P_ATTEMPTS, P_INIT, P_DETERRED, P_DISCRETION = 0, 1, 2, 3, 4, 5
+# visit codes below 0 (0 and above: 2 x behaviour + wrongful, a recorded event)
+V_REVISIT, V_DECISION, V_DISCRETION = -1, -2, -3
+# appeal record code of a listing at discretion (else 2 x behaviour + wrongful)
+R_DISCRETION = -1
 
 
 class Params(NamedTuple):
@@ -116,6 +141,21 @@ class Params(NamedTuple):
     court_extend: bool
     court_base: float
     court_pay: float
+    repair: float  # daily probability of credit repair, from repair_after days after listing
+    repair_after: int
+    disc_duration: int
+    disc_block_rate: np.ndarray  # per block: listings at discretion per person-day
+    ap_on: bool
+    ap_prob: float
+    ap_unaware: float
+    ap_undisclosed: float
+    ap_disclosure: float
+    ap_delay: int
+    ap_random: bool
+    ap_success_w: float
+    ap_success_r: float
+    b_appealable: np.ndarray  # bool per behaviour: its records lower a score or list people
+    block_group: np.ndarray  # per block: group index (0 none)
     m_list: np.ndarray
     m_grade: np.ndarray
     m_target: np.ndarray
@@ -183,15 +223,19 @@ class Books(NamedTuple):
     cal_head: np.ndarray  # int32 (n_loc, n_days, 2): each day's first calendar entry, entries
     cal: np.ndarray  # int32 (n_loc, cap, 2): entries (who, next)
     cal_meta: np.ndarray  # int32 (n_loc, 3): free-list head, high-water mark, entries in use
-    listed: np.ndarray  # int32 (n_loc, lcap, 3): hash table of listed people (who, since, until)
+    listed: np.ndarray  # int32 (n_loc, lcap, 3): hash table of listed people (who, since, word)
     listed_meta: np.ndarray  # int32 (n_loc, 1): records in the table
+    app_head: np.ndarray  # int32 (n_loc, n_days, 2): appeals decided each day, as cal_head
+    app: np.ndarray  # int32 (n_loc, cap, 5): successful appeals (who, next, record, day, listed)
+    app_meta: np.ndarray  # int32 (n_loc, 3): as cal_meta
 
 
 CAL_WHO, CAL_NEXT = 0, 1
 CAL_FREE, CAL_TOP, CAL_LIVE = 0, 1, 2
 AUDIT_COLUMNS = ("day", "who", "kind", "item", "truth", "value", "score")
 N_AUDIT = len(AUDIT_COLUMNS)
-LS_WHO, LS_SINCE, LS_UNTIL = 0, 1, 2
+LS_WHO, LS_SINCE, LS_WORD = 0, 1, 2  # word: lists.court_word
+AP_CODE, AP_DAY, AP_LISTED = 2, 3, 4  # after who and next, as in the calendar
 LS_EMPTY = -1
 LM_LIVE = 0
 
@@ -226,15 +270,18 @@ def _count(
     m_list: np.ndarray,
     m_grade: np.ndarray,
     m_target: np.ndarray,
+    m_reward: np.ndarray,
     n_children: int,
 ) -> None:
-    """Add (sign=1) or remove (sign=-1) one person's contribution to the locality's stocks."""
+    """Add (sign=1) or remove (sign=-1) one person's contribution to the locality's stocks
+    (all but S_DISC, which the flags do not show)."""
     if f & int(CL):
         stocks[S_COURT] += sign
     if f & int(BL):
         stocks[S_BL_W if f & int(BLW) else S_BL_R] += sign
     n_m = len(m_list)
     stocks[N_LIST_STOCKS + 4 * n_m + grade_bits(np.uint8(f))] += sign
+    hit = 0  # sanctioned in person: 1 rightfully by some sanction, else 2 wrongfully, else 0
     for m in range(n_m):
         aff = affected(np.uint8(f), m_list[m], m_grade[m])
         if aff == 0:
@@ -242,8 +289,12 @@ def _count(
         base = N_LIST_STOCKS + 4 * m + (aff - 1)
         if m_target[m] & TARGET_PERSON:
             stocks[base] += sign
+            if not m_reward[m] and (hit == 0 or aff == 1):
+                hit = aff
         if m_target[m] & TARGET_CHILDREN:
             stocks[base + 2] += sign * n_children
+    if hit:
+        stocks[S_SANC_R + hit - 1] += sign
 
 
 @nb.njit(cache=True)
@@ -306,7 +357,9 @@ def _next_due(
 
 
 @nb.njit(cache=True)
-def _push(cal: np.ndarray, meta: np.ndarray, head: np.ndarray, day: int, off: int) -> None:
+def _push(cal: np.ndarray, meta: np.ndarray, head: np.ndarray, day: int, off: int) -> int:
+    """Add an entry for person ``off`` on ``day``; returns its index (further columns are the
+    caller's)."""
     e = meta[CAL_FREE]
     if e >= 0:
         meta[CAL_FREE] = cal[e, CAL_NEXT]
@@ -318,6 +371,7 @@ def _push(cal: np.ndarray, meta: np.ndarray, head: np.ndarray, day: int, off: in
     head[day, 0] = e
     head[day, 1] += 1
     meta[CAL_LIVE] += 1
+    return e
 
 
 @nb.njit(cache=True)
@@ -335,7 +389,7 @@ def _slot(tab: np.ndarray, lmeta: np.ndarray, off: int, insert: bool) -> int:
                 return -1
             tab[h, LS_WHO] = off
             tab[h, LS_SINCE] = 0
-            tab[h, LS_UNTIL] = 0
+            tab[h, LS_WORD] = 0
             lmeta[LM_LIVE] += 1
             return h
         h = (h + 1) & mask
@@ -357,7 +411,7 @@ def _delete(tab: np.ndarray, lmeta: np.ndarray, h: int) -> None:
         if (h <= j and (home <= h or home > j)) or (h > j and (home <= h and home > j)):
             tab[h, LS_WHO] = key
             tab[h, LS_SINCE] = tab[j, LS_SINCE]
-            tab[h, LS_UNTIL] = tab[j, LS_UNTIL]
+            tab[h, LS_WORD] = tab[j, LS_WORD]
             h = j
     tab[h, LS_WHO] = LS_EMPTY
     lmeta[LM_LIVE] -= 1
@@ -365,14 +419,14 @@ def _delete(tab: np.ndarray, lmeta: np.ndarray, h: int) -> None:
 
 @nb.njit(cache=True)
 def _keep_listing(
-    tab: np.ndarray, lmeta: np.ndarray, off: int, slot: int, f: int, since: int, until: int
+    tab: np.ndarray, lmeta: np.ndarray, off: int, slot: int, f: int, since: int, word: int
 ) -> None:
     """Store a listed person's days, or drop the record of a person on no list."""
     if f & int(BL | CL):
         if slot < 0:
             slot = _slot(tab, lmeta, off, True)
         tab[slot, LS_SINCE] = since
-        tab[slot, LS_UNTIL] = until
+        tab[slot, LS_WORD] = word
     elif slot >= 0:
         _delete(tab, lmeta, slot)
 
@@ -388,7 +442,7 @@ def rehash_listed(lo: int, hi: int, old: np.ndarray, new: np.ndarray, meta: np.n
             if off >= 0:
                 slot = _slot(new[i], meta[i], off, True)
                 new[i, slot, LS_SINCE] = old[i, h, LS_SINCE]
-                new[i, slot, LS_UNTIL] = old[i, h, LS_UNTIL]
+                new[i, slot, LS_WORD] = old[i, h, LS_WORD]
 
 
 SEG = 16  # values per segment in ``_count_le``
@@ -443,15 +497,17 @@ def _block_weights(
     blocks: np.ndarray,
     factor: np.ndarray,
     record: np.ndarray,
-    rate: float,
+    group: np.ndarray,
+    rate: np.ndarray,
     q: float,
     cum: np.ndarray,
 ) -> float:
-    """Cumulative recorded-event weights over blocks into ``cum``; returns the total rate."""
+    """Cumulative recorded-event weights over blocks into ``cum`` (``rate``: by group);
+    returns the total rate."""
     total = 0.0
     acc = 0.0
     for k in range(len(blocks) - 1):
-        w = (blocks[k + 1] - blocks[k]) * rate * factor[k]
+        w = (blocks[k + 1] - blocks[k]) * rate[group[k]] * factor[k]
         total += w
         acc += w * min(1.0, q * record[k])
         cum[k] = acc
@@ -472,15 +528,28 @@ def plan_day(
     lam_right: np.ndarray,
     lam_wrong: np.ndarray,
     lam_missed: np.ndarray,
+    lam_deterred: np.ndarray,
+    lam_discretion: np.ndarray,
     counts: np.ndarray,
+    discretion: np.ndarray,
 ) -> None:
-    """Draw, per locality and behaviour, the events recorded rightly, wrongly, and not at all."""
+    """Draw, per locality and behaviour, the events recorded rightly, wrongly, not at all, and
+    prevented by deterrence; per locality, the listings at discretion. (The last two on their
+    own streams, drawn only where expected: a scenario without them draws what it drew before.)"""
     for i in range(lo, hi):
         rng = new_stream(K.seed, i, t, P_PLAN)
         for b in range(lam_right.shape[1]):
             counts[i, b, 0] = poisson(rng, lam_right[i, b])
             counts[i, b, 1] = poisson(rng, lam_wrong[i, b])
             counts[i, b, 2] = poisson(rng, lam_missed[i, b])
+            counts[i, b, 3] = 0
+        if lam_deterred[i].max() > 0.0:
+            rng = new_stream(K.seed, i, t, P_DETERRED)
+            for b in range(lam_right.shape[1]):
+                counts[i, b, 3] = poisson(rng, lam_deterred[i, b])
+        discretion[i] = 0
+        if lam_discretion[i] > 0.0:
+            discretion[i] = poisson(new_stream(K.seed, i, t, P_DISCRETION), lam_discretion[i])
 
 
 @nb.njit(cache=True, nogil=True)
@@ -495,12 +564,17 @@ def apply_day(
     rate: np.ndarray,
     q_right: np.ndarray,
     counts: np.ndarray,
+    discretion: np.ndarray,
+    know_right: np.ndarray,
+    know_wrong: np.ndarray,
 ) -> np.ndarray:
-    """Revisits, recorded events, then attempts and uses: one day. Returns the audit records
-    of the day, locality by locality."""
+    """Revisits, appeals decided, recorded events, listings at discretion, then attempts and
+    uses: one day. Returns the audit records of the day, locality by locality."""
     parts = nb.typed.List.empty_list(nb.types.int64[:, ::1])
     for i in range(lo, hi):
-        aud, n = _apply_locality(K, L, S, B, i, t, rate, q_right, counts)
+        aud, n = _apply_locality(
+            K, L, S, B, i, t, rate, q_right, counts, discretion, know_right, know_wrong
+        )
         _attempts(K, L, S, B, i, t, aud, n)
         if n[0]:
             parts.append(aud[: n[0]].copy())
@@ -533,6 +607,9 @@ def _apply_locality(
     rate: np.ndarray,
     q_right: np.ndarray,
     counts: np.ndarray,
+    discretion: np.ndarray,
+    know_right: np.ndarray,
+    know_wrong: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     score, last, flags = S.score, S.last, S.flags
     tab, lmeta = B.listed[i], B.listed_meta[i]
@@ -556,30 +633,52 @@ def _apply_locality(
     n_blk = len(blocks) - 1
     n_beh = rate.shape[1]
     fb = FB * n_beh
+    ap_on = K.ap_on
     rng = new_stream(K.seed, i, t, P_EVENTS)
     flows[:] = 0
 
-    # 1. gather today's visits: the revisits due today, then the recorded events
-    n_vis = head[t, 1]
+    # 1. gather today's visits: the revisits due today, the appeals decided today, then the
+    # recorded events and the listings at discretion
+    n_disc = discretion[i]
+    n_vis = head[t, 1] + n_disc
+    if ap_on:
+        n_vis += B.app_head[i, t, 1]
     for b in range(n_beh):
         n_vis += counts[i, b, 0] + counts[i, b, 1]
-    # one row a visit: who (offset), code (-1 for a revisit, else 2 b + wrongful), block,
-    # shamed, and the person's first visit of the day, next visit (-1: none) and last visit
-    vis = np.zeros((n_vis, 7), dtype=np.int32)
+    # one row a visit: who (offset), code (V_* or 2 b + wrongful), block (an appeal: the
+    # record's code), shamed (an appeal: the record listed the person), the person's first
+    # visit of the day, next visit (-1: none) and last visit, and an appeal's record day
+    vis = np.zeros((n_vis, 8), dtype=np.int32)
     v_off, v_code, v_blk, v_shamed = vis[:, 0], vis[:, 1], vis[:, 2], vis[:, 3]
-    first, chain = vis[:, 4], vis[:, 5]
+    first, chain, v_day = vis[:, 4], vis[:, 5], vis[:, 7]
     k = 0
     e = head[t, 0]
     head[t, 0], head[t, 1] = -1, 0
     while e >= 0:
         v_off[k] = cal[e, CAL_WHO]
-        v_code[k] = -1
+        v_code[k] = V_REVISIT
         k += 1
         nxt = cal[e, CAL_NEXT]
         cal[e, CAL_NEXT] = meta[CAL_FREE]
         meta[CAL_FREE] = e
         meta[CAL_LIVE] -= 1
         e = nxt
+    if ap_on:  # the entries are freed now: their data is copied into the visits
+        ahead, app, ameta = B.app_head[i], B.app[i], B.app_meta[i]
+        e = ahead[t, 0]
+        ahead[t, 0], ahead[t, 1] = -1, 0
+        while e >= 0:
+            v_off[k] = app[e, CAL_WHO]
+            v_code[k] = V_DECISION
+            v_blk[k] = app[e, AP_CODE]
+            v_day[k] = app[e, AP_DAY]
+            v_shamed[k] = app[e, AP_LISTED]
+            k += 1
+            nxt = app[e, CAL_NEXT]
+            app[e, CAL_NEXT] = ameta[CAL_FREE]
+            ameta[CAL_FREE] = e
+            ameta[CAL_LIVE] -= 1
+            e = nxt
     cum = np.empty(n_blk)
     cum_last = np.empty(n_blk // SEG)
     for b in range(n_beh):
@@ -587,11 +686,13 @@ def _apply_locality(
         flows[FB * b] += k_r + k_w + k_o
         flows[FB * b + 1] += k_r
         flows[FB * b + 2] += k_w
+        flows[FB * b + 5] += counts[i, b, 3]
         lam = 0.0
         if k_r:
             _block_weights(
-                blocks, K.block_factor[b], K.block_record, rate[i, b], q_right[i, b], cum
-            )
+                blocks, K.block_factor[b], K.block_record, K.block_group, rate[i, b],
+                q_right[i, b], cum,
+            )  # fmt: skip
             lam = cum[n_blk - 1]
             for j in range(len(cum_last)):
                 cum_last[j] = cum[SEG * j + SEG - 1]
@@ -610,14 +711,25 @@ def _apply_locality(
             v_code[k] = 2 * b + (1 if wrongful else 0)
             v_blk[k] = blk
             k += 1
+    if n_disc:  # who is listed at discretion: a block by its people and rate, one of its people
+        acc = 0.0
+        for j in range(n_blk):
+            acc += (blocks[j + 1] - blocks[j]) * K.disc_block_rate[j]
+            cum[j] = acc
+        for _ in range(n_disc):
+            blk = min(np.searchsorted(cum, uniform(rng) * acc, side="right"), n_blk - 1)
+            v_off[k] = blocks[blk] + randint(rng, blocks[blk + 1] - blocks[blk])
+            v_code[k] = V_DISCRETION
+            v_blk[k] = blk
+            k += 1
 
     # touch every visited person's state first: independent loads overlap their cache misses,
     # so the visits below find the state in cache (2x faster when the state is far larger
     # than the cache)
-    acc = 0
+    acc_s = 0
     for v in range(n_vis):
-        acc += score[base + v_off[v]]
-    if acc == -(2**62):  # never true; keeps the loads
+        acc_s += score[base + v_off[v]]
+    if acc_s == -(2**62):  # never true; keeps the loads
         flows[0] += 1
 
     # a person's visits of the day are taken together (MODEL.md section 7: the sum of the
@@ -625,7 +737,8 @@ def _apply_locality(
     # to the person's first visit of the day, found in a small hash table of today's people
     _group_visits(v_off, first, chain, vis[:, 6])
 
-    # audit buffer: at most (9 + measures) records a visit, (measures) a sampled person's attempts
+    # audit buffer: at most (11 + measures) records a visit, (measures) a sampled person's
+    # attempts
     n_m = len(m_list)
     n_sampled = 0
     if stride > 0:
@@ -633,7 +746,7 @@ def _apply_locality(
         for v in range(n_vis):
             if (base + v_off[v]) % stride == offset:
                 n_sampled += 1
-    aud = np.empty(((9 + n_m) * n_sampled, len(AUDIT_COLUMNS)), dtype=np.int64)
+    aud = np.empty(((11 + n_m) * n_sampled, len(AUDIT_COLUMNS)), dtype=np.int64)
     an = np.zeros(1, dtype=np.int64)
 
     # 2. visit each person once, at their first visit of the day: steps 4 and 5 of the day
@@ -646,12 +759,18 @@ def _apply_locality(
         V, Lb = int(score[a]), int(last[a])
         slot = _slot(tab, lmeta, off, False) if f0 & int(BL | CL) else -1
         since = tab[slot, LS_SINCE] if slot >= 0 else 0
-        until = tab[slot, LS_UNTIL] if slot >= 0 else 0
-        # step 4: the sum of the day's changes, clipped once; court records list the person
+        word = tab[slot, LS_WORD] if slot >= 0 else 0
+        until, cday, cdisc = word_until(word), word_day(word), word_discretion(word)
+        # step 4: the sum of the day's changes (corrections reverse theirs), clipped once;
+        # court records and orders list the person
         n_events = 0
         change = 0
         wrong_down = False
-        court = False
+        court = -1  # the first court record that lists the person
+        ordered = -1  # an order to list the person at discretion
+        court_corrected = False  # a correction of the record their court listing began with
+        bl_corrected = False  # a correction of a record made before they were blacklisted
+        wrong_corrected = False
         v = v1
         while v >= 0:
             code = v_code[v]
@@ -661,7 +780,23 @@ def _apply_locality(
                 change += b_change[b]
                 wrong_down |= (code & 1) == 1 and b_change[b] < 0
                 if b_channel[b] == 1 and uniform(rng) < b_listing[b] * K.block_court[v_blk[v]]:
-                    court = True
+                    if court < 0:
+                        court = v
+            elif code == V_DISCRETION:
+                n_events += 1
+                ordered = v
+            elif code == V_DECISION:
+                n_events += 1
+                rc = v_blk[v]
+                item = 2 if rc < 0 else rc & 1
+                flows[fb + F_CORR + item] += 1
+                if item:
+                    flows[fb + F_CORR_DAYS + item - 1] += t - v_day[v]
+                if rc >= 0:
+                    change -= b_change[rc >> 1]
+                    wrong_corrected |= item == 1
+                    bl_corrected |= v_day[v] <= since
+                court_corrected |= v_shamed[v] == 1 and v_day[v] == cday and cdisc == (rc < 0)
             v = chain[v]
         if n_events == 0:
             g = grade_bits(np.uint8(f0))
@@ -670,6 +805,7 @@ def _apply_locality(
                 continue  # stale revisits: the person was touched after they were scheduled
         sampled = stride > 0 and a % stride == offset
         f = f0
+        disc0 = (f0 & int(CL)) != 0 and cdisc
         # most people visited are at the start score: their score stays whole, no phase to keep
         whole = V == start
         if whole:
@@ -682,6 +818,8 @@ def _apply_locality(
             f &= ~int(TAINT)
         elif wrong_down:
             f |= int(TAINT)
+        elif wrong_corrected:  # (one bit cannot tell whether another wrongful record remains)
+            f &= ~int(TAINT)
         v = v1 if sampled else -1
         while v >= 0:
             if v_code[v] >= 0:
@@ -690,9 +828,13 @@ def _apply_locality(
                 _audit(aud, an, t, a, EVENT, b, truth, b_change[b], s)
                 if v_shamed[v]:
                     _audit(aud, an, t, a, SHAMED, b, truth, 0, s)
+            elif v_code[v] == V_DECISION:  # item: behaviour (-1: a listing at discretion)
+                rc = v_blk[v]
+                truth = 2 if rc < 0 or rc & 1 else 1
+                _audit(aud, an, t, a, CORRECTION, rc >> 1 if rc >= 0 else -1, truth, v_day[v], s)
             v = chain[v]
         listed_today = False
-        if court:
+        if court >= 0 and not (f & int(CL) and cdisc):  # an order, not a debt, holds them
             kind = -1
             hazard = 0.0
             if not (f & int(CL)) or K.court_extend:
@@ -705,36 +847,88 @@ def _apply_locality(
                 flows[fb + F_COURT_IN] += 1
                 kind = COURT_ENTRY
                 listed_today = True
-                until, expires = court_until(rng, t, K.court_duration, hazard)
+                cday, cdisc = t, False
+                until, expires = court_until(
+                    rng, t, K.court_duration, hazard, K.repair_after, K.repair
+                )
                 f = (f | int(CLX)) if expires else (f & ~int(CLX))
             elif K.court_extend:
                 kind = COURT_EXTENDED
                 until, expires = court_extended(
-                    rng, t, until, (f & int(CLX)) != 0, K.court_duration, hazard
-                )
+                    rng, t, until, (f & int(CLX)) != 0, K.court_duration, hazard, cday,
+                    K.repair_after, K.repair,
+                )  # fmt: skip
                 f = (f | int(CLX)) if expires else (f & ~int(CLX))
             if kind >= 0 and sampled:  # value: the day the listing expires if nobody pays
                 expiry = t + K.court_duration if K.court_duration > 0 else NEVER
                 _audit(aud, an, t, a, kind, 0, 1, expiry, s)
+        if ordered >= 0:  # (re)listed at discretion: no debt, so no compliance; it expires
+            f |= int(CL | CLX)
+            flows[fb + F_DISC_IN] += 1
+            listed_today = True
+            cday, cdisc = t, True
+            until = min(t + K.disc_duration, NEVER)
+            court_corrected = False
+            if sampled:
+                _audit(aud, an, t, a, DISCRETION_ENTRY, 0, 0, until, s)
+
+        # appeals of today's records that lower the score or list the person, and of an order
+        if ap_on:
+            v = v1
+            while v >= 0:
+                code = v_code[v]
+                if code >= 0 and K.b_appealable[code >> 1]:
+                    b = code >> 1
+                    wrongful = code & 1
+                    g = K.block_group[v_blk[v]]
+                    know = know_wrong[i, b, g] if wrongful else know_right[i, b, g]
+                    listed = court == v and listed_today and ordered < 0
+                    _appeal(K, B, i, t, off, a, rng, code, wrongful == 1, know, listed, s,
+                            flows, fb, sampled, aud, an)  # fmt: skip
+                elif code == V_DISCRETION and v == ordered:
+                    _appeal(K, B, i, t, off, a, rng, R_DISCRETION, True, 1.0, True, s,
+                            flows, fb, sampled, aud, an)  # fmt: skip
+                v = chain[v]
 
         # step 5: list transitions on the day's final score
-        if (f & int(CL)) and t >= until and not listed_today:
+        if (f & int(CL)) and court_corrected:
+            f &= ~int(CL | CLX)
+            flows[fb + F_COURT_OUT + CORRECTED] += 1
+            if sampled:
+                _audit(aud, an, t, a, COURT_EXIT, 0, CORRECTED, 0, s)
+        elif (f & int(CL)) and t >= until and not listed_today:
             if f & int(CLX):
                 reason = EXPIRED
             else:
                 nch = children_count(off, n_child, n_adult, n_par, s_inv)
                 pressure = _pressure(K.court_pay, m_list, m_target, m_rate, m_reward, nch)
                 share = pressure / (pressure + K.court_base) if pressure > 0 else 0.0
-                reason = COMPLIED_UNDER_PRESSURE if uniform(rng) < share else COMPLIED
+                repair = K.repair if t - cday >= K.repair_after else 0.0
+                u = uniform(rng)
+                if repair > 0.0:  # repair, compliance under pressure or not: by their hazards
+                    u *= K.court_base + pressure + repair
+                    if u < repair:
+                        reason = REPAIRED
+                    elif u < repair + pressure:
+                        reason = COMPLIED_UNDER_PRESSURE
+                    else:
+                        reason = COMPLIED
+                else:
+                    reason = COMPLIED_UNDER_PRESSURE if u < share else COMPLIED
             f &= ~int(CL | CLX)
             flows[fb + F_COURT_OUT + reason] += 1
             if sampled:
                 _audit(aud, an, t, a, COURT_EXIT, 0, reason, 0, s)
-        if (f & int(BL)) and s >= bl_exit and t >= since + bl_min:
+        if (f & int(BL)) and bl_corrected and s >= bl_entry:  # a minimum stay does not hold
             f &= ~int(BL | BLW)
-            flows[fb + F_BL_OUT] += 1
+            flows[fb + F_BL_OUT + BL_CORRECTED] += 1
             if sampled:
-                _audit(aud, an, t, a, BL_EXIT, 0, 0, 0, s)
+                _audit(aud, an, t, a, BL_EXIT, 0, BL_CORRECTED, 0, s)
+        elif (f & int(BL)) and s >= bl_exit and t >= since + bl_min:
+            f &= ~int(BL | BLW)
+            flows[fb + F_BL_OUT + RECOVERED] += 1
+            if sampled:
+                _audit(aud, an, t, a, BL_EXIT, 0, RECOVERED, 0, s)
         elif bl_on and not (f & int(BL)) and s < bl_entry:
             f |= int(BL)
             if f & int(TAINT):
@@ -743,6 +937,9 @@ def _apply_locality(
             flows[fb + (F_BL_IN_W if f & int(BLW) else F_BL_IN_R)] += 1
             if sampled:
                 _audit(aud, an, t, a, BL_ENTRY, 0, 2 if f & int(BLW) else 1, 0, s)
+        disc1 = (f & int(CL)) != 0 and cdisc
+        if disc1 != disc0:
+            stocks[S_DISC] += 1 if disc1 else -1
         g = grade_table[s - smin]
         f = int(with_grade(np.uint8(f), g))
         V, Lb = (s, t) if whole else canonical(X, t, start, R)
@@ -750,11 +947,11 @@ def _apply_locality(
         last[a] = Lb
         flags[a] = f
         if slot >= 0 or f & int(BL | CL):  # most people visited are on no list, before or after
-            _keep_listing(tab, lmeta, off, slot, f, since, until)
+            _keep_listing(tab, lmeta, off, slot, f, since, court_word(until, cday, cdisc))
         if f != f0:
             nch = children_count(off, n_child, n_adult, n_par, s_inv)
-            _count(stocks, f0, -1, m_list, m_grade, m_target, nch)
-            _count(stocks, f, 1, m_list, m_grade, m_target, nch)
+            _count(stocks, f0, -1, m_list, m_grade, m_target, m_reward, nch)
+            _count(stocks, f, 1, m_list, m_grade, m_target, m_reward, nch)
             if sampled:
                 if grade_bits(np.uint8(f0)) != g:
                     _audit(aud, an, t, a, GRADE, g, 0, 0, s)
@@ -771,6 +968,50 @@ def _apply_locality(
         if t < due < K.n_days:  # (an entry for the same day already pending is harmless)
             _push(cal, meta, head, due, off)
     return aud, an
+
+
+@nb.njit(cache=True)
+def _appeal(
+    K: Params,
+    B: Books,
+    i: int,
+    t: int,
+    off: int,
+    a: int,
+    rng: np.ndarray,
+    code: int,
+    wrongful: bool,
+    know: float,
+    listed: bool,
+    s: int,
+    flows: np.ndarray,
+    fb: int,
+    sampled: bool,
+    aud: np.ndarray,
+    an: np.ndarray,
+) -> None:
+    """Whether the person appeals a record (``code``: 2 x behaviour + wrongful, or
+    R_DISCRETION) made today, and if so whether and when it is corrected (MODEL.md 10): a
+    successful appeal is put in the appeals calendar on its decision day. ``know``: the
+    probability they know the rule; ``listed``: the record began their court listing."""
+    p = K.ap_prob
+    if uniform(rng) >= know:
+        p *= K.ap_unaware
+    if code != R_DISCRETION and uniform(rng) >= K.ap_disclosure:
+        p *= K.ap_undisclosed
+    if uniform(rng) >= p:
+        return
+    item = 2 if code == R_DISCRETION else (1 if wrongful else 0)
+    flows[fb + F_APPEAL + item] += 1
+    delay = geometric_days(rng, 1.0 / K.ap_delay) if K.ap_random else K.ap_delay
+    win = uniform(rng) < (K.ap_success_w if wrongful else K.ap_success_r)
+    if sampled:  # value: the day of the decision; truth: 1 upheld, 2 to be corrected
+        _audit(aud, an, t, a, APPEAL, code >> 1 if code >= 0 else -1, 2 if win else 1, t + delay, s)
+    if win and t + delay < K.n_days:
+        e = _push(B.app[i], B.app_meta[i], B.app_head[i], t + delay, off)
+        B.app[i, e, AP_CODE] = code
+        B.app[i, e, AP_DAY] = t
+        B.app[i, e, AP_LISTED] = 1 if listed else 0
 
 
 @nb.njit(cache=True)
@@ -912,7 +1153,7 @@ def _init_locality(
                 K.court_pay, K.m_list, K.m_target, m_rate, K.m_reward, nch
             )
             # listed some time ago: the expiry is nearer; compliance is memoryless
-            until, expires = court_until(rng, 0, K.court_duration, hazard)
+            until, expires = court_until(rng, 0, K.court_duration, hazard, K.repair_after, K.repair)
             expiry = NEVER
             if K.court_duration > 0:
                 expiry = K.court_duration - randint(rng, K.court_duration)
@@ -924,7 +1165,7 @@ def _init_locality(
         S.score[a] = s
         S.last[a] = 0
         S.flags[a] = fl
-        _keep_listing(tab, lmeta, off, -1, int(fl), since, until)
+        _keep_listing(tab, lmeta, off, -1, int(fl), since, court_word(until, 0, False))
         if fl != plain and stride > 0 and a % stride == K.audit_offset:
             if f & int(CL):
                 _audit(aud, an, 0, a, COURT_ENTRY, 0, AT_START, expiry, s)
@@ -946,6 +1187,7 @@ def _init_locality(
             K.m_list,
             K.m_grade,
             K.m_target,
+            K.m_reward,
             children_count(off, n_child, n_adult, n_par, s_inv),
         )
         if fl != plain or s != K.start:
@@ -970,8 +1212,8 @@ def _init_locality(
 
 
 # snapshot statistics per (locality, block)
-SN_N, SN_SCORE, SN_COURT, SN_BL_R, SN_BL_W, SN_SANC_R, SN_SANC_W, SN_REWARD = range(8)
-N_SNAP = 8  # then one column per grade
+SN_N, SN_SCORE, SN_COURT, SN_BL_R, SN_BL_W, SN_SANC_R, SN_SANC_W, SN_REWARD, SN_DISC = range(9)
+N_SNAP = 9  # then one column per grade, then two per measure (in person, rightfully, wrongfully)
 # children per locality: number, sanctioned through a parent rightfully, wrongfully
 SC_N, SC_R, SC_W = range(3)
 
@@ -979,14 +1221,16 @@ SC_N, SC_R, SC_W = range(3)
 @nb.njit(cache=True)
 def _hit_table(K: Params) -> np.ndarray:
     """For each of the 256 flag bytes: sanctioned in person (0 no, 1 rightfully, 2 wrongfully),
-    rewarded (0 or 1), children sanctioned (0, 1, 2)."""
-    hit = np.zeros((256, 3), dtype=np.int8)
+    rewarded (0 or 1), children sanctioned (0, 1, 2), then each measure in person (0, 1, 2)."""
+    hit = np.zeros((256, 3 + len(K.m_list)), dtype=np.int8)
     for fi in range(256):
         f = np.uint8(fi)
         for m in range(len(K.m_list)):
             aff = affected(f, K.m_list[m], K.m_grade[m])
             if aff == 0:
                 continue
+            if K.m_target[m] & TARGET_PERSON:
+                hit[fi, 3 + m] = aff
             if K.m_reward[m]:
                 hit[fi, 1] = 1
                 continue
@@ -1010,10 +1254,12 @@ def snapshot(
     stats: np.ndarray,
     child: np.ndarray,
     block_rows: np.ndarray,
+    listed: np.ndarray,
 ) -> None:
     """Scan everybody once (``raw``: ``state_bytes``): the score histogram, and the numbers
     listed, hit and rewarded by category (row 0 everybody; ``block_rows[k]`` the age band, group
-    and propensity class rows of block k)."""
+    and propensity class rows of block k). ``listed``: ``Books.listed``, which tells who is
+    listed at discretion."""
     hit = _hit_table(K)
     score_bin = np.arange(K.smax - K.smin + 1) // bin_width  # a lookup, not a division
     biggest = 0
@@ -1024,7 +1270,9 @@ def snapshot(
     at = np.empty(biggest, dtype=np.uint64)
     now = np.empty(biggest, dtype=np.int64)
     for i in range(lo, hi):
-        _snapshot_locality(K, L, raw, i, t, hist, stats, child, block_rows, hit, score_bin, at, now)
+        _snapshot_locality(
+            K, L, raw, i, t, hist, stats, child, block_rows, hit, score_bin, at, now, listed[i]
+        )
 
 
 @nb.njit(cache=True)
@@ -1042,6 +1290,7 @@ def _snapshot_locality(
     score_bin: np.ndarray,
     at: np.ndarray,
     now: np.ndarray,
+    tab: np.ndarray,
 ) -> None:
     hist[i] = 0
     stats[i] = 0
@@ -1053,6 +1302,8 @@ def _snapshot_locality(
     child[i, SC_N] = L.children[i]
     blocks = L.blocks[i]
     row = np.empty(stats.shape[2], dtype=stats.dtype)
+    n_m = hit.shape[1] - 3
+    per_measure = N_SNAP + len(K.grade_up)
     g0 = grade_table[st - smin]
     plain = int(with_grade(np.uint8(0), g0))
     everybody = 1 if hit[plain, 0] or hit[plain, 1] or hit[plain, 2] else 0  # none at once
@@ -1097,9 +1348,16 @@ def _snapshot_locality(
             hist[i, score_bin[s - smin]] += 1
             if fi & int(CL):
                 row[SN_COURT] += 1
+                slot = _slot(tab, tab[0, :1], b0 + int(at[j]) // REC, False)
+                if word_discretion(tab[slot, LS_WORD]):
+                    row[SN_DISC] += 1
             if fi & int(BL):
                 row[SN_BL_W if fi & int(BLW) else SN_BL_R] += 1
             row[N_SNAP + grade_table[s - smin]] += 1
+            for m in range(n_m):
+                h = hit[fi, 3 + m]
+                if h:
+                    row[per_measure + 2 * m + h - 1] += 1
             person, rewarded, kids = hit[fi, 0], hit[fi, 1], hit[fi, 2]
             if person:
                 row[SN_SANC_R if person == 1 else SN_SANC_W] += 1

@@ -41,7 +41,7 @@ from .folders import (
     read_json,
     read_parquet,
 )
-from .lists import COURT_EXIT_REASONS
+from .lists import BLACKLIST_EXIT_REASONS, COURT_EXIT_REASONS
 from .scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
@@ -103,18 +103,22 @@ class TimeseriesLayout:
                 ("events_recorded", b, W),
                 ("shamings", b, R),
                 ("shamings", b, W),
+                ("events_deterred", b, ""),  # a lawful behaviour's: acts forgone (chilling)
             ]
-        flows += [("court_list_entries", "", "")]
+        flows += [("court_list_entries", "", ""), ("court_list_entries", "at_discretion", "")]
         flows += [("court_list_exits", reason, "") for reason in COURT_EXIT_REASONS]
-        flows += [
-            ("blacklist_entries", "", R),
-            ("blacklist_entries", "", W),
-            ("blacklist_exits", "recovered", ""),
-        ]
+        flows += [("blacklist_entries", "", R), ("blacklist_entries", "", W)]
+        flows += [("blacklist_exits", reason, "") for reason in BLACKLIST_EXIT_REASONS]
+        for metric in ("appeals", "corrections"):
+            flows += [(metric, "records", R), (metric, "records", W), (metric, "at_discretion", "")]
+        flows += [("correction_days", "records", W), ("correction_days", "at_discretion", "")]
         stocks: list[tuple[str, str, str]] = [
             ("court_listed", "", ""),
+            ("court_listed_at_discretion", "", ""),
             ("blacklisted", "", R),
             ("blacklisted", "", W),
+            ("sanctioned_people_any", "", R),
+            ("sanctioned_people_any", "", W),
         ]
         for name, reward in zip(measures.names, measures.is_reward, strict=True):
             verb = "reward_uses" if reward else "blocked_attempts"
@@ -188,8 +192,10 @@ def snapshot_rows(
     when rural), into long rows by dimension and category; people counts are scaled to the
     population unless the scenario asks for raw counts."""
     from . import kernels as kn
+    from .sanctions import compile_measures
     from .scoring import recovery_fraction
 
+    measures = compile_measures(sc)
     scale = 1.0 if sc.output.raw_counts else pop.scale
     q = recovery_fraction(sc.score.recovery_per_day)[1]  # the scan sums q times the scores
     grades = [g.name for g in sc.score.grades] or ["all"]
@@ -211,8 +217,17 @@ def snapshot_rows(
             (kn.SN_REWARD, "share_rewarded"),
         ):
             rows.append((dim, cat, name, np.nan, s[col] / n))
+        rows.append((dim, cat, "share_listed_at_discretion", np.nan, s[kn.SN_DISC] / n))
         for g, name in enumerate(grades):
             rows.append((dim, cat, f"share_grade_{name}", np.nan, s[kn.N_SNAP + g] / n))
+        per_measure = kn.N_SNAP + len(grades)
+        for m, (name, reward) in enumerate(zip(measures.names, measures.is_reward, strict=True)):
+            right, wrong = s[per_measure + 2 * m], s[per_measure + 2 * m + 1]
+            if reward:
+                rows.append((dim, cat, f"share_rewarded:{name}", np.nan, (right + wrong) / n))
+            else:
+                rows.append((dim, cat, f"share_sanctioned_rightful:{name}", np.nan, right / n))
+                rows.append((dim, cat, f"share_sanctioned_wrongful:{name}", np.nan, wrong / n))
 
     by_cell = stats[:, 0]
     add("national", "national", by_cell.sum(axis=0))

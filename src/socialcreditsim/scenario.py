@@ -271,6 +271,12 @@ class Group(_Model):
     ] = {}
     record_multiplier: Multiplier = 1.0
     court_listing_multiplier: Multiplier = 1.0
+    # MODEL.md section 10: the group's awareness of each rule (times the behaviour's, at most 1)
+    awareness_multipliers: Annotated[
+        dict[str, Multiplier], _at_most(MAX_BEHAVIOURS, "awareness multipliers")
+    ] = {}
+    # listings at discretion per person-year (None: discretionary_listing.per_year)
+    discretionary_listing_per_year: PerYear | None = None
 
 
 class Behaviour(_Model):
@@ -294,16 +300,24 @@ class Behaviour(_Model):
     fnir: Prob | None = None  # camera only: overrides surveillance.fnir for this behaviour
     fpir: Prob | None = None  # camera only: overrides surveillance.fpir for this behaviour
     follows_rollout: Bool = True
+    # MODEL.md section 10: the share who know the rule is scored (urban, and rural unless
+    # awareness_rural is given); deterrence acts only on them
+    awareness: Schedule = 1.0
+    awareness_rural: Schedule | None = None
+    # a lawful behaviour (never recorded, no score change) chilled among those who know that
+    # the scored behaviour ``chilled_by`` is scored
+    chilled_by: Name | None = None
+    chilling_elasticity: Annotated[float, Strict(), _in(0, 100, "chilling saturates")] = 0.0
 
     @field_validator("rate")
     @classmethod
     def _rate(cls, v: Schedule) -> Schedule:
         return _check_schedule(v, 0.0, MAX_RATE, "events per person a year: at most one a day")
 
-    @field_validator("record_probability")
+    @field_validator("record_probability", "awareness", "awareness_rural")
     @classmethod
-    def _prob(cls, v: Schedule) -> Schedule:
-        return _check_schedule(v, 0.0, 1.0, "a probability")
+    def _prob(cls, v: Schedule | None) -> Schedule | None:
+        return None if v is None else _check_schedule(v, 0.0, 1.0, "a probability")
 
     @field_validator("ages")
     @classmethod
@@ -322,6 +336,22 @@ class Behaviour(_Model):
             raise ValueError("listing_probability applies to court behaviours only")
         if (self.fnir is not None or self.fpir is not None) and self.channel != "camera":
             raise ValueError("fnir and fpir apply to camera behaviours only")
+        if self.chilling_elasticity > 0 and self.chilled_by is None:
+            raise ValueError("chilling_elasticity needs chilled_by: the scored behaviour it fears")
+        if self.chilled_by is not None:
+            lawful = {
+                "score_change": self.score_change != 0,
+                "record_probability": self.record_probability != 0.0,
+                "deterrence_elasticity": self.deterrence_elasticity != 0.0,
+            }
+            bad = [k for k, v in lawful.items() if v]
+            if bad or self.channel in ("court", "camera"):
+                raise ValueError(
+                    "a chilled behaviour (chilled_by) is lawful: it is never recorded or scored,"
+                    " so it needs score_change = 0, record_probability = 0,"
+                    " deterrence_elasticity = 0 and channel 'online' or 'records'"
+                    + (f"; got {', '.join(bad)} set" if bad else "")
+                )
         return self
 
 
@@ -433,6 +463,44 @@ class CourtList(_Model):
     extend_on_new_record: Bool = True
     compliance_per_year: PerYear = 0.0
     pay_per_blocked_attempt: Prob = 0.0
+    # credit repair: a declared exit path open from repair_after_days after the listing began
+    repair_per_year: PerYear = 0.0
+    repair_after_days: Days = 0
+
+
+class Rules(_Model):
+    """Whether the rules are public (MODEL.md section 10): from ``published`` on, every
+    behaviour's awareness is at least ``awareness_when_published``."""
+
+    published: dt.date | None = None
+    awareness_when_published: Share = 1.0
+
+
+class DiscretionaryListing(_Model):
+    """Court-list orders without a debt or a score (MODEL.md section 10): per person-year in
+    the general population (groups may set their own), ending after ``duration_days``."""
+
+    per_year: PerYear = 0.0
+    duration_days: Annotated[int, Strict(), _in(1, MAX_DAYS, "day counters are 16-bit")] = 730
+
+
+class Appeals(_Model):
+    """Appeals and correction of records (MODEL.md section 10). A record that lowers a score or
+    lists a person, and a listing at discretion, is appealed with ``probability`` by a person
+    who knows the rule and was told of the record, times ``unaware_factor`` if they do not know
+    the rule, times ``undisclosed_factor`` if the record was not disclosed (``disclosure``:
+    the chance it is). The appeal is decided ``delay_days`` later (``random_delay``: a
+    geometric number of days with that mean) and succeeds with ``success_wrongful`` (wrongful
+    records and listings at discretion) or ``success_rightful``."""
+
+    probability: Prob = 0.0
+    unaware_factor: Prob = 0.0
+    undisclosed_factor: Prob = 0.0
+    disclosure: Prob = 1.0
+    delay_days: Annotated[int, Strict(), _in(1, MAX_DAYS, "day counters are 16-bit")] = 60
+    random_delay: Bool = False
+    success_wrongful: Prob = 0.5
+    success_rightful: Prob = 0.0
 
 
 class RedList(_Model):
@@ -514,6 +582,9 @@ class Scenario(_Model):
     blacklist: Blacklist = Blacklist()
     court_list: CourtList = CourtList()
     red_list: RedList = RedList()
+    rules: Rules = Rules()
+    discretionary_listing: DiscretionaryListing = DiscretionaryListing()
+    appeals: Appeals = Appeals()
     sanctions: Annotated[list[Measure], _at_most(MAX_MEASURES, "sanctions")] = []
     rewards: Annotated[list[Measure], _at_most(MAX_MEASURES, "rewards")] = []
     rollout: Annotated[list[RolloutStep], _at_most(MAX_ITEMS, "rollout steps")] = []
@@ -547,11 +618,21 @@ class Scenario(_Model):
             )
         known = {b.name for b in self.behaviours}
         for g in self.groups:
-            bad = set(g.rate_multipliers) - known
-            if bad:
+            for field in ("rate_multipliers", "awareness_multipliers"):
+                bad = set(getattr(g, field)) - known
+                if bad:
+                    raise ValueError(
+                        f"groups.{g.name}.{field}: unknown behaviours {sorted(bad)};"
+                        f" known: {sorted(known)}"
+                    )
+        by_name = {b.name: b for b in self.behaviours}
+        for b in self.behaviours:
+            n = b.chilled_by
+            if n is not None and (n not in by_name or by_name[n].chilled_by is not None):
+                scored = sorted(k for k, v in by_name.items() if v.chilled_by is None)
                 raise ValueError(
-                    f"groups.{g.name}.rate_multipliers: unknown behaviours {sorted(bad)};"
-                    f" known: {sorted(known)}"
+                    f"behaviours.{b.name}.chilled_by: '{n}' is not a scored behaviour;"
+                    f" scored behaviours: {scored}"
                 )
         rl = self.red_list.min_grade
         if rl is not None and rl not in grade_names:
