@@ -1,7 +1,7 @@
 """The command line: run scenarios, list and show them, explain people and query runs.
 
 ``socialcreditsim run national --agents 100000`` runs a scenario and writes a run folder;
-``scenarios``, ``show``, ``explain`` and ``query`` read scenarios and run folders;
+``scenarios``, ``show``, ``explain``, ``query`` and ``disparities`` read scenarios and run folders;
 ``calibrate`` fits scenario fields to published figures (``calibrate.py``); ``--cluster`` runs
 the work of ``run``, ``compare``, ``sweep`` and ``calibrate`` on a Dask cluster (``executor.py``).
 Errors the user can fix (a bad scenario, a bad ``--set``, a folder in the way, a run too big for
@@ -804,6 +804,154 @@ def query(
     console.print(table)
     if len(frame) > MAX_ROWS:
         console.print(f"showing the first {MAX_ROWS} rows; use --csv for all of them")
+
+
+# the metrics `disparities` shows by default, where the runs have them (disparities.py)
+DISPARITY_METRICS = ("court_listed", "listed_at_discretion", "blacklisted", "sanctioned",
+                     "sanctioned/wrongful_share")  # fmt: skip
+HIGH_RR, LOW_RR = 2.0, 0.5  # relative risks shown in colour
+
+
+@app.command()
+def disparities(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="RUN",
+            help="A run folder, or the run folders of replicates (one scenario, different seeds):"
+            " the relative risk then has a 95% interval.",
+        ),
+    ],
+    dimension: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dimension",
+            "-d",
+            metavar="DIMENSION",
+            help="group, region, urban_rural, age_band or propensity (repeatable; default: the"
+            " first four).",
+        ),
+    ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            "-m",
+            metavar="METRIC",
+            help="A metric to show, e.g. sanctioned:flights or blacklisted/wrongful_share"
+            " (repeatable; default: court_listed, listed_at_discretion, blacklisted, sanctioned"
+            " and sanctioned/wrongful_share, where the runs have them).",
+        ),
+    ] = None,
+    csv: Annotated[
+        bool, typer.Option("--csv", help="Print every row as CSV instead (all metrics by default).")
+    ] = False,
+) -> None:
+    """Per-capita shares listed and barred by group, region, urban or rural and age band, and
+    their relative risk against the national share (time averages over the run)."""
+    from .disparities import DIMENSIONS
+    from .disparities import disparities as table_of
+
+    loaded = []
+    for path in runs:
+        res = _load_run(path)
+        if "replicates" in res.manifest:
+            _err().print(
+                f"{path}: a replicates folder keeps the snapshots of its first replicate (seed"
+                f" {res.manifest['seed']}) only; for an interval give each replicate's run folder",
+                style="dim",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        loaded.append(res)
+    try:
+        frame = table_of(loaded, dimension or DIMENSIONS)
+    except ValueError as exc:
+        text = str(exc)
+        _fail(f"--{text}" if text.startswith("dimension ") else text)
+    known = list(dict.fromkeys(frame["metric"]))
+    unknown = [m for m in metric or [] if m not in known]
+    if unknown:
+        _fail(f"--metric {unknown[0]}: the runs have no such metric; they have {', '.join(known)}")
+    if csv:
+        if metric:
+            frame = frame[frame["metric"].isin(metric)]
+        typer.echo(frame.to_csv(index=False), nl=False)
+        return
+    if metric:
+        shown = list(dict.fromkeys(metric))
+    else:
+        national = frame[frame["dimension"] == "national"].set_index("metric")["share"]
+        shown = [
+            m
+            for m in DISPARITY_METRICS
+            if m in national.index
+            and (national[m.removesuffix("/wrongful_share")] > 0)  # NaN: False
+        ]
+    console = _out()
+    for table in _disparity_tables(frame, shown):
+        console.print(table)
+    n = len(loaded)
+    interval = (
+        f"95% interval of the mean RR over {n} runs (Student's t) below it"
+        if n > 1
+        else "one run: give replicate runs (one scenario, other seeds) for a 95% interval"
+    )
+    console.print(
+        "share: of the category's people, averaged over the run (person-days); RR: relative risk,"
+        f" the share over the national share (above {HIGH_RR:g} red, below {LOW_RR:g} blue);"
+        f" {interval}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _ratio(x: float) -> str:
+    if x is None or math.isnan(x):
+        return ""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.2f}"
+
+
+def _disparity_tables(frame: pd.DataFrame, metrics: list[str]) -> list[Table]:
+    """One table a dimension: a row a category (the national reference first), a share and a
+    relative risk (with its interval, over replicates) a metric."""
+    from rich.text import Text
+
+    from .disparities import DIMENSION_WORDS, label
+
+    def cells(rows: pd.DataFrame, interval: bool = True) -> list[Any]:
+        by = rows.set_index("metric")
+        out: list[Any] = [f"{float(rows['people'].iloc[0]):,.0f}"]  # a mean over replicates
+        for m in metrics:
+            if m not in by.index:
+                out += ["", ""]
+                continue
+            r = by.loc[m]
+            rr = float(r["relative_risk"])
+            text = _ratio(rr)
+            if interval and not math.isnan(r["rr_low"]):
+                text += f"\n{_ratio(float(r['rr_low']))} to {_ratio(float(r['rr_high']))}"
+            style = "bold red" if rr > HIGH_RR else "bold blue" if rr < LOW_RR else ""
+            out += [_share(float(r["share"])), Text(text, style=style)]
+        return out
+
+    national = cells(frame[frame["dimension"] == "national"], interval=False)  # 1 to 1
+    tables = []
+    rest = frame[frame["dimension"] != "national"]
+    for dim, part in rest.groupby("dimension", sort=False):
+        table = Table(title=escape(f"by {DIMENSION_WORDS.get(str(dim), str(dim))}"))
+        table.add_column("category")
+        table.add_column("people", justify="right")
+        for m in metrics:
+            table.add_column(escape(label(m)), justify="right")
+            table.add_column("RR", justify="right")
+        table.add_row("national (reference)", *national, style="dim")
+        for cat, rows in part.groupby("category", sort=False):
+            table.add_row(escape(str(cat)), *cells(rows))
+        tables.append(table)
+    return tables
 
 
 AgentsOption = Annotated[
