@@ -382,6 +382,40 @@ def _who(run: _Run) -> Built:
     return plots.category_bars(panels, "share of the category's people"), table
 
 
+def _disparities(run: _Run) -> Built:
+    """Relative risk of being listed and barred by category (``disparities.py``): the figure
+    for groups, urban or rural and age bands; the table adds regions."""
+    from .disparities import PLOTTED, disparities, label, plot
+
+    if run.snapshots.empty:
+        return None
+    frame = disparities(run.res)
+    national = frame[frame["dimension"] == "national"].set_index("metric")["share"]
+    shown = ["court_listed"]
+    if national.get("listed_at_discretion", 0.0) > 0:  # where the scenario lists at discretion
+        shown.append("listed_at_discretion")
+    if run.scenario.blacklist.enabled:
+        shown.append("blacklisted")
+    shown.append("sanctioned")
+    part = frame[frame["metric"].isin(shown)]
+    wide = part.pivot_table(
+        index=["dimension", "category"],
+        columns="metric",
+        values=["share", "relative_risk"],
+        sort=False,
+        dropna=False,
+    )
+    table = part.drop_duplicates(["dimension", "category"])[["dimension", "category", "people"]]
+    table = table.set_index(["dimension", "category"])
+    for m in shown:
+        table[f"share {label(m)}"] = wide[("share", m)]
+        table[f"RR {label(m)}"] = wide[("relative_risk", m)]
+    wrongful = frame[frame["metric"] == "sanctioned/wrongful_share"]
+    table["wrongful share of the barred"] = wrongful.set_index(["dimension", "category"])["share"]
+    figure = plot(frame, [m for m in PLOTTED if m in shown])
+    return figure, table.reset_index()
+
+
 RUN_FIGURES: tuple[Figure, ...] = (
     Figure(
         "headline",
@@ -462,6 +496,18 @@ RUN_FIGURES: tuple[Figure, ...] = (
         " through a parent), rule-breaking propensity class and targeted group. The table's"
         " 'people' column is a count. {scale}{first}",
         _who,
+    ),
+    Figure(
+        "disparities",
+        "Disparities",
+        "Relative risk (RR): a category's share of people on the courts' list, on the score"
+        " blacklist and barred by at least one sanction, divided by the national share (1: the"
+        " national rate; shaded: from half to twice it). Shares are averages over the run in"
+        " person-days, of scored people (children: barred through a parent, against the"
+        " national share). The table adds regions and the wrongful share of the barred;"
+        " 'socialcreditsim disparities' gives every sanction and intervals over replicate"
+        " runs. {scale}{first}",
+        _disparities,
     ),
 )
 
