@@ -177,7 +177,7 @@ class CompareResults:
 
     def table(self) -> pd.DataFrame:
         """The differences of the headline outputs (``series.headline_outputs``)."""
-        keys = list(headline_outputs(self.scenario(self.arms[0])))
+        keys = list(_headlines([self.scenario(arm) for arm in self.arms]))
         d = self.differences
         d = d[d["output"].isin(keys)]
         return d.iloc[np.lexsort((d["output"].map(keys.index), d["arm"].map(self.arms.index)))]
@@ -292,7 +292,7 @@ class Comparison:
             [stack_outputs(p, arm=a) for a, p in zip(labels, per_arm, strict=True)],
             ignore_index=True,
         )
-        names = headline_outputs(self.arms[0].scenario)
+        names = _headlines([a.scenario for a in self.arms])
         manifest = {
             "software": "socialcreditsim",
             "version": _version(),
@@ -318,3 +318,12 @@ class Comparison:
             manifest=manifest,
             band=self.band,
         )
+
+
+def _headlines(scenarios: list[Scenario]) -> dict[str, str]:
+    """The headline outputs of every arm, the first arm's first: an element only one arm has
+    (appeals, say) is what a comparison is about."""
+    out: dict[str, str] = {}
+    for sc in scenarios:
+        out |= {k: v for k, v in headline_outputs(sc).items() if k not in out}
+    return out

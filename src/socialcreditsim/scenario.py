@@ -1110,18 +1110,54 @@ def load_scenario(
     elif isinstance(source, dict):
         scenario = _validate(source, "scenario")
     else:
-        text, label = _read(source)
-        _check_text(text, label)
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ScenarioError(f"{label}: not valid TOML: {exc}") from None
-        except RecursionError:  # a nesting the bracket count above did not see
-            raise ScenarioError(f"{label}: nested too deep to read") from None
+        data, label = _parse(source, ())
         scenario = _validate(data, label)
     if overrides:
         scenario = scenario.with_overrides(overrides)
     return scenario
+
+
+def _parse(source: str | Path, seen: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+    """A scenario file's tables, with those of the scenario it is ``based_on`` under them."""
+    text, label = _read(source)
+    _check_text(text, label)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{label}: not valid TOML: {exc}") from None
+    except RecursionError:  # a nesting the bracket count above did not see
+        raise ScenarioError(f"{label}: nested too deep to read") from None
+    base = data.pop("based_on", None)
+    if base is None:
+        return data, label
+    if not isinstance(base, str) or not base:
+        raise ScenarioError(
+            f"{label}: based_on: the name of a built-in scenario or the path of a scenario"
+            f" file; got {base!r}"
+        )
+    if label in seen or len(seen) >= MAX_BASES:
+        chain = " -> ".join((*seen, label))
+        raise ScenarioError(f"{label}: based_on: scenarios based on each other in a loop: {chain}")
+    beside = Path(str(source)).parent / base
+    if not label.endswith("(built-in)") and beside.suffix == ".toml" and beside.exists():
+        base = str(beside)  # a path is relative to the file that names it
+    under, _ = _parse(base, (*seen, label))
+    return _merged(under, data), label
+
+
+MAX_BASES = 8  # scenarios based on scenarios, at most this deep
+
+
+def _merged(under: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``under``: tables merged key by key, anything else (arrays of
+    tables such as [[behaviours]] included) replaced whole."""
+    out = dict(under)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _read(source: str | Path) -> tuple[str, str]:

@@ -259,8 +259,31 @@ def headline(scenario: Scenario) -> list[Headline]:
                 "score blacklist: wrongful entries (over the run)",
             ),
         ]
+    discretion = sc.discretionary_listing.per_year > 0 or any(
+        g.discretionary_listing_per_year for g in sc.groups
+    )
+    if discretion:
+        rows += [
+            Headline("court_listed_at_discretion", "court list: listed at discretion (now)"),
+            Headline(
+                "court_list_entries:at_discretion",
+                "court list: listings at discretion (over the run)",
+            ),
+        ]
+    if sc.court_list.repair_per_year > 0:
+        rows.append(
+            Headline("court_list_exits:repaired", "court list: credit repairs (over the run)")
+        )
     if sc.red_list.min_grade:
         rows.append(Headline("red_listed", "red list: people listed (now)"))
+    if sc.sanctions:
+        rows.append(
+            Headline(
+                "sanctioned_people_any",
+                "barred from anything: people (now)",
+                "barred from anything: wrongly (now)",
+            )
+        )
     for m in sc.sanctions:
         rows += [
             Headline(
@@ -283,6 +306,30 @@ def headline(scenario: Scenario) -> list[Headline]:
             "wrongly recorded events (over the run)",
         )
     )
+    if sc.appeals.probability > 0:
+        rows += [
+            Headline(
+                "appeals", "appeals (over the run)", "appeals of wrongful records (over the run)"
+            ),
+            Headline(
+                "corrections",
+                "records and listings corrected on appeal (over the run)",
+                "wrongful records corrected (over the run)",
+            ),
+        ]
+    for b in sc.behaviours:
+        if b.chilled_by is not None:
+            rows.append(
+                Headline(
+                    f"events_deterred:{b.name}", f"{b.name}: lawful acts forgone (over the run)"
+                )
+            )
+        elif b.deterrence_elasticity > 0:
+            rows.append(
+                Headline(
+                    f"events_deterred:{b.name}", f"{b.name}: prevented by deterrence (over the run)"
+                )
+            )
     if any(b.shaming_probability > 0 for b in sc.behaviours):
         rows.append(
             Headline(
