@@ -29,6 +29,7 @@ FIGURES = {  # the national scenario has every figure
     "grades",
     "regions",
     "who",
+    "disparities",
 }
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -183,7 +184,7 @@ def test_numbers_equal_the_parquet_tables(run_dir: Path) -> None:
             run_dir,
             "select dimension, category, metric, value from snapshots where"
             f" dimension in ('region', 'urban_rural', 'age_band', 'propensity', 'group') and {end}"
-            " and metric like 'share_sanctioned%'",
+            " and metric in ('share_sanctioned_rightful', 'share_sanctioned_wrongful')",
         )
         for dim, cat, metric, value in got:
             if (dim, cat) in rows:
