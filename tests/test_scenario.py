@@ -717,3 +717,41 @@ def test_short_runs_show_what_each_scenario_is_about(short_runs: dict[str, scs.R
     shown = sz.series("shamings").sum()
     assert shown > 0
     assert shown == pytest.approx(sz.series("events_recorded").sum())  # all identified are shown
+
+
+# ------------------------------------------------------------------------------ based_on
+
+
+def test_a_scenario_based_on_another_states_only_what_it_changes(tmp_path: Path) -> None:
+    """Tables merge key by key; arrays of tables replace the base's whole; a path is relative
+    to the file that names it, and bases can be chained."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "mid.toml").write_text(
+        'based_on = "national"\n[meta]\nname = "mid"\n[appeals]\nprobability = 0.2\n'
+    )
+    (tmp_path / "top.toml").write_text(
+        'based_on = "sub/mid.toml"\n[appeals]\ndelay_days = 9\n'
+        '[[rewards]]\nname = "only"\ntrigger_lists = ["red"]\n'
+    )
+    top, national = scs.load_scenario(tmp_path / "top.toml"), scs.load_scenario("national")
+    assert top.meta.name == "mid" and top.meta.description == national.meta.description
+    assert (top.appeals.probability, top.appeals.delay_days) == (0.2, 9)
+    assert [m.name for m in top.rewards] == ["only"]
+    assert top.behaviours == national.behaviours
+    transparent = scs.load_scenario("national-transparent")
+    assert transparent.behaviours == national.behaviours and transparent.appeals.probability > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("based_on = 3\n", "based_on: the name of a built-in scenario or the path"),
+        ('based_on = "nowhere.toml"\n', "no such scenario file"),
+        ('based_on = "loop.toml"\n', "in a loop"),
+    ],
+)
+def test_a_bad_base_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "loop.toml"
+    path.write_text(text)
+    with pytest.raises(scs.ScenarioError, match=message):
+        scs.load_scenario(path)
