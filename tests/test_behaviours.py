@@ -397,3 +397,19 @@ def test_a_chilled_behaviour_must_be_lawful(field: str, value: object, message: 
     }
     with pytest.raises(scs.ScenarioError, match=message):
         scs.load_scenario(minimal(behaviours=[_offence(1.0, 0.5, 0.0, name="rumours"), posts]))
+
+
+def test_a_chilled_behaviour_borrows_awareness_from_its_neighbour() -> None:
+    import socialcreditsim as scs
+
+    posts = {
+        "name": "posts",
+        "channel": "online",
+        "rate": 1.0,
+        "record_probability": 0.0,
+        "score_change": 0,
+        "chilled_by": "rumours",
+        "awareness": 0.5,
+    }
+    with pytest.raises(scs.ScenarioError, match="set awareness there"):
+        scs.load_scenario(minimal(behaviours=[_offence(1.0, 0.5, 0.0, name="rumours"), posts]))

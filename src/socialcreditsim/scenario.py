@@ -345,6 +345,16 @@ class Behaviour(_Model):
                 "deterrence_elasticity": self.deterrence_elasticity != 0.0,
             }
             bad = [k for k, v in lawful.items() if v]
+            borrowed = {
+                "awareness",
+                "awareness_rural",
+                "perception_lag_days",
+            } & self.model_fields_set
+            if borrowed:
+                raise ValueError(
+                    f"a chilled behaviour responds to who knows, and how they perceive, the"
+                    f" behaviour it is chilled_by: set {', '.join(sorted(borrowed))} there"
+                )
             if bad or self.channel in ("court", "camera"):
                 raise ValueError(
                     "a chilled behaviour (chilled_by) is lawful: it is never recorded or scored,"
