@@ -413,3 +413,9 @@ def test_a_chilled_behaviour_borrows_awareness_from_its_neighbour() -> None:
     }
     with pytest.raises(scs.ScenarioError, match="set awareness there"):
         scs.load_scenario(minimal(behaviours=[_offence(1.0, 0.5, 0.0, name="rumours"), posts]))
+    groups = [{"name": "g", "share": 0.1, "awareness_multipliers": {"posts": 0.5}}]
+    del posts["awareness"]
+    with pytest.raises(scs.ScenarioError, match="chilled behaviours, which follow"):
+        scs.load_scenario(
+            minimal(behaviours=[_offence(1.0, 0.5, 0.0, name="rumours"), posts], groups=groups)
+        )

@@ -636,6 +636,13 @@ class Scenario(_Model):
                         f" known: {sorted(known)}"
                     )
         by_name = {b.name: b for b in self.behaviours}
+        for g in self.groups:
+            chilled = sorted(k for k in g.awareness_multipliers if by_name[k].chilled_by)
+            if chilled:
+                raise ValueError(
+                    f"groups.{g.name}.awareness_multipliers: {chilled} are chilled behaviours,"
+                    " which follow the awareness of the behaviour they are chilled_by: name that"
+                )
         for b in self.behaviours:
             n = b.chilled_by
             if n is not None and (n not in by_name or by_name[n].chilled_by is not None):
