@@ -256,7 +256,9 @@ def _lists(run: _Run) -> Built:
             flows[f"blacklist: entries ({truth})"] = run.line(
                 "blacklist_entries", truth=truth, cumulative=True
             )
-        flows["blacklist: exits (recovered)"] = run.line("blacklist_exits", cumulative=True)
+        flows["blacklist: exits (recovered)"] = run.line(
+            "blacklist_exits", "recovered", cumulative=True
+        )
     if sc.red_list.min_grade:
         stocks["red list"] = run.line("red_listed")
     panels = {
