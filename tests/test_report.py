@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import socialcreditsim as scs
-from minimal import minimal
+from minimal import minimal, records, total
 from socialcreditsim import report
 from socialcreditsim.replicates import MultiResults, MultiSim
 
@@ -25,6 +25,7 @@ FIGURES = {  # the national scenario has every figure
     "blocked_attempts",
     "lists",
     "shamings",
+    "due_process",  # deterrence, chilling and listings at discretion
     "scores",
     "grades",
     "regions",
@@ -221,6 +222,7 @@ def test_published_figures_outside_the_run_or_the_scenario_are_not_covered(
     assert outside["simulated"] == sanction["simulated"] == ""
     assert found["published"]["svg"] is not None  # the covered one is drawn
     assert "sanctions" not in found and "shamings" not in found  # nothing to show
+    assert "due_process" not in found  # no deterrence, discretion, appeals or repair
 
 
 def test_interrupted_write_leaves_the_old_report(
@@ -276,6 +278,17 @@ def test_replicates_report_shows_median_and_band(tmp_path: Path) -> None:
         row = rows[item]
         assert row["rightful (median)"] == med
         assert (row["rightful (10th pct)"], row["rightful (90th pct)"]) == (lo, hi)
+    # acts prevented by deterrence over the run: median and band as well
+    per_rep = con.execute(
+        f"select replicate, sum(value) from '{path}/replicates.parquet' where metric ="
+        " 'events_deterred' and item = 'jaywalking' group by all"
+    ).fetchall()
+    med, lo, hi = np.percentile([v for _, v in per_rep], [50, 10, 90], method="weibull")
+    rows = {r["figure"]: r for r in found["due_process"]["rows"]}
+    row = rows["events prevented by deterrence: jaywalking"]
+    exact = (row["value (median)"], row["value (10th pct)"], row["value (90th pct)"])
+    assert exact == pytest.approx((med, lo, hi), rel=1e-12)  # scaled: summed in another order
+    assert med > 0 and "median of 3 replicates" in found["due_process"]["caption"]
 
 
 def test_comparison_and_sweep_reports(tmp_path: Path) -> None:
@@ -296,6 +309,18 @@ def test_comparison_and_sweep_reports(tmp_path: Path) -> None:
     arms = {(r["arm"], r["series"]) for r in found["compare_series"]["rows"]}
     assert ("surveillance.fpir=0", "Bans in force, summed over sanctions") in arms
     assert (tmp_path / "cmp" / "figures" / "compare_differences.png").is_file()
+    # secrecy and due process by arm: medians over replicates of the totals over the run
+    series = cmp.series
+    for arm in cmp.arms:
+        part = series[(series["arm"] == arm) & (series["metric"] == "events_deterred")]
+        per_rep = part.groupby("replicate")["value"].sum()
+        row = {r["figure"]: r for r in found["compare_due_process"]["rows"] if r["arm"] == arm}[
+            "events prevented by deterrence: jaywalking"
+        ]
+        jay = part[part["item"] == "jaywalking"].groupby("replicate")["value"].sum()
+        median = np.percentile(jay, 50, method="weibull")
+        assert row["median"] == pytest.approx(median, rel=1e-12) and median > 0
+        assert per_rep.min() >= jay.min()
     sweep = scs.Sweep(
         "national",
         ["surveillance.fpir=0.001:0.05:2"],
@@ -310,6 +335,134 @@ def test_comparison_and_sweep_reports(tmp_path: Path) -> None:
     rows = found["sweep_outputs"]["rows"]
     assert [r["surveillance.fpir"] for r in rows] == [0.001, 0.05]
     assert rows[1]["median"] > rows[0]["median"]
+
+
+def due_process_totals(res: scs.Results) -> dict[str, float]:
+    """What the 'Secrecy and due process' table should say, from the daily series."""
+    out = {}
+    for b in res.scenario.behaviours:
+        if b.chilled_by is not None:
+            out[f"lawful acts forgone: {b.name} (chilled by {b.chilled_by})"] = total(
+                res, "events_deterred", item=b.name
+            )
+        elif b.deterrence_elasticity > 0:
+            out[f"events prevented by deterrence: {b.name}"] = total(
+                res, "events_deterred", item=b.name
+            )
+    out["listings at discretion"] = total(res, "court_list_entries", item="at_discretion")
+    for metric in ("appeals", "corrections"):
+        for truth in ("rightful", "wrongful"):
+            out[f"{metric}: {truth} records"] = total(res, metric, item="records", truth=truth)
+        out[f"{metric}: listings at discretion"] = total(res, metric, item="at_discretion")
+    for item, truth, what in (
+        ("records", "wrongful", "a wrongful record"),
+        ("at_discretion", "", "a listing at discretion"),
+    ):
+        n = total(res, "corrections", item=item, truth=truth)
+        days = total(res, "correction_days", item=item, truth=truth)
+        out[f"mean days from {what} to its correction"] = days / n if n else np.nan
+    for reason in ("complied", "complied_under_pressure", "expired", "corrected", "repaired"):
+        out[f"court list exits: {reason.replace('_', ' ')}"] = total(
+            res, "court_list_exits", item=reason
+        )
+    if res.scenario.blacklist.enabled:
+        for reason in ("recovered", "corrected"):
+            out[f"blacklist exits: {reason}"] = total(res, "blacklist_exits", item=reason)
+    if res.scenario.sanctions:
+        for truth in ("rightful", "wrongful"):
+            out[f"sanction-days ({truth})"] = total(res, "sanctioned_people_any", truth=truth)
+    return out
+
+
+def due_process_report(path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict]:
+    """The report of a run folder with only its 'Secrecy and due process' section (fast)."""
+    only = tuple(f for f in report.RUN_FIGURES if f.name == "due_process")
+    monkeypatch.setattr(report, "RUN_FIGURES", only)
+    return sections(report.write_report(path))
+
+
+def test_secrecy_and_due_process_table_equals_the_series(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """National with appeals, more listings at discretion and credit repair: every number of
+    the section's table is the sum of its daily series over the run (a stock's: person-days),
+    and the mean days to a correction is their summed days over their number."""
+    more = ["appeals.probability=0.5", "discretionary_listing.per_year=0.01"]
+    more += ["court_list.repair_per_year=0.5"]
+    res = scs.Sim("national", n_agents=20_000, seed=5, overrides=RAW + more, threads=1).run()
+    path = res.save(tmp_path / "run")
+    found = due_process_report(path, monkeypatch)["due_process"]
+    assert found["svg"] == (path / "figures" / "due_process.svg").read_bytes()
+    assert "successful appeal" in found["caption"] and "raw agent counts" in found["caption"]
+    got = {r["figure"]: r["value"] for r in found["rows"]}
+    expect = due_process_totals(res)
+    assert list(got) == list(expect)
+    for label, value in expect.items():
+        assert got[label] == value or np.isnan(value) and got[label] == "", label
+    # the totals straight from the Parquet table, for a few of them
+    nat = "from timeseries where region = 'national'"
+    ((forgone,),) = sql(
+        path, f"select sum(value) {nat} and metric = 'events_deterred' and item = 'lawful_posts'"
+    )
+    assert got["lawful acts forgone: lawful_posts (chilled by online_rumours)"] == forgone > 0
+    ((wrong_days,),) = sql(
+        path, f"select sum(value) {nat} and metric = 'sanctioned_people_any' and truth = 'wrongful'"
+    )
+    assert got["sanction-days (wrongful)"] == wrong_days
+    for label in ("appeals: rightful records", "listings at discretion"):
+        assert got[label] > 0, label
+    assert got["court list exits: corrected"] > 0 and got["court list exits: repaired"] > 0
+    corrected = got["corrections: listings at discretion"]
+    assert got["mean days from a listing at discretion to its correction"] == 60  # delay_days
+    assert corrected > 0
+
+
+DEBT = {**records("debt", 2.0, -1), "channel": "court"}
+POSTS = {  # lawful, chilled by the scored debt
+    "name": "posts",
+    "channel": "online",
+    "rate": 20.0,
+    "score_change": 0,
+    "record_probability": 0.0,
+    "propensity": "none",
+    "chilled_by": "debt",
+    "chilling_elasticity": 0.8,
+}
+ELEMENTS = {  # one element of MODEL.md section 10 at a time
+    "deterrence": {"behaviours": [{**DEBT, "deterrence_elasticity": 0.5}]},
+    "chilling": {"behaviours": [DEBT, POSTS]},
+    "discretion": {"discretionary_listing": {"per_year": 0.05}},
+    "appeals": {"appeals": {"probability": 0.5, "delay_days": 10, "success_rightful": 0.2}},
+    "repair": {"court_list": {"repair_per_year": 3.0}},
+}
+
+
+@pytest.mark.parametrize("element", [None, *ELEMENTS])
+def test_secrecy_and_due_process_is_shown_when_the_run_has_one_of_them(
+    element: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts = {"behaviours": [DEBT], **ELEMENTS.get(element or "", {})}
+    sc = minimal(days=120, **parts)
+    res = scs.Sim(sc, n_agents=2_000, seed=1, threads=1).run()
+    found = due_process_report(res.save(tmp_path / "run"), monkeypatch)
+    if element is None:
+        assert found == {}  # nothing to show: no section, no figure
+        assert not list((tmp_path / "run" / "figures").iterdir())
+        return
+    rows = {r["figure"]: r["value"] for r in found["due_process"]["rows"]}
+    expect = due_process_totals(res)
+    assert rows.keys() == expect.keys()
+    for label, value in expect.items():
+        assert rows[label] == value or np.isnan(value) and rows[label] == "", label
+    key = {
+        "deterrence": "events prevented by deterrence: debt",
+        "chilling": "lawful acts forgone: posts (chilled by debt)",
+        "discretion": "listings at discretion",
+        "appeals": "appeals: rightful records",
+        "repair": "court list exits: repaired",
+    }[element]
+    assert rows[key] > 0
+    assert found["due_process"]["svg"] is not None
 
 
 def test_report_renders_in_chromium(run_dir: Path, chromium: str) -> None:

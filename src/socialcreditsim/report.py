@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import plots
 from .folders import read_json
+from .lists import BLACKLIST_EXIT_REASONS, COURT_EXIT_REASONS
 from .results import Results, _version
 from .scenario import Scenario
 from .series import (
@@ -418,6 +419,163 @@ def _disparities(run: _Run) -> Built:
     return figure, table.reset_index()
 
 
+# totals over a run of every national series: rows (metric, item, truth), a column a replicate
+Totals = pd.DataFrame
+
+
+def _run_totals(run: _Run) -> Totals:
+    if run.replicates:
+        return _replicate_totals(run.multi.series)
+    return run.wide.sum().to_frame(0)
+
+
+def _replicate_totals(series: pd.DataFrame) -> Totals:
+    """Per replicate, the national series summed over the run (stocks: person-days)."""
+    keys = ["metric", "item", "truth", "replicate"]
+    return series.groupby(keys, observed=True)["value"].sum().unstack("replicate")
+
+
+def _total(
+    totals: Totals, metric: str, item: str | None = None, truth: str | None = None
+) -> np.ndarray:
+    """One total per replicate, summed over items and truths left unspecified (0 if the run has
+    no such series: made before it existed)."""
+    sel = totals.index.get_level_values("metric") == metric
+    for level, value in (("item", item), ("truth", truth)):
+        if value is not None:
+            sel &= totals.index.get_level_values(level) == value
+    return totals.loc[sel].sum(axis=0).to_numpy(dtype=float)
+
+
+def _has_due_process(totals: Totals) -> bool:
+    """Whether some replicate deterred or chilled an act, listed at discretion, had an appeal
+    or a credit repair."""
+    return any(
+        (_total(totals, metric, item) > 0).any()
+        for metric, item in (
+            ("events_deterred", None),
+            ("court_list_entries", "at_discretion"),
+            ("appeals", None),
+            ("court_list_exits", "repaired"),
+        )
+    )
+
+
+def _due_process_rows(sc: Scenario, totals: Totals) -> list[tuple[str, np.ndarray]]:
+    """The rows of the due-process table: a label and its value in each replicate."""
+    rows = []
+    for b in sc.behaviours:
+        if b.chilled_by is not None:
+            label = f"lawful acts forgone: {b.name} (chilled by {b.chilled_by})"
+        elif b.deterrence_elasticity > 0:
+            label = f"events prevented by deterrence: {b.name}"
+        else:
+            continue
+        rows.append((label, _total(totals, "events_deterred", b.name)))
+    rows.append(("listings at discretion", _total(totals, "court_list_entries", "at_discretion")))
+    whose = (
+        ("records", "rightful", "rightful records"),
+        ("records", "wrongful", "wrongful records"),
+        ("at_discretion", None, "listings at discretion"),
+    )
+    for metric in ("appeals", "corrections"):
+        for item, truth, label in whose:
+            rows.append((f"{metric}: {label}", _total(totals, metric, item, truth)))
+    for item, truth, label in (
+        ("records", "wrongful", "a wrongful record"),
+        ("at_discretion", None, "a listing at discretion"),
+    ):
+        days = _total(totals, "correction_days", item, truth)
+        n = _total(totals, "corrections", item, truth)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.where(n > 0, days / n, np.nan)
+        rows.append((f"mean days from {label} to its correction", mean))
+    for reason in COURT_EXIT_REASONS:
+        rows.append(
+            (
+                f"court list exits: {reason.replace('_', ' ')}",
+                _total(totals, "court_list_exits", reason),
+            )
+        )
+    if sc.blacklist.enabled:
+        for reason in BLACKLIST_EXIT_REASONS:
+            rows.append((f"blacklist exits: {reason}", _total(totals, "blacklist_exits", reason)))
+    if sc.sanctions:
+        for truth in ("rightful", "wrongful"):
+            value = _total(totals, "sanctioned_people_any", truth=truth)
+            rows.append((f"sanction-days ({truth})", value))
+    return rows
+
+
+def _band(values: np.ndarray, band: tuple[float, float]) -> pd.Series:
+    """Median and band over replicates, of those with a value."""
+    from .replicates import percentiles
+
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return pd.Series({"median": np.nan, "lower": np.nan, "upper": np.nan})
+    med, lo, hi = percentiles(values, band)
+    return pd.Series({"median": med, "lower": lo, "upper": hi})
+
+
+def _due_process(run: _Run) -> Built:
+    totals = _run_totals(run)
+    if not _has_due_process(totals):
+        return None
+    sc = run.scenario
+    rows = []
+    for label, values in _due_process_rows(sc, totals):
+        if run.replicates:
+            rows.append({"figure": label} | run.stats("value", _band(values, run.multi.band)))
+        else:
+            rows.append({"figure": label, "value": float(values[0])})
+    panels: dict[str, dict[str, Line]] = {}
+    for title, lines in (
+        (
+            "Acts prevented or forgone since the start",
+            [
+                (f"{b.name} (forgone)" if b.chilled_by else b.name, "events_deterred", b.name, None)
+                for b in sc.behaviours
+                if b.chilled_by is not None or b.deterrence_elasticity > 0
+            ],
+        ),
+        (
+            "Appeals lodged since the start",
+            [
+                ("rightful records", "appeals", "records", "rightful"),
+                ("wrongful records", "appeals", "records", "wrongful"),
+                ("listings at discretion", "appeals", "at_discretion", None),
+            ],
+        ),
+        (
+            "Corrections and exits since the start",
+            [
+                ("corrections", "corrections", None, None),
+                ("court list: exits (corrected)", "court_list_exits", "corrected", None),
+                ("blacklist: exits (corrected)", "blacklist_exits", "corrected", None),
+                ("court list: exits (repaired)", "court_list_exits", "repaired", None),
+            ],
+        ),
+        (
+            "People at the end of each day",
+            [
+                ("listed at discretion", "court_listed_at_discretion", None, None),
+                ("barred through a wrongful record", "sanctioned_people_any", None, "wrongful"),
+            ],
+        ),
+    ):
+        stock = title.startswith("People")
+        drawn = {
+            label: run.line(metric, item, truth, cumulative=not stock)
+            for label, metric, item, truth in lines
+            if (_total(totals, metric, item, truth) > 0).any()  # not a line at zero
+        }
+        if drawn:
+            panels[title] = drawn
+    figure = plots.line_grid(panels, "count") if panels else None
+    return figure, pd.DataFrame(rows)
+
+
 RUN_FIGURES: tuple[Figure, ...] = (
     Figure(
         "headline",
@@ -467,6 +625,21 @@ RUN_FIGURES: tuple[Figure, ...] = (
         " run: rightful (blue, left axis) and wrongful (red, right axis: somebody else's act)."
         " {scale}{band}",
         _shamings,
+    ),
+    Figure(
+        "due_process",
+        "Secrecy and due process",
+        "Deterrence acts only on people who know a rule is scored, and a lawful act may be"
+        " forgone for fear of a scored one (chilling); a court may list people without a debt"
+        " (at discretion); a successful appeal reverses a record and ends the listing or"
+        " blacklisting that rested on it (exit 'corrected'), and credit repair ends court"
+        " listings (exit 'repaired'). Lines (where not zero throughout): acts prevented by"
+        " deterrence and lawful acts forgone by behaviour, appeals lodged, corrections and the"
+        " exits they and credit repair caused, summed from the start of the run; people listed"
+        " at discretion and people barred only through a wrongly attributed record, at the end"
+        " of each day. The table sums the run; sanction-days are people barred by at least one"
+        " sanction, summed over the days. {scale}{band}",
+        _due_process,
     ),
     Figure(
         "scores",
@@ -622,6 +795,19 @@ def _compare_outputs(c: _Compare) -> Built:
     return None, summary.drop(columns=["output"]).reset_index(drop=True)
 
 
+def _compare_due_process(c: _Compare) -> Built:
+    series = c.cmp.series
+    rows = []
+    for arm in c.cmp.arms:
+        totals = _replicate_totals(series[series["arm"] == arm])
+        if _has_due_process(totals):
+            rows += [
+                {"arm": arm, "figure": label} | dict(_band(values, c.band))
+                for label, values in _due_process_rows(c.cmp.scenario(arm), totals)
+            ]
+    return (None, pd.DataFrame(rows)) if rows else None
+
+
 COMPARE_FIGURES: tuple[Figure, ...] = (
     Figure(
         "compare_differences",
@@ -643,6 +829,15 @@ COMPARE_FIGURES: tuple[Figure, ...] = (
         "National headline figures of every arm over its replicates: at the end of the run for"
         " stocks, summed over it for flows. {scale}{band}",
         _compare_outputs,
+    ),
+    Figure(
+        "compare_due_process",
+        "Secrecy and due process by arm",
+        "For each arm with acts prevented by deterrence or forgone by chilling, listings at"
+        " discretion, appeals or credit repair: the table of the run reports' 'Secrecy and due"
+        " process' section (sums over the run; sanction-days are people barred by at least one"
+        " sanction, summed over the days), median and band over its replicates. {scale}{band}",
+        _compare_due_process,
     ),
 )
 
