@@ -345,15 +345,16 @@ class Behaviour(_Model):
                 "deterrence_elasticity": self.deterrence_elasticity != 0.0,
             }
             bad = [k for k, v in lawful.items() if v]
-            borrowed = {
-                "awareness",
-                "awareness_rural",
-                "perception_lag_days",
-            } & self.model_fields_set
+            # (not model_fields_set: overrides rebuild a scenario with every field set)
+            borrowed = [
+                k
+                for k in ("awareness", "awareness_rural", "perception_lag_days")
+                if getattr(self, k) != type(self).model_fields[k].default
+            ]
             if borrowed:
                 raise ValueError(
                     f"a chilled behaviour responds to who knows, and how they perceive, the"
-                    f" behaviour it is chilled_by: set {', '.join(sorted(borrowed))} there"
+                    f" behaviour it is chilled_by: set {', '.join(borrowed)} there"
                 )
             if bad or self.channel in ("court", "camera"):
                 raise ValueError(
