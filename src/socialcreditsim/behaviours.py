@@ -47,7 +47,8 @@ COURT = CHANNELS.index("court")
 class DayTables(NamedTuple):
     """One day's tables, each (localities x behaviours[, groups])."""
 
-    rate: np.ndarray  # (L, B, G) events per person-day, before the age and propensity factor
+    rate: np.ndarray  # (L, B, G or 1) events per person-day by group (1: the same for all),
+    # before the age and propensity factor
     q_right: np.ndarray  # (L, B) probability an event is recorded against its doer
     lam_right: np.ndarray  # (L, B) expected events recorded rightly
     lam_wrong: np.ndarray  # (L, B) ... recorded against a wrong person
@@ -176,7 +177,7 @@ class BehaviourModel:
             rate2 = base * factor
             total = rate2 * people
             lam_right = rate2 * (self.group_weight * capped).sum(axis=2)
-            rate = np.repeat(rate2[:, :, None], self.n_groups, axis=2)
+            rate = rate2[:, :, None]  # one rate for every group
         lam_wrong = np.minimum(total * q_wrong, total - lam_right)
         lam_missed = np.maximum(0.0, total - lam_right - lam_wrong)
         lam_deterred = np.where(self.responds, np.maximum(0.0, base * people - total), 0.0)

@@ -502,10 +502,18 @@ def _block_weights(
     q: float,
     cum: np.ndarray,
 ) -> float:
-    """Cumulative recorded-event weights over blocks into ``cum`` (``rate``: by group);
-    returns the total rate."""
+    """Cumulative recorded-event weights over blocks into ``cum`` (``rate``: by group, or one
+    for every group); returns the total rate."""
     total = 0.0
     acc = 0.0
+    if len(rate) == 1:  # the common case, without a load a block
+        r = rate[0]
+        for k in range(len(blocks) - 1):
+            w = (blocks[k + 1] - blocks[k]) * r * factor[k]
+            total += w
+            acc += w * min(1.0, q * record[k])
+            cum[k] = acc
+        return total
     for k in range(len(blocks) - 1):
         w = (blocks[k + 1] - blocks[k]) * rate[group[k]] * factor[k]
         total += w
@@ -1354,11 +1362,12 @@ def _snapshot_locality(
             if fi & int(BL):
                 row[SN_BL_W if fi & int(BLW) else SN_BL_R] += 1
             row[N_SNAP + grade_table[s - smin]] += 1
-            for m in range(n_m):
-                h = hit[fi, 3 + m]
-                if h:
-                    row[per_measure + 2 * m + h - 1] += 1
             person, rewarded, kids = hit[fi, 0], hit[fi, 1], hit[fi, 2]
+            if person or rewarded:  # (most people listed here are hit by nothing)
+                for m in range(n_m):
+                    h = hit[fi, 3 + m]
+                    if h:
+                        row[per_measure + 2 * m + h - 1] += 1
             if person:
                 row[SN_SANC_R if person == 1 else SN_SANC_W] += 1
             if rewarded:
