@@ -1,0 +1,832 @@
+"""The dashboard: a local web page to pick a scenario, move its levers, run it, and read the
+results, comparisons and people's stories, served by Panel (Bokeh charts) on 127.0.0.1.
+
+``socialcreditsim dashboard`` starts it (``cli.py``). The library never imports this module.
+The browser reaches the machine only through the widgets below: it names built-in scenarios,
+TOML files and run folders directly under the runs folder (chosen from lists the server made),
+never a path, SQL or code; every lever goes through the scenario models the CLI uses.
+Every asset (Bokeh and Panel JavaScript and CSS) is served by this server: nothing comes from
+the network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import panel as pn
+from bokeh.models import HoverTool, NumeralTickFormatter
+from bokeh.palettes import Category10_10
+from bokeh.plotting import figure
+
+from .compare import CompareResults, Comparison
+from .engine import Sim, _available_memory, estimate_memory
+from .results import Results
+from .scenario import MAX_FILE_BYTES, Scenario, ScenarioError, builtin_scenarios, load_scenario
+
+__all__ = ["Dashboard", "serve"]
+
+AGENTS_CAP = 2_000_000  # above it only with "lift the cap": the memory estimate says the cost
+TICK_MS = 250  # the page reads the progress of a run four times a second
+PEOPLE_SHOWN = 500
+SYNTHETIC = (
+    "**The people are synthetic.** socialcreditsim runs social credit systems on synthetic"
+    " populations built from distributions and aggregate statistics: it has no way to load real"
+    " persons' identities or records and offers no way to look up or sanction a real person."
+)
+GIB = 2**30
+
+
+@dataclass(frozen=True)
+class Lever:
+    key: str  # the dotted path of --set
+    label: str
+    unit: str
+    doc: str
+    kind: str = "float"  # float, int, date, switch
+    step: float = 0.001
+
+
+LEVERS = [
+    Lever("surveillance.fpir", "FPIR", "probability",
+          "False positive identification rate: an event in view and not identified correctly"
+          " is attributed to a wrong person of the same locality with this probability."),
+    Lever("surveillance.fnir", "FNIR", "probability",
+          "False negative identification rate: an event in view is identified correctly with"
+          " probability 1 - FNIR.", step=0.01),
+    Lever("behaviours.jaywalking.shaming_probability", "Shaming of jaywalkers", "probability",
+          "Probability a recorded jaywalking event is shown on a public screen.", step=0.01),
+    Lever("blacklist.entry_below", "Blacklist entry below", "score points",
+          "A score below this puts the person on the score blacklist.", "int", 10),
+    Lever("blacklist.exit_at", "Blacklist exit at", "score points",
+          "A listed person leaves when the score is back at or above this (and the minimum stay"
+          " has passed).", "int", 10),
+    Lever("blacklist.min_stay_days", "Blacklist minimum stay", "days",
+          "Days a person stays on the blacklist at least, whatever their score.", "int", 30),
+    Lever("court_list.compliance_per_year", "Court list: compliance", "per listed person a year",
+          "Yearly rate at which a person on the courts' list pays and leaves it.", step=0.05),
+    Lever("court_list.duration_days", "Court list: duration", "days",
+          "A listing ends after this many days unless the person complies first; 0: never.",
+          "int", 30),
+    Lever("rules.published", "Rules published", "on from the first day",
+          "Whether the rulebook is public: everybody then knows what is scored (deterrence"
+          " and chilling follow).", "switch"),
+    Lever("appeals.probability", "Appeals", "probability",
+          "Chance that a person who knows the rule and was told of a record appeals it; 0: no"
+          " appeals.", step=0.05),
+    Lever("discretionary_listing.per_year", "Listing at discretion", "per person a year",
+          "Court-list orders without a debt or a score, per person a year (groups may set"
+          " their own).", step=0.0001),
+    Lever("time.end", "Last day", "date", "Last simulated day, included.", "date"),
+]  # fmt: skip
+
+
+def field(sc: Scenario, key: str) -> Any:
+    """The value of a lever in a scenario (``None`` where the scenario lacks the item)."""
+    node: Any = sc
+    for part in key.split("."):
+        if isinstance(node, list):
+            node = next((x for x in node if getattr(x, "name", None) == part), None)
+        else:
+            node = getattr(node, part, None)
+        if node is None:
+            return None
+    return node
+
+
+def safe_child(folder: Path, name: str) -> Path:
+    """``folder / name`` for a name of an entry directly under ``folder``; anything else (a path,
+    '..', a link out of it, a name not there) is refused with a message."""
+    if not name or "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
+        raise ValueError(f"{name!r}: only the name of an entry of the runs folder is accepted")
+    path = folder / name
+    if not path.exists() or path.resolve().parent != folder.resolve():
+        raise ValueError(f"{name!r}: not in the runs folder")
+    return path
+
+
+def run_folders(runs: Path) -> pd.DataFrame:
+    """The run and comparison folders directly under ``runs``, newest first."""
+    rows = []
+    for p in runs.iterdir() if runs.is_dir() else []:
+        if p.is_dir() and not p.is_symlink() and (p / "manifest.json").is_file():
+            try:
+                import json
+
+                m = json.loads((p / "manifest.json").read_text())
+            except (OSError, ValueError):
+                continue
+            rows.append({
+                "folder": p.name,
+                "kind": m.get("kind", "run"),
+                "scenario": m.get("scenario", ", ".join(a.get("label", "") for a in
+                                                         m.get("arms", []))),
+                "agents": m.get("n_agents"),
+                "seed": m.get("seed", (m.get("seeds") or [None])[0]),
+                "written": dt.datetime.fromtimestamp(p.stat().st_mtime).strftime("%Y-%m-%d %H:%M"),
+            })  # fmt: skip
+    cols = ["folder", "kind", "scenario", "agents", "seed", "written"]
+    return pd.DataFrame(rows, columns=cols).sort_values("written", ascending=False)
+
+
+def _num(v: float) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4g}"
+
+
+def _share(v: float) -> str:
+    return "" if v is None or np.isnan(v) else f"{100 * v:.2f}%"
+
+
+def table_html(frame: pd.DataFrame, cls: str, fmt: dict[str, Callable[[Any], str]]) -> str:
+    """An HTML table whose number cells carry their exact value (``data-value``)."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for rec in frame.itertuples(index=False):
+        cells = []
+        for col, v in zip(frame.columns, rec, strict=True):
+            if col in fmt:
+                cells.append(f'<td class="num" data-col="{html.escape(col)}" data-value="{v!r}">'
+                             f"{html.escape(fmt[col](v))}</td>")  # fmt: skip
+            else:
+                cells.append(f"<td>{html.escape(str(v))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
+TABLE_CSS = """
+table {border-collapse: collapse; font-size: 13px}
+th, td {padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: left}
+td.num {text-align: right; font-variant-numeric: tabular-nums}
+"""
+
+
+def line_chart(frame: pd.DataFrame, title: str, y_label: str) -> figure:
+    """One line per column of ``frame`` (indexed by date): hover to read, zoom a period, save
+    as PNG, click a legend entry to hide its line; columns ending in ' (wrongful)' are dashed in
+    the colour of their total."""
+    p = figure(title=title, x_axis_type="datetime", height=360, sizing_mode="stretch_width",
+               tools="pan,xwheel_zoom,box_zoom,reset,save", y_axis_label=y_label)  # fmt: skip
+    totals = [c for c in frame.columns if not c.endswith(" (wrongful)")]
+    for i, col in enumerate(totals):
+        colour = Category10_10[i % 10]
+        for name, dash in ((col, "solid"), (f"{col} (wrongful)", "dashed")):
+            if name in frame:
+                src = {
+                    "date": frame.index.to_numpy(),
+                    "value": frame[name].to_numpy(),
+                    "series": [name] * len(frame),
+                }
+                p.line("date", "value", source=src, color=colour, line_dash=dash, line_width=2,
+                       legend_label=name)  # fmt: skip
+    p.add_tools(HoverTool(tooltips=[("", "@series"), ("date", "@date{%F}"),
+                                    ("value", "@value{0,0}")],
+                          formatters={"@date": "datetime"}, mode="mouse"))  # fmt: skip
+    p.legend.click_policy = "hide"
+    p.legend.label_text_font_size = "8pt"
+    p.legend.spacing = 0
+    p.add_layout(p.legend[0], "right")  # beside the lines, not over them
+    p.yaxis.formatter = NumeralTickFormatter(format="0,0")
+    return p
+
+
+def chart_frames(res: Results) -> dict[str, tuple[str, str, pd.DataFrame]]:
+    """The Results view's charts: title, axis label and the daily numbers behind each."""
+    sc = res.scenario
+    barred, attempts = {}, {}
+    for m in sc.sanctions:
+        for metric, out in (("sanctioned_people", barred), ("blocked_attempts", attempts)):
+            cum = metric == "blocked_attempts"
+            try:
+                out[m.name] = res.series(metric, m.name, cumulative=cum)
+                out[f"{m.name} (wrongful)"] = res.series(metric, m.name, "wrongful", cumulative=cum)
+            except KeyError:
+                continue
+    lists = {}
+    for metric, label in (("court_listed", "courts' list"), ("blacklisted", "score blacklist"),
+                          ("court_listed_at_discretion", "listed at discretion"),
+                          ("red_listed", "red list")):  # fmt: skip
+        try:
+            s = res.series(metric)
+        except KeyError:
+            continue
+        if s.abs().sum() > 0:
+            lists[label] = s
+    return {
+        "barred": ("People barred, per sanction (dashed: wrongly)", "people",
+                   pd.DataFrame(barred)),
+        "attempts": ("Blocked attempts since the start, per sanction (dashed: wrongly)",
+                     "attempts", pd.DataFrame(attempts)),
+        "lists": ("People on the lists", "people", pd.DataFrame(lists)),
+    }  # fmt: skip
+
+
+def wrongly_sanctioned(res: Results) -> pd.DataFrame:
+    """The audited people, with the sanctions they were wrongly barred from (empty: none)."""
+    a = res.audit
+    wrong = a[(a["kind"] == "measure_start") & (a["truth"] == "wrongful")]
+    by = wrong.groupby("person")["item"].agg(lambda s: ", ".join(sorted(set(map(str, s)))))
+    people = res.people.copy()
+    people["wrongly barred from"] = people["person"].map(by).fillna("")
+    return people
+
+
+class Cancelled(Exception):
+    """The user pressed Cancel."""
+
+
+class Job:
+    """A run or a comparison working in a background thread; the page reads its progress."""
+
+    lock = threading.Lock()  # one at a time on this machine: the kernels use every core
+
+    def __init__(self, what: str, work: Callable[[Callable[[int, int], None]], Any]):
+        self.what, self.work = what, work
+        self.done = self.total = 0
+        self.started = time.monotonic()
+        self.cancel = threading.Event()
+        self.result: Any = None
+        self.error: str | None = None
+        self.finished = False
+        self.thread = threading.Thread(target=self._run, daemon=True, name="dashboard-job")
+
+    def progress(self, done: int, total: int) -> None:  # called by the engine
+        self.done, self.total = done, total
+        if self.cancel.is_set():
+            raise Cancelled
+
+    def _run(self) -> None:
+        try:
+            with Job.lock:
+                self.started = time.monotonic()
+                self.result = self.work(self.progress)
+        except Cancelled:
+            self.error = "cancelled; nothing was written"
+        except Exception as exc:  # shown on the page: the server stays up
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.finished = True
+
+    def status(self) -> str:
+        took = time.monotonic() - self.started
+        if not self.total:
+            return f"{self.what}: starting ({took:.0f} s)"
+        eta = took / self.done * (self.total - self.done) if self.done else float("nan")
+        eta_text = f", about {eta:.0f} s left" if np.isfinite(eta) else ""
+        return f"{self.what}: {self.done:,} of {self.total:,} ({took:.0f} s{eta_text})"
+
+
+class Dashboard:
+    """One browser session's page."""
+
+    def __init__(self, runs: Path):
+        self.runs = runs
+        self.results: Results | None = None
+        self.job: Job | None = None
+        self.base: Scenario = load_scenario("national")
+        self.scenario: Scenario | None = self.base
+        self.loading = False
+        self.build_scenario_view()
+        self.build_run_view()
+        self.build_results_view()
+        self.build_compare_view()
+        self.build_people_view()
+        self.build_runs_view()
+        self.tabs = pn.Tabs(
+            ("Scenario", self.scenario_view),
+            ("Run", self.run_view),
+            ("Results", self.results_view),
+            ("Compare", self.compare_view),
+            ("People", self.people_view),
+            ("Runs", self.runs_view),
+            dynamic=False,
+        )
+        self.page = pn.Column(
+            pn.pane.Markdown("# socialcreditsim dashboard"),
+            pn.pane.Alert(SYNTHETIC, alert_type="secondary"),
+            self.tabs,
+            sizing_mode="stretch_width",
+            styles={"padding": "0 16px"},
+        )
+        self.load_base("national")
+
+    # ---------------------------------------------------------------- scenario
+    def scenario_sources(self) -> dict[str, str]:
+        out = {f"{n} (built-in)": n for n in builtin_scenarios()}
+        if self.runs.is_dir():
+            for p in sorted(self.runs.glob("*.toml")):
+                out[f"{p.name} (runs folder)"] = f"file:{p.name}"
+        return out
+
+    def build_scenario_view(self) -> None:
+        self.source = pn.widgets.Select(name="Scenario", options=self.scenario_sources())
+        self.source.param.watch(lambda e: self.load_base(e.new), "value")
+        self.upload = pn.widgets.FileInput(accept=".toml", multiple=False)
+        self.upload.param.watch(self.uploaded, "value")
+        self.description = pn.pane.Markdown("")
+        self.widgets: dict[str, Any] = {}
+        self.errors: dict[str, pn.pane.HTML] = {}
+        rows = []
+        for lv in LEVERS:
+            name = f"{lv.label} ({lv.unit})"
+            cls = ["lever", "lever-" + lv.key.split(".")[-1].replace("_", "-")]
+            if lv.kind == "float":
+                w = pn.widgets.FloatInput(name=name, step=lv.step, width=330, css_classes=cls)
+            elif lv.kind == "int":
+                w = pn.widgets.IntInput(name=name, step=int(lv.step), width=330, css_classes=cls)
+            elif lv.kind == "date":
+                w = pn.widgets.DatePicker(name=name, width=330, css_classes=cls)
+            else:
+                w = pn.widgets.Checkbox(name=f"{lv.label}", width=330, css_classes=cls)
+            w.param.watch(lambda e, k=lv.key: self.edited(k), "value")
+            err = pn.pane.HTML("", css_classes=["lever-error"], styles={"color": "#b00020"})
+            doc = pn.pane.HTML(f"<small>{html.escape(lv.doc)}</small>", width=420)
+            self.widgets[lv.key], self.errors[lv.key] = w, err
+            rows.append(pn.Row(w, pn.Column(doc, err, margin=0)))
+        self.valid = pn.pane.HTML("", css_classes=["scenario-status"])
+        self.toml_pane = pn.pane.HTML(
+            "", visible=False, max_height=500, styles={"overflow": "auto"}
+        )
+        self.show_toml = pn.widgets.Toggle(name="Show TOML", width=140)
+        self.show_toml.param.watch(lambda e: self.refresh_toml(), "value")
+        self.download_toml = pn.widgets.FileDownload(
+            callback=lambda: io.BytesIO(self.scenario.to_toml().encode() if self.scenario else b""),
+            filename="scenario.toml", label="Download TOML", width=160, button_type="primary",
+        )  # fmt: skip
+        self.scenario_view = pn.Column(
+            pn.Row(self.source, pn.Column(pn.pane.HTML("<small>or open a TOML file (at most"
+                                                       " 1 MB)</small>"), self.upload)),
+            self.description,
+            *rows,
+            self.valid,
+            pn.Row(self.show_toml, self.download_toml),
+            self.toml_pane,
+        )  # fmt: skip
+
+    def load_base(self, source: str, label: str | None = None) -> None:
+        try:
+            if source.startswith("file:"):
+                self.base = load_scenario(safe_child(self.runs, source.removeprefix("file:")))
+            else:
+                self.base = load_scenario(source)
+        except (ScenarioError, ValueError) as exc:
+            self.valid.object = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
+            return
+        self.description.object = f"*{self.base.meta.description.strip()}*"
+        self.loading = True
+        try:
+            for lv in LEVERS:
+                v = field(self.base, lv.key)
+                w = self.widgets[lv.key]
+                w.disabled = v is None and lv.kind != "switch"
+                if lv.kind == "switch":
+                    w.value = v is not None
+                elif v is not None:
+                    w.value = v
+        finally:
+            self.loading = False
+        self.edited(None)
+
+    def uploaded(self, event: Any) -> None:
+        data = event.new
+        if not data:
+            return
+        if len(data) > MAX_FILE_BYTES:
+            self.valid.object = f"the file has {len(data):,} bytes; at most {MAX_FILE_BYTES:,}"
+            return
+        try:
+            text = data.decode("utf-8")
+            import tomllib
+
+            self.base = load_scenario(tomllib.loads(text))
+        except (UnicodeDecodeError, ValueError) as exc:  # TOMLDecodeError, ScenarioError
+            self.valid.object = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
+            return
+        self.source.value = None if None in self.source.options else self.source.value
+        self.load_base_scenario_loaded()
+
+    def load_base_scenario_loaded(self) -> None:
+        sc = self.base
+        self.description.object = f"*{sc.meta.description.strip()}* (uploaded)"
+        self.loading = True
+        for lv in LEVERS:
+            v = field(sc, lv.key)
+            if lv.kind == "switch":
+                self.widgets[lv.key].value = v is not None
+            elif v is not None:
+                self.widgets[lv.key].value = v
+        self.loading = False
+        self.edited(None)
+
+    def overrides(self) -> dict[str, Any]:
+        """The levers that differ from the scenario picked, as --set would give them."""
+        out = {}
+        for lv in LEVERS:
+            w, now = self.widgets[lv.key], field(self.base, lv.key)
+            if lv.kind == "switch":
+                if w.value != (now is not None):
+                    out[lv.key] = self.base.time.start if w.value else None
+            elif not w.disabled and w.value is not None and w.value != now:
+                out[lv.key] = w.value
+        return out
+
+    def edited(self, key: str | None) -> None:
+        if self.loading:
+            return
+        for err in self.errors.values():
+            err.object = ""
+        over = self.overrides()
+        try:
+            self.scenario = load_scenario(self.base, over) if over else self.base
+        except ScenarioError as exc:
+            self.scenario = None
+            msg = str(exc).removeprefix("--set: ")
+            where = next((k for k in over if msg.startswith(k + ":")), None)
+            where = where or next((k for k in over if k.split(".")[-1] in msg), key)
+            self.errors[where or LEVERS[0].key].object = html.escape(msg)
+            self.valid.object = '<span style="color:#b00020">not valid: see the message</span>'
+        else:
+            n = len(over)
+            self.valid.object = f"valid scenario ({n} lever{'s' * (n != 1)} changed)"
+        self.refresh_toml()
+        self.refresh_memory()
+
+    def refresh_toml(self) -> None:
+        self.toml_pane.visible = self.show_toml.value
+        if self.show_toml.value and self.scenario is not None:
+            self.toml_pane.object = f"<pre>{html.escape(self.scenario.to_toml())}</pre>"
+
+    # ---------------------------------------------------------------- run
+    def build_run_view(self) -> None:
+        self.agents = pn.widgets.IntInput(name="Agents", value=20_000, step=10_000, start=1,
+                                          width=200, css_classes=["run-agents"])  # fmt: skip
+        self.lift = pn.widgets.Checkbox(name=f"lift the cap of {AGENTS_CAP:,} agents")
+        self.seed = pn.widgets.IntInput(name="Seed", value=0, start=0, width=120)
+        self.memory = pn.pane.HTML("", css_classes=["memory"])
+        for w in (self.agents, self.lift):
+            w.param.watch(lambda e: self.refresh_memory(), "value")
+        self.run_button = pn.widgets.Button(name="Run", button_type="primary", width=120,
+                                            css_classes=["run-button"])  # fmt: skip
+        self.run_button.on_click(lambda e: self.start_run())
+        self.cancel_button = pn.widgets.Button(name="Cancel", width=120, disabled=True)
+        self.cancel_button.on_click(lambda e: self.job and self.job.cancel.set())
+        self.bar = pn.indicators.Progress(value=0, max=100, width=500, css_classes=["run-bar"])
+        self.run_status = pn.pane.HTML("", css_classes=["run-status"])
+        self.run_view = pn.Column(
+            pn.pane.Markdown("Runs the scenario as edited on the Scenario tab and writes a run"
+                             " folder under the runs folder."),
+            pn.Row(self.agents, self.seed, self.lift), self.memory,
+            pn.Row(self.run_button, self.cancel_button), self.bar, self.run_status,
+        )  # fmt: skip
+        pn.state.add_periodic_callback(self.tick, period=TICK_MS)
+
+    def checked_agents(self) -> int:
+        n = self.agents.value
+        if n is None or n < 1:
+            raise ScenarioError("agents: at least 1")
+        if n > AGENTS_CAP and not self.lift.value:
+            raise ScenarioError(f"agents: above the cap of {AGENTS_CAP:,}; tick 'lift the cap'")
+        return n
+
+    def refresh_memory(self) -> None:
+        if not hasattr(self, "memory"):
+            return
+        try:
+            n = self.checked_agents()
+            if self.scenario is None:
+                raise ScenarioError("the scenario is not valid (Scenario tab)")
+            need = sum(estimate_memory(self.scenario, n).values())
+            have = _available_memory()
+            fits = "fits" if need <= have else "does NOT fit: use fewer agents"
+            self.memory.object = (f"memory needed: about {need / GIB:.2f} GiB of {have / GIB:.1f}"
+                                  f" GiB available ({fits})")  # fmt: skip
+        except ScenarioError as exc:
+            self.memory.object = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
+
+    def start(self, what: str, work: Callable[[Callable[[int, int], None]], Any]) -> bool:
+        if self.job is not None and not self.job.finished:
+            return False
+        self.job = Job(what, work)
+        self.job.thread.start()
+        self.run_button.disabled = self.compare_button.disabled = True
+        self.cancel_button.disabled = self.compare_cancel.disabled = False
+        self.bar.value = 0
+        return True
+
+    def start_run(self) -> None:
+        try:
+            n, sc = self.checked_agents(), self.scenario
+            if sc is None:
+                raise ScenarioError("the scenario is not valid: see the Scenario tab")
+            sim = Sim(sc, n_agents=n, seed=self.seed.value)
+            sim.check_memory()
+        except (ScenarioError, MemoryError, RuntimeError) as exc:
+            self.run_status.object = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
+            return
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", sc.meta.name).strip("-.") or "scenario"
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = self.runs / f"{name}-{n}-seed{sim.seed}-{stamp}"
+
+        def work(progress: Callable[[int, int], None]) -> Results:
+            res = sim.run(progress=progress)
+            res.save(out)
+            return res
+
+        self.start("run", work)
+
+    def tick(self) -> None:
+        job = self.job
+        if job is None:
+            return
+        status = self.run_status if job.what == "run" else self.compare_status
+        if job.total:
+            self.bar.value = int(100 * job.done / job.total)
+            self.compare_bar.value = self.bar.value
+        if not job.finished:
+            status.object = html.escape(job.status())
+            return
+        self.job = None
+        self.run_button.disabled = self.compare_button.disabled = False
+        self.cancel_button.disabled = self.compare_cancel.disabled = True
+        took = time.monotonic() - job.started
+        try:
+            if job.error:
+                raise RuntimeError(job.error)
+            if job.what == "run":
+                self.bar.value = 100
+                self.show_results(job.result)
+                status.object = f"done in {took:.1f} s: {html.escape(job.result.path.name)}"
+            else:
+                self.compare_bar.value = 100
+                self.show_comparison(job.result[0])
+                status.object = f"done in {took:.1f} s: {html.escape(job.result[1].name)}"
+        except Exception as exc:  # shown on the page: the server stays up
+            status.object = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
+        self.refresh_runs()
+
+    # ---------------------------------------------------------------- results
+    def build_results_view(self) -> None:
+        self.results_title = pn.pane.Markdown("No run yet: run one (Run tab) or open one (Runs).")
+        self.headline = pn.pane.HTML("", css_classes=["headline"], stylesheets=[TABLE_CSS])
+        self.headline_csv = pn.widgets.FileDownload(
+            callback=lambda: io.StringIO(self.results.headline().to_csv(index=False)),
+            filename="headline.csv", label="headline as CSV", width=160, visible=False,
+        )  # fmt: skip
+        self.report_link = pn.pane.HTML("")
+        self.charts = pn.Column(sizing_mode="stretch_width")
+        self.results_view = pn.Column(
+            self.results_title, self.headline, pn.Row(self.headline_csv), self.charts,
+            sizing_mode="stretch_width",
+        )  # fmt: skip
+
+    def show_results(self, res: Results) -> None:
+        self.results = res
+        m = res.manifest
+        self.results_title.object = (
+            f"### {m['scenario']}: {m['n_agents']:,} agents, seed {m['seed']}, {m['start']} to"
+            f" {m['end']}\nFolder `{res.path.name if res.path else '(not saved)'}`; counts"
+            f" {m['counts']} ({m['scale']:,.1f} people per agent)."
+        )
+        head = res.headline()
+        head.columns = ["figure", "value", "wrongly", "wrongly (share)"]
+        sanc = res.sanctions()[["sanction", "people_barred", "people_wrongful_share",
+                                "blocked_attempts", "attempts_wrongful_share"]]  # fmt: skip
+        sanc.columns = ["sanction", "people barred", "wrongly", "blocked attempts", "wrongly "]
+        fmt = {"value": _num, "wrongly": _num, "wrongly (share)": _share,
+               "people barred": _num, "blocked attempts": _num, "wrongly ": _share}  # fmt: skip
+        sanc["wrongly"] = sanc["wrongly"].astype(float)  # a share: shown as one
+        fmt_s = {**fmt, "wrongly": _share}
+        self.headline.object = (
+            table_html(head, "headline", fmt) + "<br>" + table_html(sanc, "sanctions", fmt_s)
+        )
+        self.headline_csv.visible = True
+        self.charts.clear()
+        for key, (title, unit, frame) in chart_frames(res).items():
+            if frame.empty:
+                continue
+            data = frame.reset_index(names="date")
+            dl = pn.widgets.FileDownload(
+                callback=lambda d=data: io.StringIO(d.to_csv(index=False)),
+                filename=f"{key}.csv", label=f"{key} as CSV", width=160,
+            )  # fmt: skip
+            pane = pn.pane.Bokeh(line_chart(frame, title, unit), sizing_mode="stretch_width")
+            self.charts.extend([pane, dl])
+        self.refresh_people()
+
+    # ---------------------------------------------------------------- compare
+    def build_compare_view(self) -> None:
+        self.replicates = pn.widgets.IntInput(name="Replicates (seeds)", value=2, start=2,
+                                              width=160)  # fmt: skip
+        self.compare_button = pn.widgets.Button(
+            name="Compare", button_type="primary", width=120, css_classes=["compare-button"]
+        )
+        self.compare_button.on_click(lambda e: self.start_compare())
+        self.compare_cancel = pn.widgets.Button(name="Cancel", width=120, disabled=True)
+        self.compare_cancel.on_click(lambda e: self.job and self.job.cancel.set())
+        self.compare_bar = pn.indicators.Progress(value=0, max=100, width=500)
+        self.compare_status = pn.pane.HTML("", css_classes=["compare-status"])
+        self.compare_table = pn.pane.HTML("", css_classes=["differences"],
+                                          stylesheets=[TABLE_CSS])  # fmt: skip
+        self.compare_view = pn.Column(
+            pn.pane.Markdown(
+                "Runs the scenario as picked (baseline) and as edited on the Scenario tab"
+                " (variant) with the same seeds (common random numbers), agents and seed from"
+                " the Run tab, and shows the paired differences: the median over replicates and"
+                " the 10-90% band. The last day applies to both."
+            ),
+            pn.Row(self.replicates), pn.Row(self.compare_button, self.compare_cancel),
+            self.compare_bar, self.compare_status, self.compare_table,
+        )  # fmt: skip
+
+    def start_compare(self) -> None:
+        over = {k: v for k, v in self.overrides().items() if k != "time.end"}
+        sets = [f"time.end={self.widgets['time.end'].value}"] if "time.end" in self.overrides() \
+            else []  # fmt: skip
+        try:
+            if self.scenario is None:
+                raise ScenarioError("the scenario is not valid: see the Scenario tab")
+            if not over:
+                raise ScenarioError("edit a lever on the Scenario tab first: the variant is the"
+                                    " scenario as edited")  # fmt: skip
+            parts = []
+            for k, v in over.items():
+                v = "false" if v is None else str(v).lower() if isinstance(v, bool) else v
+                parts.append(f"{k}={v}")
+            cmp = Comparison([self.base], variants=["; ".join(parts)], sets=sets,
+                             n_agents=self.checked_agents(), seed=self.seed.value,
+                             replicates=self.replicates.value, processes=1)  # fmt: skip
+            cmp.check_memory()
+        except (ScenarioError, ValueError, RuntimeError) as exc:
+            self.compare_status.object = (
+                f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
+            )
+            return
+        if any(v is None for v in over.values()):
+            self.compare_status.object = "a switch turned off cannot be a variant yet"
+            return
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = self.runs / f"compare-{self.base.meta.name}-{stamp}"
+
+        def work(progress: Callable[[int, int], None]) -> tuple[CompareResults, Path]:
+            res = cmp.run(progress=progress)
+            return res, res.save(out)
+
+        self.start("compare", work)
+
+    def show_comparison(self, res: CompareResults) -> None:
+        d = res.differences.copy()
+        d["order"] = -d["relative"].abs().fillna(0) - (d["diff_median"].abs() > 0)
+        d = d.sort_values("order", kind="stable")
+        band = [f"{_num(lo)} to {_num(hi)}" for lo, hi in zip(d["diff_lower"], d["diff_upper"],
+                                                              strict=True)]  # fmt: skip
+        shown = pd.DataFrame({
+            "figure": d["figure"], "difference (median)": d["diff_median"], "10-90% band": band,
+            "relative": d["relative"], "baseline": d["baseline_median"],
+            "variant": d["arm_median"],
+        })  # fmt: skip
+        fmt = {"difference (median)": _num, "relative": _share, "baseline": _num, "variant": _num}
+        arm = html.escape(res.arms[1])
+        self.compare_table.object = f"<p>variant: <code>{arm}</code></p>" + table_html(
+            shown, "differences", fmt
+        )
+
+    # ---------------------------------------------------------------- people
+    def build_people_view(self) -> None:
+        self.only_wrong = pn.widgets.Checkbox(name="wrongly sanctioned only", value=True)
+        self.group = pn.widgets.Select(name="Group", options=["any"], width=160)
+        self.region = pn.widgets.Select(name="Region", options=["any"], width=160)
+        self.person = pn.widgets.Select(name="Person", options={}, width=520,
+                                        css_classes=["person-select"])  # fmt: skip
+        for w in (self.only_wrong, self.group, self.region):
+            w.param.watch(lambda e: self.refresh_people(), "value")
+        self.person.param.watch(lambda e: self.show_story(), "value")
+        self.people_count = pn.pane.HTML("")
+        self.story = pn.pane.HTML("", css_classes=["story"])
+        self.people_view = pn.Column(
+            pn.pane.Markdown("The audited people of the run shown on the Results tab; pick one"
+                             " to read their story, every line from the audit table."),
+            pn.Row(self.only_wrong, self.group, self.region), self.people_count, self.person,
+            self.story,
+        )  # fmt: skip
+
+    def refresh_people(self) -> None:
+        res = self.results
+        if res is None:
+            return
+        people = wrongly_sanctioned(res)
+        groups = ["any", *sorted(map(str, people["group"].unique()))]
+        regions = ["any", *sorted(map(str, people["region"].unique()))]
+        if self.group.options != groups:
+            self.group.options = groups
+        if self.region.options != regions:
+            self.region.options = regions
+        sel = people
+        if self.only_wrong.value:
+            sel = sel[sel["wrongly barred from"] != ""]
+        if self.group.value not in (None, "any"):
+            sel = sel[sel["group"].astype(str) == self.group.value]
+        if self.region.value not in (None, "any"):
+            sel = sel[sel["region"].astype(str) == self.region.value]
+        self.people_count.object = (f"{len(sel):,} of {len(people):,} audited people"
+                                    f" (showing at most {PEOPLE_SHOWN})")  # fmt: skip
+        options = {}
+        for r in sel.head(PEOPLE_SHOWN).itertuples(index=False):
+            wrong = getattr(r, "_8", "")
+            label = (
+                f"{r.person}: {r.age_band}, {'urban' if r.urban else 'rural'} {r.region},"
+                f" group {r.group}" + (f"; wrongly barred from {wrong}" if wrong else "")
+            )
+            options[label] = int(r.person)
+        self.person.options = options
+        self.show_story()
+
+    def show_story(self) -> None:
+        if self.results is None or self.person.value is None:
+            self.story.object = ""
+            return
+        text = self.results.explain(int(self.person.value))
+        self.story.object = f"<pre style='white-space: pre-wrap'>{html.escape(text)}</pre>"
+
+    # ---------------------------------------------------------------- runs
+    def build_runs_view(self) -> None:
+        self.runs_table = pn.pane.HTML("", stylesheets=[TABLE_CSS])
+        self.folder = pn.widgets.Select(name="Folder", options=[], width=420,
+                                        css_classes=["folder-select"])  # fmt: skip
+        self.open_button = pn.widgets.Button(name="Open", button_type="primary", width=100)
+        self.open_button.on_click(lambda e: self.open_folder())
+        self.confirm = pn.widgets.Checkbox(name="yes, delete it")
+        self.delete_button = pn.widgets.Button(name="Delete", button_type="danger", width=100)
+        self.delete_button.on_click(lambda e: self.delete_folder())
+        self.runs_status = pn.pane.HTML("")
+        self.runs_view = pn.Column(
+            pn.pane.Markdown(f"Run and comparison folders in `{self.runs}`."),
+            pn.Row(self.folder, self.open_button, self.delete_button, self.confirm),
+            self.runs_status, self.runs_table,
+        )  # fmt: skip
+        self.refresh_runs()
+
+    def refresh_runs(self) -> None:
+        frame = run_folders(self.runs)
+        self.runs_table.object = table_html(frame, "runs", {})
+        self.folder.options = list(frame["folder"])
+
+    def open_folder(self) -> None:
+        try:
+            path = safe_child(self.runs, self.folder.value or "")
+            if (path / "manifest.json").is_file() and "compare" in run_folders(self.runs).set_index(
+                "folder"
+            ).loc[path.name, "kind"]:
+                self.show_comparison(CompareResults.load(path))
+                self.tabs.active = 3
+            else:
+                self.show_results(Results.load(path))
+                self.tabs.active = 2
+            self.runs_status.object = f"opened {html.escape(path.name)}"
+        except (OSError, ValueError, KeyError) as exc:
+            self.runs_status.object = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
+
+    def delete_folder(self) -> None:
+        try:
+            path = safe_child(self.runs, self.folder.value or "")
+            if not self.confirm.value:
+                raise ValueError("tick 'yes, delete it' first")
+            if not (path / "manifest.json").is_file():
+                raise ValueError(f"{path.name}: not a run folder")
+            shutil.rmtree(path)
+            self.confirm.value = False
+            self.runs_status.object = f"deleted {html.escape(path.name)}"
+        except (OSError, ValueError) as exc:
+            self.runs_status.object = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
+        self.refresh_runs()
+
+
+def serve(runs: Path, port: int, host: str = "127.0.0.1", ready: Callable[[str], None] = print):
+    """Serve the dashboard until Ctrl-C (KeyboardInterrupt), then stop the server cleanly."""
+    runs.mkdir(parents=True, exist_ok=True)
+    origins = [f"{h}:{port}" for h in {host, "127.0.0.1", "localhost"}]
+    server = pn.serve(
+        {"/": lambda: Dashboard(runs).page},
+        port=port, address=host, show=False, start=False, title="socialcreditsim dashboard",
+        allow_websocket_origin=origins, websocket_max_message_size=2 * MAX_FILE_BYTES,
+    )  # fmt: skip
+    server.start()
+    ready(f"http://{host}:{server.port}/")
+    try:
+        server.io_loop.start()
+    finally:
+        server.stop()
+        server.io_loop.close(all_fds=False)
