@@ -1361,6 +1361,48 @@ def calibrate(
     console.print(f"results written to {path}", markup=False, highlight=False, soft_wrap=True)
 
 
+@app.command()
+def dashboard(
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to serve on (0: any free).")
+    ] = 5006,
+    runs: Annotated[
+        Path, typer.Option(help="The runs folder: the page reads and writes only inside it.")
+    ] = Path("runs"),
+    host: Annotated[
+        str,
+        typer.Option(help="Address to serve on; anything but 127.0.0.1 lets other machines in."),
+    ] = "127.0.0.1",
+) -> None:
+    """Open the dashboard: a local web page to edit a scenario's levers, run it, read and compare
+    the results and people's stories (docs/dashboard.md). Ctrl-C stops it (exit 0)."""
+    try:
+        from .dashboard import serve
+    except ImportError as exc:
+        _fail(f"the dashboard needs Panel: python -m pip install -e . ({exc})")
+    if host not in ("127.0.0.1", "localhost"):
+        _err().print(
+            f"warning: serving on {host}: anybody who can reach it can run simulations here and"
+            " delete run folders under the runs folder",
+            style="yellow",
+            markup=False,
+            soft_wrap=True,
+        )
+
+    def ready(url: str) -> None:
+        _out().print(f"dashboard: {url} (Ctrl-C stops it)", markup=False, highlight=False)
+
+    try:
+        serve(runs, port=port, host=host, ready=ready)
+    except Terminated:
+        _fail("dashboard stopped (terminated)", code=128 + signal.SIGTERM)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how the dashboard is meant to stop
+    except OSError as exc:
+        _fail(f"--port {port}: cannot serve: {exc.strerror or exc}")
+    _err().print("dashboard stopped", markup=False, highlight=False)
+
+
 def main() -> None:
     """Entry point of the ``socialcreditsim`` console script."""
     signal.signal(signal.SIGTERM, _on_sigterm)
