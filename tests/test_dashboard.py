@@ -12,10 +12,13 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import duckdb
 import pytest
+
+from socialcreditsim.scenario import load_scenario
 
 ARTIFACTS = Path(__file__).parent / "artifacts" / "dashboard"
 # national for six months, with a blacklist that a few wrongful camera records reach
@@ -74,6 +77,11 @@ def tab(page, name: str) -> None:
     page.locator(".bk-tab", has_text=re.compile(f"^{name}$")).click()
 
 
+def shown_text(page, css: str) -> str:
+    """The text of a Panel pane, drawn in its shadow root."""
+    return page.locator(css).evaluate("e => (e.shadowRoot || e).textContent")
+
+
 def set_number(page, css: str, value: str) -> None:
     box = page.locator(f"{css} input")
     box.fill(value)
@@ -111,12 +119,24 @@ def test_dashboard_in_chromium(server, chromium: str) -> None:
             set_number(page, ".lever-fpir", "0.2")
             expect(status).to_contain_text("valid scenario (1 lever changed)")
             expect(errors.filter(has_text="surveillance.fpir")).to_have_count(0)
+            page.locator(".bk-btn", has_text="Show TOML").click()
+            expect(page.locator("pre", has_text="[surveillance]")).to_contain_text("fpir = 0.2")
             shot(page, "scenario")
+            with page.expect_download() as download:
+                page.locator(".bk-btn", has_text="Download TOML").click()
+            toml = download.value.path().read_text()
 
             tab(page, "Run")
             expect(page.locator(".memory")).to_contain_text("memory needed: about")
             page.locator(".run-button button").click()
-            expect(page.locator(".run-status")).to_contain_text("done in", timeout=60_000)
+            seen = set()  # the progress the page shows while the run works
+            deadline = time.monotonic() + 60
+            while "done in" not in (now := shown_text(page, ".run-status")):
+                if time.monotonic() > deadline:
+                    shot(page, "run-timeout")
+                    pytest.fail(f"the run did not finish in 60 s: {now!r}")
+                seen.add(now)
+                page.wait_for_timeout(100)
             shot(page, "run")
 
             tab(page, "Results")
@@ -157,6 +177,9 @@ def test_dashboard_in_chromium(server, chromium: str) -> None:
         f"select sum(value) {nat} and metric = 'court_listed' and {last}"
     ).fetchall()
     assert shown == want and text == f"{want:,.0f}"
+    # the progress moved while the run worked; the TOML downloaded is the scenario that ran
+    assert len([t for t in seen if re.search(r"run: [\d,]+ of [\d,]+", t)]) >= 2, seen
+    assert load_scenario(tomllib.loads(toml)) == load_scenario(folder / "scenario.toml")
     assert any(v != 0 for v in values)  # FPIR 0.2 against the scenario's: a difference
     assert all(u.startswith(url) or u.startswith(f"blob:{url[:-1]}") for u in requests), [
         u for u in requests if not u.startswith(url)
