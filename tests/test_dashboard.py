@@ -79,7 +79,10 @@ def tab(page, name: str) -> None:
 
 def shown_text(page, css: str) -> str:
     """The text of a Panel pane, drawn in its shadow root."""
-    return page.locator(css).evaluate("e => (e.shadowRoot || e).textContent")
+    return page.locator(css).evaluate(
+        "e => [...(e.shadowRoot || e).children].filter(c => !['STYLE', 'LINK'].includes(c.tagName))"
+        ".map(c => c.innerText).join('')"
+    )
 
 
 def set_number(page, css: str, value: str) -> None:

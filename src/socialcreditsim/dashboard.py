@@ -521,6 +521,7 @@ class Dashboard:
         if self.job is not None and not self.job.finished:
             return False
         self.job = Job(what, work)
+        (self.run_status if what == "run" else self.compare_status).object = f"{what}: starting"
         self.job.thread.start()
         self.run_button.disabled = self.compare_button.disabled = True
         self.cancel_button.disabled = self.compare_cancel.disabled = False
