@@ -640,6 +640,11 @@ class Dashboard:
         self.compare_cancel.on_click(lambda e: self.job and self.job.cancel.set())
         self.compare_bar = pn.indicators.Progress(value=0, max=100, width=500)
         self.compare_status = pn.pane.HTML("", css_classes=["compare-status"])
+        self.compared: CompareResults | None = None
+        self.every_output = pn.widgets.Checkbox(name="every output, not only the headline")
+        self.every_output.param.watch(
+            lambda e: self.compared and self.show_comparison(self.compared), "value"
+        )
         self.compare_table = pn.pane.HTML("", css_classes=["differences"],
                                           stylesheets=[TABLE_CSS])  # fmt: skip
         self.compare_view = pn.Column(
@@ -649,7 +654,8 @@ class Dashboard:
                 " the Run tab, and shows the paired differences: the median over replicates and"
                 " the 10-90% band. The last day applies to both."
             ),
-            pn.Row(self.replicates), pn.Row(self.compare_button, self.compare_cancel),
+            pn.Row(self.replicates, self.every_output),
+            pn.Row(self.compare_button, self.compare_cancel),
             self.compare_bar, self.compare_status, self.compare_table,
         )  # fmt: skip
 
@@ -689,7 +695,10 @@ class Dashboard:
         self.start("compare", work)
 
     def show_comparison(self, res: CompareResults) -> None:
+        self.compared = res
         d = res.differences.copy()
+        if not self.every_output.value:  # the headline figures: those with a reader's label
+            d = d[d["figure"] != d["output"]]
         d["order"] = -d["relative"].abs().fillna(0) - (d["diff_median"].abs() > 0)
         d = d.sort_values("order", kind="stable")
         band = [f"{_num(lo)} to {_num(hi)}" for lo, hi in zip(d["diff_lower"], d["diff_upper"],
@@ -710,7 +719,7 @@ class Dashboard:
         self.only_wrong = pn.widgets.Checkbox(name="wrongly sanctioned only", value=True)
         self.group = pn.widgets.Select(name="Group", options=["any"], width=160)
         self.region = pn.widgets.Select(name="Region", options=["any"], width=160)
-        self.person = pn.widgets.Select(name="Person", options={}, width=520,
+        self.person = pn.widgets.Select(name="Person", options={}, width=900,
                                         css_classes=["person-select"])  # fmt: skip
         for w in (self.only_wrong, self.group, self.region):
             w.param.watch(lambda e: self.refresh_people(), "value")
