@@ -550,3 +550,20 @@ def test_the_scenario_s_published_figures_are_the_default_targets() -> None:
     ]
     with pytest.raises(CalibrationError, match="no published figures between"):
         published_targets(scs.load_scenario("rongcheng"))
+
+
+def test_on_a_cluster_this_machines_memory_is_not_what_limits_a_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run too big for this machine is refused before any work, unless it runs on a cluster,
+    whose workers' memory the executor checks."""
+    from socialcreditsim import engine
+    from socialcreditsim.calibrate import prepare
+
+    monkeypatch.setattr(engine, "_available_memory", lambda: 2**20)
+    sc = scs.load_scenario("court-list")
+    fit = ["court_list.compliance_per_year=0.1:0.5"]
+    with pytest.raises(scs.NotEnoughMemory, match="GiB is available"):
+        prepare(sc, None, fit, n_agents=100_000)
+    targets, params, seeds = prepare(sc, None, fit, n_agents=100_000, local=False)
+    assert targets and [p.key for p in params] == ["court_list.compliance_per_year"] and seeds

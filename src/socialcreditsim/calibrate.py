@@ -567,10 +567,12 @@ def prepare(
     budget: float = 300.0,
     trials: int | None = None,
     seed: int = 0,
+    local: bool = True,
 ) -> tuple[list[Target], list[FitParameter], list[int]]:
     """Check everything a calibration needs before any run: the targets, the fit parameters
-    (each named once), the settings and the memory of one run. Returns the targets, the
-    parameters and the replicate seeds."""
+    (each named once), the settings and, with ``local``, that one run fits this machine's
+    memory (on a cluster the runs go to the workers, whose memory the executor checks).
+    Returns the targets, the parameters and the replicate seeds."""
     if targets is None:
         targets = published_targets(scenario)
     elif isinstance(targets, (str, Path)):
@@ -591,7 +593,8 @@ def prepare(
     if trials is not None and trials < 1:
         raise CalibrationError(f"trials must be at least 1, got {trials}")
     seeds = replicate_seeds(seed, replicates)
-    Sim(scenario, n_agents=n_agents, seed=seeds[0]).check_memory()  # raises NotEnoughMemory
+    if local:
+        Sim(scenario, n_agents=n_agents, seed=seeds[0]).check_memory()  # raises NotEnoughMemory
     return list(targets), params, seeds
 
 
@@ -671,6 +674,7 @@ def calibrate(
         budget=budget,
         trials=trials,
         seed=seed,
+        local=cluster is None,
     )
     with contextlib.ExitStack() as stack:
         client = None if cluster is None else stack.enter_context(DaskExecutor(cluster)).client

@@ -1265,6 +1265,7 @@ def calibrate(
             budget=budget,
             trials=trials,
             seed=seed,
+            local=cluster is None,
         )
     except (ScenarioError, calibration.CalibrationError, NotEnoughMemory, ValueError) as exc:
         _fail(exc)
