@@ -205,3 +205,31 @@ def test_with_every_new_element_off_the_output_is_byte_identical(tmp_path: Path)
     a = _parquet(scs.Sim(plain, n_agents=30_000, seed=3).run(), tmp_path / "plain")
     b = _parquet(scs.Sim(off, n_agents=30_000, seed=3).run(), tmp_path / "off")
     assert a == b
+
+
+def test_a_correction_ends_only_the_listing_its_record_began() -> None:
+    """Court listings that end fast (compliance) and records all appealed and granted after 30
+    days: a listing ends as 'corrected' only when the corrected record is the one it began
+    with, never a listing begun later (for example by a new record on the day of the
+    decision), also for people who stay blacklisted in between (whose record of their last
+    court listing is kept)."""
+    scenario = minimal(
+        days=200,
+        behaviours=[{**records("debt", 3.0, -100), "channel": "court"}],
+        court_list={"compliance_per_year": 50.0},
+        blacklist={"enabled": True, "entry_below": 950, "exit_at": 1000, "min_stay_days": 1000},
+        appeals={"probability": 1.0, "delay_days": 30, "success_rightful": 1.0},
+        output={"audit_sample": 10**6},
+    )
+    res, _ = run(scenario, 20_000)
+    audit = res.audit
+    entries = audit[audit["kind"] == "court_list_entry"]
+    corrections = audit[audit["kind"] == "correction"]
+    start = np.datetime64(res.manifest["start"])
+    exits = audit[(audit["kind"] == "court_list_exit") & (audit["truth"] == "corrected")]
+    assert len(exits) > 100
+    for person, day in zip(exits["person"], exits["date"], strict=True):
+        began = entries[(entries["person"] == person) & (entries["date"] <= day)]["date"].max()
+        today = corrections[(corrections["person"] == person) & (corrections["date"] == day)]
+        record_days = start + today["value"].to_numpy().astype("timedelta64[D]")
+        assert np.datetime64(began, "D") in record_days.astype("datetime64[D]")

@@ -804,7 +804,12 @@ def _apply_locality(
                     change -= b_change[rc >> 1]
                     wrong_corrected |= item == 1
                     bl_corrected |= v_day[v] <= since
-                court_corrected |= v_shamed[v] == 1 and v_day[v] == cday and cdisc == (rc < 0)
+                # (a person off the court list but on the blacklist keeps the word of their
+                # last court listing)
+                court_corrected |= (
+                    (f0 & int(CL)) != 0 and v_shamed[v] == 1 and v_day[v] == cday
+                    and cdisc == (rc < 0)
+                )  # fmt: skip
             v = chain[v]
         if n_events == 0:
             g = grade_bits(np.uint8(f0))
