@@ -310,6 +310,19 @@ def _offence(rate: float, q: float, e: float, **more: object) -> dict:
     }
 
 
+def _lawful(name: str, rate: float, **more: object) -> dict:
+    """Lawful posts, chilled by a scored behaviour named 'rumours'."""
+    return {
+        "name": name,
+        "channel": "online",
+        "rate": rate,
+        "record_probability": 0.0,
+        "score_change": 0,
+        "chilled_by": "rumours",
+        **more,
+    }
+
+
 @pytest.mark.parametrize(("k", "e", "q"), [(0.0, 1.5, 0.4), (0.3, 1.5, 0.4), (0.7, 2.5, 0.5)])
 def test_deterrence_acts_only_on_those_who_know(k: float, e: float, q: float) -> None:
     """With awareness k the mean rate is base x (1 - k e q), floored per person who knows
@@ -355,16 +368,7 @@ def test_chilling_of_lawful_behaviour() -> None:
     recording probability q of the scored one: its rate is base x (1 - k c q), never recorded,
     and the acts forgone are counted."""
     k, c, q, base, days = 0.6, 1.2, 0.5, 30.0, 90
-    posts = {
-        "name": "lawful_posts",
-        "channel": "online",
-        "rate": base,
-        "record_probability": 0.0,
-        "score_change": 0,
-        "propensity": "none",
-        "chilled_by": "rumours",
-        "chilling_elasticity": c,
-    }
+    posts = _lawful("lawful_posts", base, propensity="none", chilling_elasticity=c)
     rumours = _offence(1.0, q, 0.0, name="rumours", awareness=k, score_change=-1)
     res, sim = run(minimal(days=days, behaviours=[rumours, posts]), 50_000)
     person_days = sim.population.n_scored * days * base / 365
@@ -385,16 +389,7 @@ def test_chilling_of_lawful_behaviour() -> None:
 def test_a_chilled_behaviour_must_be_lawful(field: str, value: object, message: str) -> None:
     import socialcreditsim as scs
 
-    posts = {
-        "name": "posts",
-        "channel": "online",
-        "rate": 1.0,
-        "record_probability": 0.0,
-        "score_change": 0,
-        "chilled_by": "rumours",
-        "chilling_elasticity": 1.0,
-        field: value,
-    }
+    posts = _lawful("posts", 1.0, chilling_elasticity=1.0, **{field: value})
     with pytest.raises(scs.ScenarioError, match=message):
         scs.load_scenario(minimal(behaviours=[_offence(1.0, 0.5, 0.0, name="rumours"), posts]))
 
@@ -402,15 +397,7 @@ def test_a_chilled_behaviour_must_be_lawful(field: str, value: object, message: 
 def test_a_chilled_behaviour_borrows_awareness_from_its_neighbour() -> None:
     import socialcreditsim as scs
 
-    posts = {
-        "name": "posts",
-        "channel": "online",
-        "rate": 1.0,
-        "record_probability": 0.0,
-        "score_change": 0,
-        "chilled_by": "rumours",
-        "awareness": 0.5,
-    }
+    posts = _lawful("posts", 1.0, awareness=0.5)
     with pytest.raises(scs.ScenarioError, match="set awareness there"):
         scs.load_scenario(minimal(behaviours=[_offence(1.0, 0.5, 0.0, name="rumours"), posts]))
     groups = [{"name": "g", "share": 0.1, "awareness_multipliers": {"posts": 0.5}}]

@@ -375,6 +375,16 @@ def _push(cal: np.ndarray, meta: np.ndarray, head: np.ndarray, day: int, off: in
 
 
 @nb.njit(cache=True)
+def _free(cal: np.ndarray, meta: np.ndarray, e: int) -> int:
+    """Return entry ``e`` (read) to the free list; the next entry of its day."""
+    nxt = cal[e, CAL_NEXT]
+    cal[e, CAL_NEXT] = meta[CAL_FREE]
+    meta[CAL_FREE] = e
+    meta[CAL_LIVE] -= 1
+    return nxt
+
+
+@nb.njit(cache=True)
 def _slot(tab: np.ndarray, lmeta: np.ndarray, off: int, insert: bool) -> int:
     """Slot of person ``off`` in its locality's table of listed people (open addressing with
     linear probing); -1 if absent and not ``insert``. The driver keeps the load under 1/2."""
@@ -666,11 +676,7 @@ def _apply_locality(
         v_off[k] = cal[e, CAL_WHO]
         v_code[k] = V_REVISIT
         k += 1
-        nxt = cal[e, CAL_NEXT]
-        cal[e, CAL_NEXT] = meta[CAL_FREE]
-        meta[CAL_FREE] = e
-        meta[CAL_LIVE] -= 1
-        e = nxt
+        e = _free(cal, meta, e)
     if ap_on:  # the entries are freed now: their data is copied into the visits
         ahead, app, ameta = B.app_head[i], B.app[i], B.app_meta[i]
         e = ahead[t, 0]
@@ -682,11 +688,7 @@ def _apply_locality(
             v_day[k] = app[e, AP_DAY]
             v_shamed[k] = app[e, AP_LISTED]
             k += 1
-            nxt = app[e, CAL_NEXT]
-            app[e, CAL_NEXT] = ameta[CAL_FREE]
-            ameta[CAL_FREE] = e
-            ameta[CAL_LIVE] -= 1
-            e = nxt
+            e = _free(app, ameta, e)
     cum = np.empty(n_blk)
     cum_last = np.empty(n_blk // SEG)
     for b in range(n_beh):
