@@ -30,7 +30,7 @@ def _child_national(n: int, threads: int) -> dict:
     import numpy as np
 
     import socialcreditsim as scs
-    from socialcreditsim.engine import estimate_memory
+    from socialcreditsim.memory import estimate_memory
 
     sim = scs.Sim(
         "national",

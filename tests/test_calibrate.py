@@ -560,7 +560,7 @@ def test_on_a_cluster_this_machines_memory_is_not_what_limits_a_run(
     from socialcreditsim import engine
     from socialcreditsim.calibrate import prepare
 
-    monkeypatch.setattr(engine, "_available_memory", lambda: 2**20)
+    monkeypatch.setattr(engine, "available_memory", lambda: 2**20)
     sc = scs.load_scenario("court-list")
     fit = ["court_list.compliance_per_year=0.1:0.5"]
     with pytest.raises(scs.NotEnoughMemory, match="GiB is available"):

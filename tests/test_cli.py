@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from socialcreditsim import engine, load_scenario
+from socialcreditsim import engine, load_scenario, memory
 from socialcreditsim.cli import app
 
 TINY = ["--agents", "20000", "--end", "2018-03-31", "--threads", "1", "--seed", "3"]
@@ -140,7 +140,7 @@ def test_dry_run_prints_estimate_and_writes_nothing(
 
 
 def test_run_too_big_for_memory_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "_available_memory", lambda: 2**20)
+    monkeypatch.setattr(engine, "available_memory", lambda: 2**20)
     out = tmp_path / "out"
     result = invoke("run", *TINY, "--out", str(out))
     assert result.exit_code == 2
@@ -442,8 +442,8 @@ def test_dry_run_on_a_cluster_shows_memory_per_worker() -> None:
     assert result.exit_code == 0, result.output
     assert "per worker, over 4 workers" in result.stdout
     sc = load_scenario("national")
-    total = engine.estimate_memory(sc, 100_000_000)
-    per = [engine.estimate_shard_memory(sc, 100_000_000, k) for k in (1, 2, 4)]
+    total = memory.estimate_memory(sc, 100_000_000)
+    per = [memory.estimate_shard_memory(sc, 100_000_000, k) for k in (1, 2, 4)]
     assert per[0] == sum(total.values()) > per[1] > per[2] > total["runtime"] + total["time series"]
     result = invoke("run", "--agents", "100000", "--dry-run", "--cluster", "tcp://10.0.0.1:8786")
     assert "per worker, over 16 workers" in result.stdout  # not contacted: a few sizes

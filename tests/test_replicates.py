@@ -11,7 +11,7 @@ from scipy import stats
 import socialcreditsim as scs
 from minimal import camera, minimal
 from socialcreditsim import replicates as rp
-from socialcreditsim.engine import NotEnoughMemory
+from socialcreditsim.memory import NotEnoughMemory
 from socialcreditsim.series import outputs
 
 Z = 5.0
@@ -95,9 +95,9 @@ def test_folder_is_a_run_folder_with_the_replicates(tmp_path) -> None:  # noqa: 
 def test_processes_fit_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     jobs = scs.MultiSim("national", replicates=4, **SMALL).jobs()
     need = sum(scs.estimate_memory(jobs[0].scenario, jobs[0].n_agents).values())
-    monkeypatch.setattr(rp, "_available_memory", lambda: int(1.5 * need))
+    monkeypatch.setattr(rp, "available_memory", lambda: int(1.5 * need))
     assert rp.processes_for(jobs, processes=4) == 1
-    monkeypatch.setattr(rp, "_available_memory", lambda: need // 2)
+    monkeypatch.setattr(rp, "available_memory", lambda: need // 2)
     with pytest.raises(NotEnoughMemory, match="one run needs about"):
         rp.processes_for(jobs)
 
@@ -120,7 +120,7 @@ def test_threads_lower_the_default_number_of_processes(monkeypatch: pytest.Monke
     """With ``threads`` per run, one process per ``threads`` cores unless told otherwise."""
     jobs = scs.MultiSim("national", replicates=6, **SMALL).jobs()
     monkeypatch.setattr(rp.os, "sched_getaffinity", lambda pid: set(range(8)))
-    monkeypatch.setattr(rp, "_available_memory", lambda: 2**50)
+    monkeypatch.setattr(rp, "available_memory", lambda: 2**50)
     assert rp.processes_for(jobs) == 6
     assert rp.processes_for(jobs, threads=2) == 4
     assert rp.processes_for(jobs, threads=3) == 2

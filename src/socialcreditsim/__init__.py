@@ -8,7 +8,8 @@
 __version__ = "0.1.0"
 
 from .compare import CompareResults, Comparison
-from .engine import NotEnoughMemory, Sim, estimate_memory
+from .engine import Sim
+from .memory import NotEnoughMemory, estimate_memory
 from .replicates import MultiResults, MultiSim
 from .results import Results
 from .scenario import Scenario, ScenarioError, builtin_scenarios, load_scenario

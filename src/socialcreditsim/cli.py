@@ -39,9 +39,10 @@ from rich.table import Table
 from . import calibrate as calibration
 from . import checkpoint as ckpt
 from .compare import Comparison
-from .engine import NotEnoughMemory, Sim, estimate_memory, estimate_shard_memory
+from .engine import Sim
 from .executor import DaskExecutor
 from .folders import OutputError, Reservation, check_output
+from .memory import NotEnoughMemory, estimate_memory, estimate_shard_memory
 from .replicates import DEFAULT_BAND, MultiSim, check_band, job_memory
 from .results import Results
 from .scenario import ScenarioError, builtin_scenarios, load_scenario

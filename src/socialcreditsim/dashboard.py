@@ -31,7 +31,8 @@ from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
 from .compare import CompareResults, Comparison
-from .engine import Sim, _available_memory, estimate_memory
+from .engine import Sim
+from .memory import available_memory, estimate_memory
 from .results import Results
 from .scenario import MAX_FILE_BYTES, Scenario, ScenarioError, builtin_scenarios, load_scenario
 
@@ -510,7 +511,7 @@ class Dashboard:
             if self.scenario is None:
                 raise ScenarioError("the scenario is not valid (Scenario tab)")
             need = sum(estimate_memory(self.scenario, n).values())
-            have = _available_memory()
+            have = available_memory()
             fits = "fits" if need <= have else "does NOT fit: use fewer agents"
             self.memory.object = (f"memory needed: about {need / GIB:.2f} GiB of {have / GIB:.1f}"
                                   f" GiB available ({fits})")  # fmt: skip

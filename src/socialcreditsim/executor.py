@@ -31,6 +31,8 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+from .memory import NotEnoughMemory, available_memory
+
 if TYPE_CHECKING:
     import distributed
 
@@ -226,10 +228,8 @@ class DaskExecutor(Executor):
         return client
 
     def check_memory(self, need: int) -> None:
-        """:class:`~socialcreditsim.engine.NotEnoughMemory` if no worker's memory limit holds
+        """:class:`~socialcreditsim.memory.NotEnoughMemory` if no worker's memory limit holds
         a task that needs ``need`` bytes (workers without a limit hold anything)."""
-        from .engine import NotEnoughMemory
-
         limits = [
             w.get("memory_limit") or 0 for w in self.client.scheduler_info()["workers"].values()
         ]
@@ -290,9 +290,7 @@ def executor_for(
                 raise
         return ex
     if processes is None:
-        from .engine import _available_memory
-
         processes = max(1, len(os.sched_getaffinity(0)) // (threads or 1))
         if jobs_need_bytes:
-            processes = max(1, min(processes, _available_memory() // jobs_need_bytes))
+            processes = max(1, min(processes, available_memory() // jobs_need_bytes))
     return LocalExecutor(processes, threads)

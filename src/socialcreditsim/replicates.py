@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .engine import NotEnoughMemory, Sim, _available_memory, estimate_memory
+from .engine import Sim
 from .executor import executor_for
 from .folders import read_parquet
+from .memory import NotEnoughMemory, available_memory, estimate_memory
 from .results import Results, save_folder
 from .scenario import Scenario, ScenarioError, check_whole
 from .series import headline_outputs, outputs
@@ -148,7 +149,7 @@ def processes_for(
     run has ``threads`` threads (or ``processes``), at most one per job, and no more than memory
     holds; :class:`NotEnoughMemory` if even one run does not fit."""
     need = job_memory(jobs)
-    have = _available_memory()
+    have = available_memory()
     if need > have:
         raise NotEnoughMemory(
             f"one run needs about {need / 2**30:.1f} GiB but only {have / 2**30:.1f} GiB is"
