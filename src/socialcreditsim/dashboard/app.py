@@ -1,13 +1,5 @@
-"""The dashboard: a local web page to pick a scenario, move its levers, run it, and read the
-results, comparisons and people's stories, served by Panel (Bokeh charts) on 127.0.0.1.
-
-``socialcreditsim dashboard`` starts it (``cli.py``). The library never imports this module.
-The browser reaches the machine only through the widgets below: it names built-in scenarios,
-TOML files and run folders directly under the runs folder (chosen from lists the server made),
-never a path, SQL or code; every lever goes through the scenario models the CLI uses.
-Every asset (Bokeh and Panel JavaScript and CSS) is served by this server: nothing comes from
-the network.
-"""
+"""The dashboard's page (one per browser session) and its server: the Scenario, Run, Results,
+Compare, People and Runs views."""
 
 from __future__ import annotations
 
@@ -16,25 +8,33 @@ import html
 import io
 import re
 import shutil
-import threading
 import time
+import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import panel as pn
-from bokeh.models import HoverTool, NumeralTickFormatter
-from bokeh.palettes import Category10_10
-from bokeh.plotting import figure
 
-from .compare import CompareResults, Comparison
-from .engine import Sim
-from .memory import available_memory, estimate_memory
-from .results import Results
-from .scenario import MAX_FILE_BYTES, Scenario, ScenarioError, builtin_scenarios, load_scenario
+from ..compare import CompareResults, Comparison
+from ..engine import Sim
+from ..memory import available_memory, estimate_memory
+from ..results import Results
+from ..scenario import MAX_FILE_BYTES, Scenario, ScenarioError, builtin_scenarios, load_scenario
+from .charts import (
+    TABLE_CSS,
+    chart_frames,
+    csv_download,
+    line_chart,
+    number,
+    percent,
+    table_html,
+    wrongly_sanctioned,
+)
+from .jobs import Job
+from .levers import LEVERS, field
+from .runsfolder import run_folders, safe_child
 
 __all__ = ["Dashboard", "serve"]
 
@@ -47,248 +47,6 @@ SYNTHETIC = (
     " persons' identities or records and offers no way to look up or sanction a real person."
 )
 GIB = 2**30
-
-
-@dataclass(frozen=True)
-class Lever:
-    key: str  # the dotted path of --set
-    label: str
-    unit: str
-    doc: str
-    kind: str = "float"  # float, int, date, switch
-    step: float = 0.001
-
-
-LEVERS = [
-    Lever("surveillance.fpir", "FPIR", "probability",
-          "False positive identification rate: an event in view and not identified correctly"
-          " is attributed to a wrong person of the same locality with this probability."),
-    Lever("surveillance.fnir", "FNIR", "probability",
-          "False negative identification rate: an event in view is identified correctly with"
-          " probability 1 - FNIR.", step=0.01),
-    Lever("behaviours.jaywalking.shaming_probability", "Shaming of jaywalkers", "probability",
-          "Probability a recorded jaywalking event is shown on a public screen.", step=0.01),
-    Lever("blacklist.entry_below", "Blacklist entry below", "score points",
-          "A score below this puts the person on the score blacklist.", "int", 10),
-    Lever("blacklist.exit_at", "Blacklist exit at", "score points",
-          "A listed person leaves when the score is back at or above this (and the minimum stay"
-          " has passed).", "int", 10),
-    Lever("blacklist.min_stay_days", "Blacklist minimum stay", "days",
-          "Days a person stays on the blacklist at least, whatever their score.", "int", 30),
-    Lever("court_list.compliance_per_year", "Court list: compliance", "per listed person a year",
-          "Yearly rate at which a person on the courts' list pays and leaves it.", step=0.05),
-    Lever("court_list.duration_days", "Court list: duration", "days",
-          "A listing ends after this many days unless the person complies first; 0: never.",
-          "int", 30),
-    Lever("rules.published", "Rules published", "on from the first day",
-          "Whether the rulebook is public: everybody then knows what is scored (deterrence"
-          " and chilling follow).", "switch"),
-    Lever("appeals.probability", "Appeals", "probability",
-          "Chance that a person who knows the rule and was told of a record appeals it; 0: no"
-          " appeals.", step=0.05),
-    Lever("discretionary_listing.per_year", "Listing at discretion", "per person a year",
-          "Court-list orders without a debt or a score, per person a year (groups may set"
-          " their own).", step=0.0001),
-    Lever("time.end", "Last day", "date", "Last simulated day, included.", "date"),
-]  # fmt: skip
-
-
-def field(sc: Scenario, key: str) -> Any:
-    """The value of a lever in a scenario (``None`` where the scenario lacks the item)."""
-    node: Any = sc
-    for part in key.split("."):
-        if isinstance(node, list):
-            node = next((x for x in node if getattr(x, "name", None) == part), None)
-        else:
-            node = getattr(node, part, None)
-        if node is None:
-            return None
-    return node
-
-
-def safe_child(folder: Path, name: str) -> Path:
-    """``folder / name`` for a name of an entry directly under ``folder``; anything else (a path,
-    '..', a link out of it, a name not there) is refused with a message."""
-    if not name or "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
-        raise ValueError(f"{name!r}: only the name of an entry of the runs folder is accepted")
-    path = folder / name
-    if not path.exists() or path.resolve().parent != folder.resolve():
-        raise ValueError(f"{name!r}: not in the runs folder")
-    return path
-
-
-def run_folders(runs: Path) -> pd.DataFrame:
-    """The run and comparison folders directly under ``runs``, newest first."""
-    rows = []
-    for p in runs.iterdir() if runs.is_dir() else []:
-        if p.is_dir() and not p.is_symlink() and (p / "manifest.json").is_file():
-            try:
-                import json
-
-                m = json.loads((p / "manifest.json").read_text())
-            except (OSError, ValueError):
-                continue
-            rows.append({
-                "folder": p.name,
-                "kind": m.get("kind", "run"),
-                "scenario": m.get("scenario", ", ".join(a.get("label", "") for a in
-                                                         m.get("arms", []))),
-                "agents": m.get("n_agents"),
-                "seed": m.get("seed", (m.get("seeds") or [None])[0]),
-                "written": dt.datetime.fromtimestamp(p.stat().st_mtime).strftime("%Y-%m-%d %H:%M"),
-            })  # fmt: skip
-    cols = ["folder", "kind", "scenario", "agents", "seed", "written"]
-    return pd.DataFrame(rows, columns=cols).sort_values("written", ascending=False)
-
-
-def _num(v: float) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return ""
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4g}"
-
-
-def _share(v: float) -> str:
-    return "" if v is None or np.isnan(v) else f"{100 * v:.2f}%"
-
-
-def table_html(frame: pd.DataFrame, cls: str, fmt: dict[str, Callable[[Any], str]]) -> str:
-    """An HTML table whose number cells carry their exact value (``data-value``)."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = []
-    for rec in frame.itertuples(index=False):
-        cells = []
-        for col, v in zip(frame.columns, rec, strict=True):
-            if col in fmt:
-                cells.append(f'<td class="num" data-col="{html.escape(col)}" data-value="{v!r}">'
-                             f"{html.escape(fmt[col](v))}</td>")  # fmt: skip
-            else:
-                cells.append(f"<td>{html.escape(str(v))}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (
-        f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-    )
-
-
-TABLE_CSS = """
-table {border-collapse: collapse; font-size: 13px}
-th, td {padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: left}
-td.num {text-align: right; font-variant-numeric: tabular-nums}
-"""
-
-
-def line_chart(frame: pd.DataFrame, title: str, y_label: str) -> figure:
-    """One line per column of ``frame`` (indexed by date): hover to read, zoom a period, save
-    as PNG, click a legend entry to hide its line; columns ending in ' (wrongful)' are dashed in
-    the colour of their total."""
-    p = figure(title=title, x_axis_type="datetime", height=360, sizing_mode="stretch_width",
-               tools="pan,xwheel_zoom,box_zoom,reset,save", y_axis_label=y_label)  # fmt: skip
-    totals = [c for c in frame.columns if not c.endswith(" (wrongful)")]
-    for i, col in enumerate(totals):
-        colour = Category10_10[i % 10]
-        for name, dash in ((col, "solid"), (f"{col} (wrongful)", "dashed")):
-            if name in frame:
-                src = {
-                    "date": frame.index.to_numpy(),
-                    "value": frame[name].to_numpy(),
-                    "series": [name] * len(frame),
-                }
-                p.line("date", "value", source=src, color=colour, line_dash=dash, line_width=2,
-                       legend_label=name)  # fmt: skip
-    p.add_tools(HoverTool(tooltips=[("", "@series"), ("date", "@date{%F}"),
-                                    ("value", "@value{0,0}")],
-                          formatters={"@date": "datetime"}, mode="mouse"))  # fmt: skip
-    p.legend.click_policy = "hide"
-    p.legend.label_text_font_size = "8pt"
-    p.legend.spacing = 0
-    p.add_layout(p.legend[0], "right")  # beside the lines, not over them
-    p.yaxis.formatter = NumeralTickFormatter(format="0,0")
-    return p
-
-
-def chart_frames(res: Results) -> dict[str, tuple[str, str, pd.DataFrame]]:
-    """The Results view's charts: title, axis label and the daily numbers behind each."""
-    sc = res.scenario
-    barred, attempts = {}, {}
-    for m in sc.sanctions:
-        for metric, out in (("sanctioned_people", barred), ("blocked_attempts", attempts)):
-            cum = metric == "blocked_attempts"
-            try:
-                out[m.name] = res.series(metric, m.name, cumulative=cum)
-                out[f"{m.name} (wrongful)"] = res.series(metric, m.name, "wrongful", cumulative=cum)
-            except KeyError:
-                continue
-    lists = {}
-    for metric, label in (("court_listed", "courts' list"), ("blacklisted", "score blacklist"),
-                          ("court_listed_at_discretion", "listed at discretion"),
-                          ("red_listed", "red list")):  # fmt: skip
-        try:
-            s = res.series(metric)
-        except KeyError:
-            continue
-        if s.abs().sum() > 0:
-            lists[label] = s
-    return {
-        "barred": ("People barred, per sanction (dashed: wrongly)", "people",
-                   pd.DataFrame(barred)),
-        "attempts": ("Blocked attempts since the start, per sanction (dashed: wrongly)",
-                     "attempts", pd.DataFrame(attempts)),
-        "lists": ("People on the lists", "people", pd.DataFrame(lists)),
-    }  # fmt: skip
-
-
-def wrongly_sanctioned(res: Results) -> pd.DataFrame:
-    """The audited people, with the sanctions they were wrongly barred from (empty: none)."""
-    a = res.audit
-    wrong = a[(a["kind"] == "measure_start") & (a["truth"] == "wrongful")]
-    by = wrong.groupby("person")["item"].agg(lambda s: ", ".join(sorted(set(map(str, s)))))
-    people = res.people.copy()
-    people["wrongly barred from"] = people["person"].map(by).fillna("")
-    return people
-
-
-class Cancelled(Exception):
-    """The user pressed Cancel."""
-
-
-class Job:
-    """A run or a comparison working in a background thread; the page reads its progress."""
-
-    lock = threading.Lock()  # one at a time on this machine: the kernels use every core
-
-    def __init__(self, what: str, work: Callable[[Callable[[int, int], None]], Any]):
-        self.what, self.work = what, work
-        self.done = self.total = 0
-        self.started = time.monotonic()
-        self.cancel = threading.Event()
-        self.result: Any = None
-        self.error: str | None = None
-        self.finished = False
-        self.thread = threading.Thread(target=self._run, daemon=True, name="dashboard-job")
-
-    def progress(self, done: int, total: int) -> None:  # called by the engine
-        self.done, self.total = done, total
-        if self.cancel.is_set():
-            raise Cancelled
-
-    def _run(self) -> None:
-        try:
-            with Job.lock:
-                self.started = time.monotonic()
-                self.result = self.work(self.progress)
-        except Cancelled:
-            self.error = "cancelled; nothing was written"
-        except Exception as exc:  # shown on the page: the server stays up
-            self.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            self.finished = True
-
-    def status(self) -> str:
-        took = time.monotonic() - self.started
-        if not self.total:
-            return f"{self.what}: starting ({took:.0f} s)"
-        eta = took / self.done * (self.total - self.done) if self.done else float("nan")
-        eta_text = f", about {eta:.0f} s left" if np.isfinite(eta) else ""
-        return f"{self.what}: {self.done:,} of {self.total:,} ({took:.0f} s{eta_text})"
 
 
 class Dashboard:
@@ -411,8 +169,6 @@ class Dashboard:
             return
         try:
             text = data.decode("utf-8")
-            import tomllib
-
             self.base = load_scenario(tomllib.loads(text))
         except (UnicodeDecodeError, ValueError) as exc:  # TOMLDecodeError, ScenarioError
             self.valid.object = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
@@ -584,10 +340,8 @@ class Dashboard:
     def build_results_view(self) -> None:
         self.results_title = pn.pane.Markdown("No run yet: run one (Run tab) or open one (Runs).")
         self.headline = pn.pane.HTML("", css_classes=["headline"], stylesheets=[TABLE_CSS])
-        self.headline_csv = pn.widgets.FileDownload(
-            callback=lambda: io.StringIO(self.results.headline().to_csv(index=False)),
-            filename="headline.csv", label="headline as CSV", width=160, visible=False,
-        )  # fmt: skip
+        self.headline_csv = csv_download(lambda: self.results.headline(), "headline")
+        self.headline_csv.visible = False
         self.report_link = pn.pane.HTML("")
         self.charts = pn.Column(sizing_mode="stretch_width")
         self.results_view = pn.Column(
@@ -608,10 +362,11 @@ class Dashboard:
         sanc = res.sanctions()[["sanction", "people_barred", "people_wrongful_share",
                                 "blocked_attempts", "attempts_wrongful_share"]]  # fmt: skip
         sanc.columns = ["sanction", "people barred", "wrongly", "blocked attempts", "wrongly "]
-        fmt = {"value": _num, "wrongly": _num, "wrongly (share)": _share,
-               "people barred": _num, "blocked attempts": _num, "wrongly ": _share}  # fmt: skip
+        fmt = {"value": number, "wrongly": number, "wrongly (share)": percent,
+               "people barred": number, "blocked attempts": number,
+               "wrongly ": percent}  # fmt: skip
         sanc["wrongly"] = sanc["wrongly"].astype(float)  # a share: shown as one
-        fmt_s = {**fmt, "wrongly": _share}
+        fmt_s = {**fmt, "wrongly": percent}
         self.headline.object = (
             table_html(head, "headline", fmt) + "<br>" + table_html(sanc, "sanctions", fmt_s)
         )
@@ -620,11 +375,7 @@ class Dashboard:
         for key, (title, unit, frame) in chart_frames(res).items():
             if frame.empty:
                 continue
-            data = frame.reset_index(names="date")
-            dl = pn.widgets.FileDownload(
-                callback=lambda d=data: io.StringIO(d.to_csv(index=False)),
-                filename=f"{key}.csv", label=f"{key} as CSV", width=160,
-            )  # fmt: skip
+            dl = csv_download(lambda f=frame: f.reset_index(names="date"), key)
             pane = pn.pane.Bokeh(line_chart(frame, title, unit), sizing_mode="stretch_width")
             self.charts.extend([pane, dl])
         self.refresh_people()
@@ -702,14 +453,15 @@ class Dashboard:
             d = d[d["figure"] != d["output"]]
         d["order"] = -d["relative"].abs().fillna(0) - (d["diff_median"].abs() > 0)
         d = d.sort_values("order", kind="stable")
-        band = [f"{_num(lo)} to {_num(hi)}" for lo, hi in zip(d["diff_lower"], d["diff_upper"],
+        band = [f"{number(lo)} to {number(hi)}" for lo, hi in zip(d["diff_lower"], d["diff_upper"],
                                                               strict=True)]  # fmt: skip
         shown = pd.DataFrame({
             "figure": d["figure"], "difference (median)": d["diff_median"], "10-90% band": band,
             "relative": d["relative"], "baseline": d["baseline_median"],
             "variant": d["arm_median"],
         })  # fmt: skip
-        fmt = {"difference (median)": _num, "relative": _share, "baseline": _num, "variant": _num}
+        fmt = {"difference (median)": number, "relative": percent, "baseline": number,
+               "variant": number}  # fmt: skip
         arm = html.escape(res.arms[1])
         self.compare_table.object = f"<p>variant: <code>{arm}</code></p>" + table_html(
             shown, "differences", fmt
