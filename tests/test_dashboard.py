@@ -109,9 +109,11 @@ def test_dashboard_in_chromium(server, chromium: str) -> None:
             # a short national run, from a TOML file of the runs folder
             page.locator("select").first.select_option(label="short.toml (runs folder)")
             status = page.locator(".scenario-status")
-            expect(status).to_contain_text("valid scenario (0 levers changed)")
+            expect(status).to_contain_text(
+                "short.toml (runs folder): valid scenario (0 levers changed)"
+            )
             # a bad value: the field's message beside it, the run refused
-            set_number(page, ".lever-fpir", "2")
+            set_number(page, ".lever-surveillance-fpir", "2")
             errors = page.locator(".lever-error")
             expect(errors.filter(has_text="surveillance.fpir")).to_contain_text(
                 "must be at least 0 and at most 1 (a probability); got 2"
@@ -119,7 +121,7 @@ def test_dashboard_in_chromium(server, chromium: str) -> None:
             expect(status).to_contain_text("not valid")
             shot(page, "scenario-error")
             # a new value (national has 0.05), validated; high, so that some are wrongly barred
-            set_number(page, ".lever-fpir", "0.2")
+            set_number(page, ".lever-surveillance-fpir", "0.2")
             expect(status).to_contain_text("valid scenario (1 lever changed)")
             expect(errors.filter(has_text="surveillance.fpir")).to_have_count(0)
             page.locator(".bk-btn", has_text="Show TOML").click()

@@ -33,8 +33,9 @@ from .charts import (
     wrongly_sanctioned,
 )
 from .jobs import Job
-from .levers import LEVERS, field
+from .levers import Lever, assignments, error_key, levers_for, overrides, value_of
 from .runsfolder import run_folders, safe_child
+from .widgets import lever_widget
 
 __all__ = ["Dashboard", "serve"]
 
@@ -56,9 +57,8 @@ class Dashboard:
         self.runs = runs
         self.results: Results | None = None
         self.job: Job | None = None
-        self.base: Scenario = load_scenario("national")
-        self.scenario: Scenario | None = self.base
-        self.loading = False
+        self.base: Scenario
+        self.scenario: Scenario | None = None
         self.build_scenario_view()
         self.build_run_view()
         self.build_results_view()
@@ -92,30 +92,19 @@ class Dashboard:
         return out
 
     def build_scenario_view(self) -> None:
-        self.source = pn.widgets.Select(name="Scenario", options=self.scenario_sources())
-        self.source.param.watch(lambda e: self.load_base(e.new), "value")
+        self.source = pn.widgets.Select(
+            name="Scenario", options=self.scenario_sources(), value="national"
+        )
+        self.source.param.watch(lambda e: e.new and self.load_base(e.new), "value")
         self.upload = pn.widgets.FileInput(accept=".toml", multiple=False)
         self.upload.param.watch(self.uploaded, "value")
         self.description = pn.pane.Markdown("")
+        self.levers: list[Lever] = []
         self.widgets: dict[str, Any] = {}
         self.errors: dict[str, pn.pane.HTML] = {}
-        rows = []
-        for lv in LEVERS:
-            name = f"{lv.label} ({lv.unit})"
-            cls = ["lever", "lever-" + lv.key.split(".")[-1].replace("_", "-")]
-            if lv.kind == "float":
-                w = pn.widgets.FloatInput(name=name, step=lv.step, width=330, css_classes=cls)
-            elif lv.kind == "int":
-                w = pn.widgets.IntInput(name=name, step=int(lv.step), width=330, css_classes=cls)
-            elif lv.kind == "date":
-                w = pn.widgets.DatePicker(name=name, width=330, css_classes=cls)
-            else:
-                w = pn.widgets.Checkbox(name=f"{lv.label}", width=330, css_classes=cls)
-            w.param.watch(lambda e, k=lv.key: self.edited(k), "value")
-            err = pn.pane.HTML("", css_classes=["lever-error"], styles={"color": "#b00020"})
-            doc = pn.pane.HTML(f"<small>{html.escape(lv.doc)}</small>", width=420)
-            self.widgets[lv.key], self.errors[lv.key] = w, err
-            rows.append(pn.Row(w, pn.Column(doc, err, margin=0)))
+        self.loaded: dict[str, Any] = {}  # each lever's value in the scenario picked
+        self.cards: dict[str, pn.Card] = {}  # a section of levers each
+        self.lever_box = pn.Column(sizing_mode="stretch_width")
         self.valid = pn.pane.HTML("", css_classes=["scenario-status"])
         self.toml_pane = pn.pane.HTML(
             "", visible=False, max_height=500, styles={"overflow": "auto"}
@@ -130,35 +119,24 @@ class Dashboard:
             pn.Row(self.source, pn.Column(pn.pane.HTML("<small>or open a TOML file (at most"
                                                        " 1 MB)</small>"), self.upload)),
             self.description,
-            *rows,
             self.valid,
             pn.Row(self.show_toml, self.download_toml),
+            self.lever_box,
             self.toml_pane,
         )  # fmt: skip
 
-    def load_base(self, source: str, label: str | None = None) -> None:
+    def load_base(self, source: str) -> None:
+        """Load a built-in scenario or a TOML file of the runs folder (``file:NAME``)."""
         try:
             if source.startswith("file:"):
-                self.base = load_scenario(safe_child(self.runs, source.removeprefix("file:")))
+                base = load_scenario(safe_child(self.runs, source.removeprefix("file:")))
             else:
-                self.base = load_scenario(source)
+                base = load_scenario(source)
         except (ScenarioError, ValueError) as exc:
             self.valid.object = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
             return
-        self.description.object = f"*{self.base.meta.description.strip()}*"
-        self.loading = True
-        try:
-            for lv in LEVERS:
-                v = field(self.base, lv.key)
-                w = self.widgets[lv.key]
-                w.disabled = v is None and lv.kind != "switch"
-                if lv.kind == "switch":
-                    w.value = v is not None
-                elif v is not None:
-                    w.value = v
-        finally:
-            self.loading = False
-        self.edited(None)
+        origin = next(k for k, v in self.source.options.items() if v == source)
+        self.set_base(base, origin)
 
     def uploaded(self, event: Any) -> None:
         data = event.new
@@ -168,57 +146,74 @@ class Dashboard:
             self.valid.object = f"the file has {len(data):,} bytes; at most {MAX_FILE_BYTES:,}"
             return
         try:
-            text = data.decode("utf-8")
-            self.base = load_scenario(tomllib.loads(text))
+            base = load_scenario(tomllib.loads(data.decode("utf-8")))
         except (UnicodeDecodeError, ValueError) as exc:  # TOMLDecodeError, ScenarioError
             self.valid.object = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
             return
         self.source.value = None if None in self.source.options else self.source.value
-        self.load_base_scenario_loaded()
+        self.set_base(base, "uploaded file")
 
-    def load_base_scenario_loaded(self) -> None:
-        sc = self.base
-        self.description.object = f"*{sc.meta.description.strip()}* (uploaded)"
-        self.loading = True
-        for lv in LEVERS:
-            v = field(sc, lv.key)
-            if lv.kind == "switch":
-                self.widgets[lv.key].value = v is not None
-            elif v is not None:
-                self.widgets[lv.key].value = v
-        self.loading = False
+    def set_base(self, base: Scenario, origin: str) -> None:
+        """Show a scenario's levers, each at its value there, the scenario as picked. A section
+        builds its widgets when first opened (a slider costs tens of milliseconds); until then
+        its levers keep their values."""
+        self.base, self.origin = base, origin
+        self.description.object = f"*{base.meta.description.strip()}*"
+        self.levers = levers_for(base)
+        self.loaded = {lv.key: value_of(base, lv) for lv in self.levers}
+        self.widgets, self.errors, self.cards = {}, {}, {}
+        for lv in self.levers:
+            if lv.section not in self.cards:
+                card = pn.Card(title=lv.section, collapsed=True, sizing_mode="stretch_width")
+                card.param.watch(lambda e, s=lv.section: self.open_section(s), "collapsed")
+                self.cards[lv.section] = card
+        self.lever_box.objects = list(self.cards.values())
+        self.open_section(self.levers[0].section)
         self.edited(None)
 
+    def open_section(self, section: str) -> None:
+        """Open a section of levers, building its widgets the first time."""
+        card = self.cards[section]
+        if not card.objects:
+            for lv in (lv for lv in self.levers if lv.section == section):
+                w = lever_widget(lv, self.loaded[lv.key], self.base.time.start)
+                w.param.watch(lambda e, k=lv.key: self.edited(k), "value")
+                err = pn.pane.HTML("", css_classes=["lever-error"], styles={"color": "#b00020"})
+                doc = pn.pane.HTML(f"<small>{html.escape(lv.doc)}</small>", width=460)
+                self.widgets[lv.key], self.errors[lv.key] = w, err
+                card.append(pn.Row(w, pn.Column(doc, err, margin=0)))
+        card.collapsed = False
+
+    def values(self) -> dict[str, Any]:
+        """Each lever's value on the page (a section not opened yet: as loaded)."""
+        return self.loaded | {k: w.value for k, w in self.widgets.items()}
+
     def overrides(self) -> dict[str, Any]:
-        """The levers that differ from the scenario picked, as --set would give them."""
-        out = {}
-        for lv in LEVERS:
-            w, now = self.widgets[lv.key], field(self.base, lv.key)
-            if lv.kind == "switch":
-                if w.value != (now is not None):
-                    out[lv.key] = self.base.time.start if w.value else None
-            elif not w.disabled and w.value is not None and w.value != now:
-                out[lv.key] = w.value
-        return out
+        """The levers that differ from the scenario picked, as --set overrides."""
+        return overrides(self.base, self.levers, self.values(), self.loaded)
 
     def edited(self, key: str | None) -> None:
-        if self.loading:
-            return
+        """Validate the scenario as edited; a bad value's message goes beside its lever."""
         for err in self.errors.values():
             err.object = ""
-        over = self.overrides()
+        values = self.values()
+        changed = [k for k, v in values.items() if v != self.loaded[k]]
         try:
+            over = self.overrides()
             self.scenario = load_scenario(self.base, over) if over else self.base
         except ScenarioError as exc:
             self.scenario = None
             msg = str(exc).removeprefix("--set: ")
-            where = next((k for k in over if msg.startswith(k + ":")), None)
-            where = where or next((k for k in over if k.split(".")[-1] in msg), key)
-            self.errors[where or LEVERS[0].key].object = html.escape(msg)
+            keys = [lv.key for lv in self.levers]
+            where = error_key(msg, keys, [*([key] if key else []), *changed]) or keys[0]
+            self.open_section(next(lv.section for lv in self.levers if lv.key == where))
+            self.errors[where].object = html.escape(msg)
             self.valid.object = '<span style="color:#b00020">not valid: see the message</span>'
         else:
-            n = len(over)
-            self.valid.object = f"valid scenario ({n} lever{'s' * (n != 1)} changed)"
+            n = len(changed)
+            self.valid.object = (
+                f"{html.escape(self.origin)}: valid scenario ({n} lever{'s' * (n != 1)} changed)"
+            )
         self.refresh_toml()
         self.refresh_memory()
 
@@ -412,20 +407,18 @@ class Dashboard:
         )  # fmt: skip
 
     def start_compare(self) -> None:
-        over = {k: v for k, v in self.overrides().items() if k != "time.end"}
-        sets = [f"time.end={self.widgets['time.end'].value}"] if "time.end" in self.overrides() \
-            else []  # fmt: skip
+        """Run the scenario as picked and as edited (the variant), with the same seeds; the
+        last day applies to both."""
         try:
             if self.scenario is None:
                 raise ScenarioError("the scenario is not valid: see the Scenario tab")
-            if not over:
+            over = self.overrides()
+            sets = assignments({k: v for k, v in over.items() if k == "time.end"})
+            variant = assignments({k: v for k, v in over.items() if k != "time.end"})
+            if not variant:
                 raise ScenarioError("edit a lever on the Scenario tab first: the variant is the"
                                     " scenario as edited")  # fmt: skip
-            parts = []
-            for k, v in over.items():
-                v = "false" if v is None else str(v).lower() if isinstance(v, bool) else v
-                parts.append(f"{k}={v}")
-            cmp = Comparison([self.base], variants=["; ".join(parts)], sets=sets,
+            cmp = Comparison([self.base], variants=["; ".join(variant)], sets=sets,
                              n_agents=self.checked_agents(), seed=self.seed.value,
                              replicates=self.replicates.value, processes=1)  # fmt: skip
             cmp.check_memory()
@@ -433,9 +426,6 @@ class Dashboard:
             self.compare_status.object = (
                 f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
             )
-            return
-        if any(v is None for v in over.values()):
-            self.compare_status.object = "a switch turned off cannot be a variant yet"
             return
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = self.runs / f"compare-{self.base.meta.name}-{stamp}"
