@@ -20,15 +20,15 @@ import panel as pn
 from ..compare import CompareResults, Comparison
 from ..engine import Sim
 from ..memory import available_memory, estimate_memory
+from ..replicates import MultiSim
 from ..results import Results
 from ..scenario import MAX_FILE_BYTES, Scenario, ScenarioError, builtin_scenarios, load_scenario
 from .charts import (
     TABLE_CSS,
-    chart_frames,
     csv_download,
-    line_chart,
     number,
     percent,
+    run_charts,
     table_html,
     wrongly_sanctioned,
 )
@@ -57,6 +57,8 @@ class Dashboard:
         self.runs = runs
         self.results: Results | None = None
         self.job: Job | None = None
+        self.job_status: pn.pane.HTML | None = None  # where the job working shows its progress
+        self.job_done: Callable[[Any], str] = str  # shows the job's result, says what it wrote
         self.base: Scenario
         self.scenario: Scenario | None = None
         self.build_scenario_view()
@@ -228,6 +230,7 @@ class Dashboard:
                                           width=200, css_classes=["run-agents"])  # fmt: skip
         self.lift = pn.widgets.Checkbox(name=f"lift the cap of {AGENTS_CAP:,} agents")
         self.seed = pn.widgets.IntInput(name="Seed", value=0, start=0, width=120)
+        self.run_replicates = pn.widgets.IntInput(name="Replicates", value=1, start=1, width=120)
         self.memory = pn.pane.HTML("", css_classes=["memory"])
         for w in (self.agents, self.lift):
             w.param.watch(lambda e: self.refresh_memory(), "value")
@@ -240,8 +243,9 @@ class Dashboard:
         self.run_status = pn.pane.HTML("", css_classes=["run-status"])
         self.run_view = pn.Column(
             pn.pane.Markdown("Runs the scenario as edited on the Scenario tab and writes a run"
-                             " folder under the runs folder."),
-            pn.Row(self.agents, self.seed, self.lift), self.memory,
+                             " folder under the runs folder; with replicates, one run per seed"
+                             " from the seed up, and the results show their median and band."),
+            pn.Row(self.agents, self.seed, self.run_replicates, self.lift), self.memory,
             pn.Row(self.run_button, self.cancel_button), self.bar, self.run_status,
         )  # fmt: skip
         pn.state.add_periodic_callback(self.tick, period=TICK_MS)
@@ -269,46 +273,62 @@ class Dashboard:
         except ScenarioError as exc:
             self.memory.object = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
 
-    def start(self, what: str, work: Callable[[Callable[[int, int], None]], Any]) -> bool:
+    def start(
+        self,
+        what: str,
+        work: Callable[[Callable[[int, int], None]], Any],
+        status: pn.pane.HTML,
+        done: Callable[[Any], str],
+    ) -> None:
+        """Start a job in the background; ``status`` shows its progress, and ``done(result)``
+        shows its result and says what it wrote."""
         if self.job is not None and not self.job.finished:
-            return False
-        self.job = Job(what, work)
-        (self.run_status if what == "run" else self.compare_status).object = f"{what}: starting"
+            status.object = f"wait: the {self.job.what} started before is still working"
+            return
+        self.job, self.job_status, self.job_done = Job(what, work), status, done
+        status.object = f"{what}: starting"
         self.job.thread.start()
         self.run_button.disabled = self.compare_button.disabled = True
         self.cancel_button.disabled = self.compare_cancel.disabled = False
-        self.bar.value = 0
-        return True
+        self.bar.value = self.compare_bar.value = 0
 
     def start_run(self) -> None:
+        """Run the scenario as edited (replicates: with seeds seed, seed + 1, ...)."""
         try:
-            n, sc = self.checked_agents(), self.scenario
+            n, sc, reps = self.checked_agents(), self.scenario, self.run_replicates.value
             if sc is None:
                 raise ScenarioError("the scenario is not valid: see the Scenario tab")
+            if reps is None or reps < 1:
+                raise ScenarioError("replicates: at least 1")
             sim = Sim(sc, n_agents=n, seed=self.seed.value)
-            sim.check_memory()
+            multi = MultiSim(sc, n_agents=n, seed=sim.seed, replicates=reps, processes=1)
+            multi.check_memory()
         except (ScenarioError, MemoryError, RuntimeError) as exc:
             self.run_status.object = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
             return
         name = re.sub(r"[^A-Za-z0-9._-]+", "-", sc.meta.name).strip("-.") or "scenario"
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = self.runs / f"{name}-{n}-seed{sim.seed}-{stamp}"
+        out = self.runs / f"{name}-{n}-seed{sim.seed}{f'x{reps}' * (reps > 1)}-{stamp}"
 
-        def work(progress: Callable[[int, int], None]) -> Results:
-            res = sim.run(progress=progress)
-            res.save(out)
-            return res
+        def work(progress: Callable[[int, int], None]) -> Path:
+            if reps == 1:  # the engine's progress: a day at a time
+                return sim.run(progress=progress).save(out)
+            return multi.run(progress=progress).save(out)
 
-        self.start("run", work)
+        self.start("run", work, self.run_status, self.run_done)
+
+    def run_done(self, path: Path) -> str:
+        self.bar.value = 100
+        self.show_results(path)
+        return path.name
 
     def tick(self) -> None:
-        job = self.job
+        """Show the progress of the job working, and its result when it is done."""
+        job, status = self.job, self.job_status
         if job is None:
             return
-        status = self.run_status if job.what == "run" else self.compare_status
         if job.total:
-            self.bar.value = int(100 * job.done / job.total)
-            self.compare_bar.value = self.bar.value
+            self.bar.value = self.compare_bar.value = int(100 * job.done / job.total)
         if not job.finished:
             status.object = html.escape(job.status())
             return
@@ -319,14 +339,7 @@ class Dashboard:
         try:
             if job.error:
                 raise RuntimeError(job.error)
-            if job.what == "run":
-                self.bar.value = 100
-                self.show_results(job.result)
-                status.object = f"done in {took:.1f} s: {html.escape(job.result.path.name)}"
-            else:
-                self.compare_bar.value = 100
-                self.show_comparison(job.result[0])
-                status.object = f"done in {took:.1f} s: {html.escape(job.result[1].name)}"
+            status.object = f"done in {took:.1f} s: {html.escape(self.job_done(job.result))}"
         except Exception as exc:  # shown on the page: the server stays up
             status.object = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
         self.refresh_runs()
@@ -335,45 +348,93 @@ class Dashboard:
     def build_results_view(self) -> None:
         self.results_title = pn.pane.Markdown("No run yet: run one (Run tab) or open one (Runs).")
         self.headline = pn.pane.HTML("", css_classes=["headline"], stylesheets=[TABLE_CSS])
-        self.headline_csv = csv_download(lambda: self.results.headline(), "headline")
-        self.headline_csv.visible = False
-        self.report_link = pn.pane.HTML("")
+        self.headline_numbers = pd.DataFrame()
+        self.headline_csv = csv_download(lambda: self.headline_numbers, "headline")
+        self.report_download = pn.widgets.FileDownload(
+            callback=lambda: io.BytesIO((self.results.path / "report.html").read_bytes()),
+            filename="report.html", label="report.html", width=160,
+            css_classes=["report-download"],
+        )  # fmt: skip
+        self.report_button = pn.widgets.Button(name="Write report.html", width=160,
+                                               css_classes=["report-button"])  # fmt: skip
+        self.report_button.on_click(lambda e: self.start_report())
+        self.report_status = pn.pane.HTML("", css_classes=["report-status"])
+        self.downloads = pn.Row(self.headline_csv, self.report_download, self.report_button,
+                                self.report_status, visible=False)  # fmt: skip
         self.charts = pn.Column(sizing_mode="stretch_width")
         self.results_view = pn.Column(
-            self.results_title, self.headline, pn.Row(self.headline_csv), self.charts,
+            self.results_title, self.headline, self.downloads, self.charts,
             sizing_mode="stretch_width",
         )  # fmt: skip
 
-    def show_results(self, res: Results) -> None:
-        self.results = res
+    def show_results(self, path: Path) -> None:
+        """Show a run folder (replicates: medians and bands): headline, charts, people."""
+        run, charts = run_charts(path)
+        res = self.results = run.res
         m = res.manifest
+        seeds = f"seed {m['seed']}"
+        if run.replicates:
+            s = run.multi.seeds
+            seeds = f"{len(s)} replicates (seeds {s[0]} to {s[-1]})"
         self.results_title.object = (
-            f"### {m['scenario']}: {m['n_agents']:,} agents, seed {m['seed']}, {m['start']} to"
-            f" {m['end']}\nFolder `{res.path.name if res.path else '(not saved)'}`; counts"
-            f" {m['counts']} ({m['scale']:,.1f} people per agent)."
+            f"### {m['scenario']}: {m['n_agents']:,} agents, {seeds}, {m['start']} to"
+            f" {m['end']}\nFolder `{path.name}`; counts {m['counts']} ({m['scale']:,.1f} people"
+            " per agent)."
         )
-        head = res.headline()
-        head.columns = ["figure", "value", "wrongly", "wrongly (share)"]
-        sanc = res.sanctions()[["sanction", "people_barred", "people_wrongful_share",
-                                "blocked_attempts", "attempts_wrongful_share"]]  # fmt: skip
-        sanc.columns = ["sanction", "people barred", "wrongly", "blocked attempts", "wrongly "]
-        fmt = {"value": number, "wrongly": number, "wrongly (share)": percent,
-               "people barred": number, "blocked attempts": number,
-               "wrongly ": percent}  # fmt: skip
-        sanc["wrongly"] = sanc["wrongly"].astype(float)  # a share: shown as one
-        fmt_s = {**fmt, "wrongly": percent}
-        self.headline.object = (
-            table_html(head, "headline", fmt) + "<br>" + table_html(sanc, "sanctions", fmt_s)
-        )
-        self.headline_csv.visible = True
-        self.charts.clear()
-        for key, (title, unit, frame) in chart_frames(res).items():
-            if frame.empty:
-                continue
-            dl = csv_download(lambda f=frame: f.reset_index(names="date"), key)
-            pane = pn.pane.Bokeh(line_chart(frame, title, unit), sizing_mode="stretch_width")
-            self.charts.extend([pane, dl])
+        if run.replicates:
+            lo, hi = run.multi.band
+            head = run.multi.headline()[["figure", "median", "lower", "upper"]]
+            head.columns = ["figure", "median", f"{lo:g}th percentile", f"{hi:g}th percentile"]
+            self.headline.object = table_html(head, "headline", dict.fromkeys(head.columns[1:],
+                                                                              number))  # fmt: skip
+        else:
+            head = res.headline()
+            head.columns = ["figure", "value", "wrongly", "wrongly (share)"]
+            sanc = res.sanctions()[["sanction", "people_barred", "people_wrongful_share",
+                                    "blocked_attempts", "attempts_wrongful_share"]]  # fmt: skip
+            sanc.columns = ["sanction", "people barred", "wrongly", "blocked attempts", "wrongly "]
+            fmt = {"value": number, "wrongly": number, "wrongly (share)": percent,
+                   "people barred": number, "blocked attempts": number,
+                   "wrongly ": percent}  # fmt: skip
+            sanc["wrongly"] = sanc["wrongly"].astype(float)  # a share: shown as one
+            self.headline.object = (
+                table_html(head, "headline", fmt)
+                + "<br>"
+                + table_html(sanc, "sanctions", {**fmt, "wrongly": percent})
+            )
+        self.headline_numbers = head
+        self.show_report_download()
+        self.downloads.visible = True
+        self.charts.objects = [
+            pn.Column(
+                pn.pane.Markdown(f"#### {c.title}\n{c.caption}"),
+                pn.pane.Bokeh(c.figure, sizing_mode="stretch_width"),
+                csv_download(lambda c=c: c.numbers, c.key),
+                css_classes=["chart", f"chart-{c.key}"],
+                sizing_mode="stretch_width",
+            )
+            for c in charts
+        ]
         self.refresh_people()
+
+    def show_report_download(self) -> None:
+        """The folder's report.html to download, or a button that writes it."""
+        there = self.results is not None and (self.results.path / "report.html").is_file()
+        self.report_download.visible, self.report_button.visible = there, not there
+
+    def start_report(self) -> None:
+        """Write the shown folder's report.html (the library's report) in the background."""
+        if self.results is None:
+            return
+        from ..report import write_report  # matplotlib: only when asked
+
+        path = self.results.path
+
+        def done(_: Path) -> str:
+            self.show_report_download()
+            return "report.html"
+
+        self.start("report", lambda progress: write_report(path), self.report_status, done)
 
     # ---------------------------------------------------------------- compare
     def build_compare_view(self) -> None:
@@ -434,7 +495,12 @@ class Dashboard:
             res = cmp.run(progress=progress)
             return res, res.save(out)
 
-        self.start("compare", work)
+        self.start("compare", work, self.compare_status, self.compare_done)
+
+    def compare_done(self, result: tuple[CompareResults, Path]) -> str:
+        self.compare_bar.value = 100
+        self.show_comparison(result[0])
+        return result[1].name
 
     def show_comparison(self, res: CompareResults) -> None:
         self.compared = res
@@ -546,7 +612,7 @@ class Dashboard:
                 self.show_comparison(CompareResults.load(path))
                 self.tabs.active = 3
             else:
-                self.show_results(Results.load(path))
+                self.show_results(path)
                 self.tabs.active = 2
             self.runs_status.object = f"opened {html.escape(path.name)}"
         except (OSError, ValueError, KeyError) as exc:
