@@ -84,7 +84,64 @@ def test_resume_in_process_is_byte_identical(
     assert saved(res, tmp_path / "resumed") == plain
 
 
-def test_resume_after_sigkill_is_byte_identical(tmp_path: Path) -> None:
+def test_a_sharded_run_resumes_split_as_it_was(
+    day29: tuple[dict[str, bytes], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run split into 2 shards checkpoints each shard into its own folder; resumed with one
+    shard at day 29 and the other at day 49 (as a kill can leave them), it writes the bytes of
+    a run never interrupted. The shards run one after the other in this process (as many
+    threads as cores: one local worker), so that the checkpoints can be caught as written."""
+    plain, _ = day29
+    threads = len(os.sched_getaffinity(0))
+    folder, keep = tmp_path / "ck", tmp_path / "day29"
+    write = ckpt.save
+
+    def save_and_keep(where: Path, day: int, arrays: dict, meta: dict) -> Path:
+        file = write(where, day, arrays, meta)
+        if day == 29:
+            (keep / where.name).mkdir(parents=True)
+            shutil.copy(file, keep / where.name / ckpt.FILE)
+        return file
+
+    monkeypatch.setattr(ckpt, "save", save_and_keep)
+    every = ckpt.Checkpointing(folder, every=10)
+    sim = Sim("national", 20_000, 1, SHORT, threads=threads)
+    assert saved(sim.run(shards=2, checkpoint=every), tmp_path / "a") == plain
+    split = ckpt.read_split(folder)
+    assert split is not None and len(split) == 2
+    shards = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    assert shards == sorted(f"localities-{lo}-{hi}" for lo, hi in split)
+    assert sorted(p.name for p in keep.iterdir()) == shards
+    shutil.copy(keep / shards[0] / ckpt.FILE, folder / shards[0] / ckpt.FILE)  # back to day 29
+    meta = ckpt.read_meta(folder)
+    assert meta["shards"] == split and meta["day"] in (29, 49)
+    days: list[int] = []
+    resume = ckpt.Checkpointing(folder, every=10, resume=True)
+    sim = Sim("national", 20_000, 1, SHORT, threads=threads)
+    res = sim.run(progress=lambda done, total: days.append(done), checkpoint=resume)
+    assert res.manifest["timings"]["shards"] == 2  # split as it was, though no shards were asked
+    # the first shard goes on from day 30 of 60 (on average 15, then up to 30), the second
+    # from day 50 (on average 55)
+    assert days[0] == 15 and 30 in days and 31 not in days and 55 in days
+    assert days == sorted(days) and days[-1] == 60
+    assert saved(res, tmp_path / "resumed") == plain
+    with pytest.raises(ckpt.CheckpointError, match="split into 2 shards; resume it with 2"):
+        Sim("national", 20_000, 1, SHORT, threads=threads).run(shards=3, checkpoint=resume)
+
+
+def test_a_checkpoint_of_one_process_resumes_in_one_process(
+    day29: tuple[dict[str, bytes], Path],
+) -> None:
+    _, keep = day29
+    resume = ckpt.Checkpointing(keep, resume=True)
+    with pytest.raises(ckpt.CheckpointError, match="of a run in one process; resume it in one"):
+        Sim("national", 20_000, 1, SHORT, threads=1).run(shards=2, checkpoint=resume)
+
+
+@pytest.mark.parametrize("split", [[], ["--cluster", "local:2"]], ids=["one process", "cluster"])
+def test_resume_after_sigkill_is_byte_identical(split: list[str], tmp_path: Path) -> None:
+    """Kill a run (in one process, or split over the two workers of a LocalCluster) at a random
+    moment after its first checkpoint, then resume it (on a new LocalCluster)."""
     env = {**os.environ, "COLUMNS": "200"}
     cmd = [sys.executable, "-m", "socialcreditsim", "run"]
     whole = subprocess.run(
@@ -96,18 +153,22 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path: Path) -> None:
     )
     assert whole.returncode == 0, whole.stderr
     out = tmp_path / "killed"
-    first = ckpt.folder_for(out) / ckpt.FILE
+    folder = ckpt.folder_for(out)
     proc = subprocess.Popen(
-        [*cmd, *CLI_RUN, "--checkpoint-every", "10d", "--out", str(out)],
+        [*cmd, *CLI_RUN, *split, "--checkpoint-every", "10d", "--out", str(out)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 240
-        while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        while (
+            not any(folder.glob(f"**/{ckpt.FILE}"))
+            and proc.poll() is None
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.01)
-        assert first.exists(), "no checkpoint appeared"
+        assert any(folder.glob(f"**/{ckpt.FILE}")), "no checkpoint appeared"
         time.sleep(random.Random(11).uniform(0.0, 0.8))  # a random day, maybe while writing one
         proc.send_signal(signal.SIGKILL)
     finally:
@@ -115,10 +176,11 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path: Path) -> None:
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
     assert not out.exists(), "the run finished before it was killed; kill it sooner"
-    day = ckpt.read_meta(ckpt.folder_for(out))["day"]
-    assert day >= 9 and (day + 1) % 10 == 0
+    meta = ckpt.read_meta(folder)
+    assert meta["day"] >= 9 and (meta["day"] + 1) % 10 == 0
+    assert len(meta.get("shards", [0])) == (2 if split else 1)
     resumed = subprocess.run(
-        [*cmd, "--resume", str(out), "-q", "--no-report", "--threads", "1"],
+        [*cmd, "--resume", str(out), *split, "-q", "--no-report", "--threads", "1"],
         env=env,
         capture_output=True,
         text=True,
@@ -202,14 +264,10 @@ def test_bad_checkpoint_every_is_refused(every: str, tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())
 
 
-def test_checkpoint_every_not_with_replicates_or_cluster(tmp_path: Path) -> None:
+def test_checkpoint_every_not_with_replicates() -> None:
     result = invoke("run", *CLI_RUN, "--checkpoint-every", "30d", "--replicates", "2")
     assert result.exit_code == 2
-    assert "only a single run in this process can be checkpointed" in result.output
-    with pytest.raises(ValueError, match="only a run in this process can be checkpointed"):
-        Sim("national", 20_000, 1, SHORT).run(
-            cluster="local:1", checkpoint=ckpt.Checkpointing(tmp_path, every=10)
-        )
+    assert "only a single run can be checkpointed, not --replicates" in result.output
 
 
 def test_checkpoint_is_written_atomically(tmp_path: Path) -> None:

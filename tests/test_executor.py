@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cloudpickle
@@ -61,6 +61,29 @@ def test_results_come_in_item_order(where: str, client: distributed.Client) -> N
         out = pool.map(_late, range(4), lambda done, total: seen.append((done, total)))
     assert out == [0, 1, 4, 9]
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def _stepping(x: int, tell: Callable[[int, int], None]) -> int:
+    """Three steps of 0.4 s, each reported as it is done."""
+    for step in (1, 2, 3):
+        time.sleep(0.4)
+        tell(step, 3)
+    return -x
+
+
+@pytest.mark.parametrize("where", ["in process", "local", "dask"])
+def test_items_report_their_steps(where: str, client: distributed.Client) -> None:
+    """With ``steps``, progress follows the steps the items report (the mean over items, never
+    going back), not only the items finished: a run split into shards shows its days."""
+    seen: list[tuple[int, int]] = []
+    pools = {"in process": lambda: ex.LocalExecutor(1), "local": lambda: ex.LocalExecutor(2),
+             "dask": lambda: ex.DaskExecutor(client)}  # fmt: skip
+    with pools[where]() as pool:
+        out = pool.map(_stepping, range(2), lambda d, t: seen.append((d, t)), steps=3)
+    assert out == [0, -1]
+    # each step reported adds 1 to the steps of both items together, so their mean passes 1,
+    # 2 and 3 (with the items only, it would jump to 3 or from 1 to 3)
+    assert seen == [(1, 3), (2, 3), (3, 3)]
 
 
 def test_replicates_on_a_cluster_equal_local_runs(
@@ -201,9 +224,13 @@ def test_a_run_sharded_over_workers_gives_the_same_bytes(
     """Localities split over the two workers (None: one shard a worker), into one shard or
     into more shards than workers: the Parquet files of one process, byte for byte."""
     sim = scs.Sim("national", n_agents=40_000, seed=5, overrides=SHARDED)
-    seen: list[int] = []
-    res = sim.run(progress=lambda done, total: seen.append(total), cluster=client, shards=shards)
-    assert seen and seen[-1] == (shards or 2)
+    seen: list[tuple[int, int]] = []
+    res = sim.run(
+        progress=lambda *done_total: seen.append(done_total), cluster=client, shards=shards
+    )
+    days = [d for d, _ in seen]
+    assert {t for _, t in seen} == {90} and days == sorted(set(days)) and days[-1] == 90
+    assert len(days) > 10  # progress by simulated day, not by shard
     assert res.manifest["timings"].get("shards", 1) == (shards or 2)
     assert sim.state is None
     assert _parquet_bytes(res, tmp_path / "run") == one_process

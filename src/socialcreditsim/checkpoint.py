@@ -5,7 +5,12 @@ the day's index are all that the next days need).
 
 A run into ``OUT`` keeps its checkpoint in the visible sibling folder ``OUT.checkpoint/`` (see
 :func:`folder_for`), never inside the temporary ``.OUT.partial-*`` folder, which the next run
-into the same parent removes (``folders.py``). The folder holds one file, ``checkpoint.npz``:
+into the same parent removes (``folders.py``). A run split into shards of localities (in local
+processes or on a Dask cluster) keeps its split in ``shards.json`` there and each shard's
+checkpoint in a folder of its own, ``localities-LO-HI/``, written by the worker that runs it (on
+a cluster the folder must be on a file system the workers share); a resumed run uses the same
+split, on any number of workers, and each shard continues from its own last day. A checkpoint
+folder holds one file, ``checkpoint.npz``:
 uncompressed NumPy arrays (fast to write for gigabytes) and, as the array ``meta``, a JSON
 description (package version, resolved scenario, agents, seed, range of localities, day). One
 file, so the arrays and their description are replaced together: each checkpoint is written to
@@ -35,11 +40,14 @@ __all__ = [
     "folder_for",
     "load",
     "read_meta",
+    "read_split",
     "run_meta",
     "save",
+    "save_split",
 ]
 
 FILE = "checkpoint.npz"
+SPLIT = "shards.json"  # the ranges of localities of a run split into shards
 FORMAT = 1  # the layout of the arrays; a checkpoint of another layout is refused
 
 
@@ -60,6 +68,12 @@ class Checkpointing:
     def due(self, t: int, n_days: int) -> bool:
         """Whether to checkpoint after day ``t`` (never after the last: the run is then done)."""
         return self.every is not None and (t + 1) % self.every == 0 and t < n_days - 1
+
+    def shard(self, lo: int, hi: int) -> Checkpointing:
+        """How the shard of localities ``lo`` to ``hi`` checkpoints: in a folder of its own,
+        resuming only where it had written a checkpoint (else it starts from the first day)."""
+        folder = self.folder / f"localities-{lo}-{hi}"
+        return Checkpointing(folder, self.every, self.resume and (folder / FILE).exists())
 
 
 def folder_for(out: str | Path) -> Path:
@@ -115,11 +129,56 @@ def save(folder: Path, day: int, arrays: dict[str, np.ndarray], meta: dict[str, 
     return file
 
 
+def save_split(folder: Path, ranges: list[tuple[int, int]]) -> None:
+    """Record, before any shard checkpoints, how a run is split into ranges of localities."""
+    file, tmp = folder / SPLIT, folder / f".{SPLIT}.partial"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"format": FORMAT, "shards": ranges}))
+        os.replace(tmp, file)
+    except OSError as exc:
+        raise CheckpointError(f"{file}: cannot be written ({exc.strerror or exc})") from exc
+
+
+def read_split(folder: Path) -> list[tuple[int, int]] | None:
+    """The ranges of localities of a run split into shards that checkpointed into ``folder``;
+    None for a run in one process (or no checkpoint)."""
+    file = folder / SPLIT
+    if not file.is_file():
+        return None
+    try:
+        ranges = json.loads(file.read_text())["shards"]
+        out = [(int(lo), int(hi)) for lo, hi in ranges]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{file}: damaged, cannot be read ({exc})") from None
+    if not out or any(not 0 <= lo < hi for lo, hi in out):
+        raise CheckpointError(f"{file}: damaged, its ranges of localities are {ranges}")
+    return out
+
+
+def covers(ranges: list[tuple[int, int]], n_localities: int) -> bool:
+    """Whether ``ranges`` are contiguous and cover localities 0 to ``n_localities``."""
+    starts, ends = [lo for lo, _ in ranges], [hi for _, hi in ranges]
+    return starts[0] == 0 and ends[-1] == n_localities and starts[1:] == ends[:-1]
+
+
 def read_meta(folder: Path) -> dict[str, Any]:
-    """The description of the checkpoint in ``folder``; :class:`CheckpointError` naming the file
-    when it is missing or damaged."""
-    with _open(folder) as npz:
-        return _meta(folder / FILE, npz)
+    """The description of the checkpoint in ``folder`` (of a run split into shards: of its
+    first shard that has one, with ``shards``, the split); :class:`CheckpointError` naming the
+    file when it is missing or damaged."""
+    split = read_split(folder)
+    if split is None:
+        with _open(folder) as npz:
+            return _meta(folder / FILE, npz)
+    shards = [Checkpointing(folder).shard(lo, hi).folder for lo, hi in split]
+    written = [sub for sub in shards if (sub / FILE).exists()]
+    if not written:
+        raise CheckpointError(
+            f"{folder}: no shard of the run has written a checkpoint yet; there is nothing to"
+            " resume from"
+        )
+    with _open(written[0]) as npz:
+        return {**_meta(written[0] / FILE, npz), "shards": split}
 
 
 def load(folder: Path, expect: dict[str, Any]) -> tuple[int, dict[str, np.ndarray]]:

@@ -407,7 +407,8 @@ def run(
             metavar="RUN_DIR",
             help="Continue a run that was killed from its last checkpoint (RUN_DIR.checkpoint/),"
             " with the scenario, agents and seed it was started with, and write RUN_DIR; the"
-            " result is byte for byte that of a run never interrupted.",
+            " result is byte for byte that of a run never interrupted. A run split over a"
+            " --cluster continues split as it was (give --cluster again to use one).",
         ),
     ] = None,
 ) -> None:
@@ -422,13 +423,10 @@ def run(
         every = _every_days(checkpoint_every)
         if resume is not None:
             _refuse_with_resume(ctx)
-            _resume(resume, every, threads, quiet, report)
+            _resume(resume, every, threads, quiet, report, cluster)
             return
-        if every is not None and (replicates > 1 or cluster is not None):
-            _fail(
-                "--checkpoint-every: only a single run in this process can be checkpointed, not"
-                " one with --replicates or --cluster"
-            )
+        if every is not None and replicates > 1:
+            _fail("--checkpoint-every: only a single run can be checkpointed, not --replicates")
         _run(
             scenario,
             agents,
@@ -463,7 +461,7 @@ def _every_days(text: str | None) -> int | None:
 
 # what --resume takes from the checkpoint, or cannot change
 _NOT_WITH_RESUME = ("scenario", "agents", "seed", "start", "end", "out", "set_", "dry_run",
-                    "replicates", "band", "cluster")  # fmt: skip
+                    "replicates", "band")  # fmt: skip
 
 
 def _refuse_with_resume(ctx: typer.Context) -> None:
@@ -484,10 +482,16 @@ def _refuse_with_resume(ctx: typer.Context) -> None:
 
 
 def _resume(
-    run_dir: Path, every: int | None, threads: int | None, quiet: bool, report: bool
+    run_dir: Path,
+    every: int | None,
+    threads: int | None,
+    quiet: bool,
+    report: bool,
+    cluster: str | None,
 ) -> None:
     """Continue the run into ``run_dir`` from its checkpoint, checkpointing every ``every`` days
-    (default: as often as the run did)."""
+    (default: as often as the run did); a run split into shards continues split as it was, here
+    or on the ``cluster``."""
     folder = ckpt.folder_for(run_dir)
     try:
         meta = ckpt.read_meta(folder)
@@ -498,12 +502,13 @@ def _resume(
         check_output(run_dir)
     except OSError as exc:
         _fail(f"--resume {exc}")
-    try:
-        sim.check_memory()
-    except NotEnoughMemory as exc:
-        _fail(exc)
+    if cluster is None:
+        try:
+            sim.check_memory()
+        except NotEnoughMemory as exc:
+            _fail(exc)
     every = every if every is not None else meta.get("every")
-    _single(sim, run_dir, quiet, report, None, ckpt.Checkpointing(folder, every, resume=True))
+    _single(sim, run_dir, quiet, report, cluster, ckpt.Checkpointing(folder, every, resume=True))
 
 
 def _band(text: str) -> tuple[float, float]:
@@ -570,7 +575,7 @@ def _run(
     checkpoint = None
     if checkpoint_every is not None:
         checkpoint = ckpt.Checkpointing(ckpt.folder_for(out), checkpoint_every)
-        if (checkpoint.folder / ckpt.FILE).exists():
+        if any((checkpoint.folder / name).exists() for name in (ckpt.FILE, ckpt.SPLIT)):
             _fail(
                 f"{checkpoint.folder}: holds the checkpoint of an earlier run into {out}; continue"
                 f" it with --resume {out}, or remove the folder"
@@ -586,14 +591,15 @@ def _single(
     cluster: str | None,
     checkpoint: ckpt.Checkpointing | None,
 ) -> None:
-    """One run into ``out``, with a progress bar over days (over shards on a cluster); with a
-    ``checkpoint``, its folder is removed once the run folder is written."""
+    """One run into ``out`` (split into shards over the ``cluster``'s workers where one is
+    given), with a progress bar over simulated days; with a ``checkpoint``, its folder is
+    removed once the run folder is written."""
     sc = sim.scenario
     n_days = (sc.time.end - sc.time.start).days + 1
     with (
         _connect(cluster, None, quiet) as client,  # a shard of the run needs less than all of it
         _reserve(out) as slot,
-        _bar("days" if client is None else "shards", quiet) as bar,
+        _bar("days", quiet) as bar,
     ):
         if not quiet:
             bar.console.print(
@@ -614,18 +620,10 @@ def _single(
             date = sc.time.start + dt.timedelta(days=day - 1)
             bar.update(task, completed=day, total=total, description=f"simulated {date}")
 
-        def shards_done(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, description="simulated")
-
-        if checkpoint is not None:
-            try:
-                res = sim.run(progress=progress, checkpoint=checkpoint)
-            except ckpt.CheckpointError as exc:
-                _fail(exc)
-        elif client is None:
-            res = sim.run(progress=progress)
-        else:  # the run split into shards of localities over the cluster's workers
-            res = sim.run(progress=shards_done, cluster=client)
+        try:
+            res = sim.run(progress=progress, cluster=client, checkpoint=checkpoint)
+        except ckpt.CheckpointError as exc:
+            _fail(exc)
         bar.update(task, description="writing the run folder" + (" and report" if report else ""))
         path = _save(res, slot, report)
     if checkpoint is not None:

@@ -6,13 +6,14 @@ The day loop is Python; everything per person or per event is in ``kernels`` (Nu
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -85,30 +86,46 @@ class Sim:
         shards: int | None = None,
         checkpoint: ckpt.Checkpointing | None = None,
     ) -> Results:
-        """Run every day; ``progress(done, total)`` is called after each day (after each shard
-        on a cluster).
+        """Run every day; ``progress(done, total)`` is called after each simulated day.
 
         With ``cluster`` (a Dask ``Client``, ``"local:N"``, a scheduler address or file; see
-        docs/cluster.md) the localities are split into ``shards`` ranges (default: one per
-        worker), each run on a worker; the results are byte-identical to one process. The final
-        state (``self.state``) is then not brought back.
+        docs/cluster.md) or ``shards``, the localities are split into ``shards`` ranges
+        (default: one per worker), each run by a worker (on the cluster, else in local
+        processes); the results are byte-identical to one process, and progress counts the
+        days the shards have simulated, on average. The final state (``self.state``) is then
+        not brought back.
 
-        ``checkpoint`` (local runs only): write the whole state into ``checkpoint.folder`` every
-        ``checkpoint.every`` days, and with ``checkpoint.resume`` first continue from the
-        checkpoint there; the results are byte-identical to a run without. The folder is left
-        for the caller to remove once the results are saved (``checkpoint.py``).
+        ``checkpoint``: write the whole state into ``checkpoint.folder`` every
+        ``checkpoint.every`` days (each shard its own, ``checkpoint.py``), and with
+        ``checkpoint.resume`` first continue from the checkpoint there, split as it was; the
+        results are byte-identical to a run without. The folder is left for the caller to
+        remove once the results are saved.
         """
-        if checkpoint is not None and (cluster is not None or shards is not None):
-            raise ValueError(
-                "checkpoint: only a run in this process can be checkpointed, not one split into"
-                " shards or run on a cluster"
-            )
+        split = None
+        if checkpoint is not None:
+            checkpoint = dataclasses.replace(checkpoint, folder=checkpoint.folder.absolute())
+            split = ckpt.read_split(checkpoint.folder) if checkpoint.resume else None
+            if split is not None and shards is not None and shards != len(split):
+                raise ckpt.CheckpointError(
+                    f"{checkpoint.folder}: the run was split into {len(split)} shards; resume it"
+                    f" with {len(split)} shards (or leave the number out)"
+                )
+            if checkpoint.resume and split is None and (cluster is not None or shards):
+                raise ckpt.CheckpointError(
+                    f"{checkpoint.folder}: the checkpoint of a run in one process; resume it in"
+                    " one process (without a cluster or shards)"
+                )
         if cluster is None:  # on a cluster, each worker holds only its shard
             self.check_memory()
         sc, n, seed = self.scenario, self.n_agents, self.seed
         self.population = pop = build_population(sc, n, seed)
         self.measures = compile_measures(sc)
-        if cluster is None and shards is None:
+        if split is not None and not ckpt.covers(split, pop.n_localities):
+            raise ckpt.CheckpointError(
+                f"{checkpoint.folder / ckpt.SPLIT}: its shards {split} do not cover the"
+                f" {pop.n_localities} localities of this run"
+            )
+        if cluster is None and shards is None and split is None:
             whole = run_shard(
                 sc, n, seed, 0, pop.n_localities, self.threads, progress, pop, checkpoint, True
             )
@@ -116,12 +133,19 @@ class Sim:
         else:
             from .executor import executor_for
 
+            n_days = (sc.time.end - sc.time.start).days + 1
             with executor_for(cluster, threads=self.threads) as ex:
-                ranges = shard_ranges(pop, shards or ex.workers)
+                ranges = split or shard_ranges(pop, shards or ex.workers)
+                if checkpoint is not None and split is None:
+                    ckpt.save_split(checkpoint.folder, ranges)
                 # the population's layout goes with each shard (1.7 MB at 10^8 agents, faster
                 # to send than to build again)
-                jobs = [(sc, n, seed, lo, hi, self.threads or 1, pop) for lo, hi in ranges]
-                parts = ex.map(_run_shard_job, jobs, progress)
+                jobs = [
+                    ShardJob(sc, n, seed, lo, hi, self.threads or 1, pop,
+                             None if checkpoint is None else checkpoint.shard(lo, hi))
+                    for lo, hi in ranges
+                ]  # fmt: skip
+                parts = ex.map(_run_shard_job, jobs, progress, steps=n_days)
             self.state = None
         self.results = combine(sc, pop, seed, parts)
         return self.results
@@ -153,9 +177,22 @@ def shard_ranges(pop: Population, shards: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
-def _run_shard_job(job: tuple[Scenario, int, int, int, int, int, Population]) -> Shard:
-    sc, n, seed, lo, hi, threads, pop = job
-    return run_shard(sc, n, seed, lo, hi, threads, pop=pop)
+class ShardJob(NamedTuple):
+    """What a worker needs to run one shard of a run (``run_shard``)."""
+
+    scenario: Scenario
+    n_agents: int
+    seed: int
+    lo: int
+    hi: int
+    threads: int
+    population: Population
+    checkpoint: ckpt.Checkpointing | None
+
+
+def _run_shard_job(job: ShardJob, progress: Callable[[int, int], None]) -> Shard:
+    sc, n, seed, lo, hi, threads, pop, checkpoint = job
+    return run_shard(sc, n, seed, lo, hi, threads, progress, pop, checkpoint)
 
 
 def run_shard(

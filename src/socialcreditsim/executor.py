@@ -1,7 +1,8 @@
 """Executors: the one place where independent work runs in parallel.
 
 An executor maps a function over items and returns the results in item order, whatever order
-they finish in, calling ``progress(done, total)`` after each. Replicates, comparisons, sweeps
+they finish in, calling ``progress(done, total)`` after each; or, for items that report their own
+steps (the days of a run's shard), as their steps are done. Replicates, comparisons, sweeps
 and calibration (``replicates.run_jobs``) and a run split into shards (``engine``) all go
 through it, so they run alike on:
 
@@ -21,12 +22,16 @@ See docs/cluster.md.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import queue
 import re
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -60,6 +65,52 @@ class ClusterError(ValueError):
     cannot be reached. The message starts with ``cluster:`` and says what to do."""
 
 
+class Steps:
+    """Progress by steps within the items (``Executor.map(steps=...)``): each item reports the
+    steps it has done, and ``progress(done, total)`` is told the steps done by all the items
+    together, in units of one item's steps (their mean, rounded down), so that a run split into
+    shards reports simulated days. ``progress`` is called in the thread that called ``map``,
+    and never goes back (an item run again after its worker died reports its steps again)."""
+
+    def __init__(self, n_items: int, steps: int, progress: Progress | None):
+        self.done = [0] * n_items
+        self.steps, self.progress = steps, progress
+        self.shown = 0
+
+    def tell(self, item: int, done: int) -> None:
+        """Item ``item`` has done ``done`` of its steps."""
+        self.done[item] = max(self.done[item], done)
+        mean = sum(self.done) // len(self.done)
+        if mean > self.shown and self.progress is not None:
+            self.shown = mean
+            self.progress(mean, self.steps)
+
+
+@dataclass(frozen=True)
+class _QueueTell:
+    """An item's reporter in a worker process: sends (item, done) to the parent's queue."""
+
+    queue: Any
+    item: int
+
+    def __call__(self, done: int, total: int) -> None:
+        self.queue.put((self.item, done))
+
+
+@dataclass(frozen=True)
+class _DaskTell:
+    """An item's reporter on a Dask worker: an event of ``topic`` that the client subscribes to
+    (``Client.subscribe_topic``)."""
+
+    topic: str
+    item: int
+
+    def __call__(self, done: int, total: int) -> None:
+        from distributed import get_worker
+
+        get_worker().log_event(self.topic, [self.item, done])
+
+
 class Executor(ABC):
     """Runs a function over independent items in parallel; a context manager that closes what
     it started."""
@@ -70,10 +121,16 @@ class Executor(ABC):
 
     @abstractmethod
     def map(
-        self, fn: Callable[[T], R], items: Iterable[T], progress: Progress | None = None
+        self,
+        fn: Callable[..., R],
+        items: Iterable[T],
+        progress: Progress | None = None,
+        steps: int | None = None,
     ) -> list[R]:
         """``[fn(item) for item in items]``, run in parallel; ``progress(done, total)`` after
-        each item finishes."""
+        each item finishes. With ``steps``, each item is a task of that many steps that reports
+        them: ``fn(item, tell)`` calls ``tell(done, steps)`` as it goes (a picklable callable),
+        and ``progress`` follows the steps (:class:`Steps`)."""
 
     @abstractmethod
     def close(self) -> None:
@@ -102,34 +159,52 @@ class LocalExecutor(Executor):
         self.threads = threads if threads is not None or self.workers == 1 else 1
 
     def map(
-        self, fn: Callable[[T], R], items: Iterable[T], progress: Progress | None = None
+        self,
+        fn: Callable[..., R],
+        items: Iterable[T],
+        progress: Progress | None = None,
+        steps: int | None = None,
     ) -> list[R]:
         items = list(items)
         if not items:
             return []
+        told = None if steps is None else Steps(len(items), steps, progress)
         if self.workers == 1:
             out = []
-            for item in items:
-                out.append(fn(item))
-                if progress is not None:
-                    progress(len(out), len(items))
+            for i, item in enumerate(items):
+                if told is None:
+                    out.append(fn(item))
+                    if progress is not None:
+                        progress(len(out), len(items))
+                else:
+                    out.append(fn(item, lambda done, _total, i=i: told.tell(i, done)))
             return out
         results: list[Any] = [None] * len(items)
         # spawned workers start clean (no threads inherited from this process) and load the
         # kernels from Numba's on-disk cache
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(self.workers, len(items)), mp_context=ctx) as pool:
+        with contextlib.ExitStack() as stack:
+            pool = stack.enter_context(
+                ProcessPoolExecutor(min(self.workers, len(items)), mp_context=ctx)
+            )
+            steps_queue = None if told is None else stack.enter_context(ctx.Manager()).Queue()
             pending: dict[Future[R], int] = {
-                pool.submit(fn, item): i for i, item in enumerate(items)
+                pool.submit(fn, item, *(() if told is None else (_QueueTell(steps_queue, i),))): i
+                for i, item in enumerate(items)
             }
             try:
                 done = 0
                 while pending:
-                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    if told is not None:
+                        _drain(steps_queue, told)
                     for fut in finished:
-                        results[pending.pop(fut)] = fut.result()
+                        i = pending.pop(fut)
+                        results[i] = fut.result()
                         done += 1
-                        if progress is not None:
+                        if told is not None:
+                            told.tell(i, steps)  # its last report may still be on the way
+                        elif progress is not None:
                             progress(done, len(items))
             except BaseException:
                 _stop_workers(pool)  # a SIGTERM reaches this process only, not its workers
@@ -139,6 +214,18 @@ class LocalExecutor(Executor):
 
     def close(self) -> None:
         """Nothing to release: each :meth:`map` closes its own worker processes."""
+
+
+def _drain(steps: Any, told: Steps, wait: float = 0.0) -> None:
+    """Pass on what the workers reported since the last look, waiting up to ``wait`` seconds
+    for the first report."""
+    try:
+        item, done = steps.get(timeout=wait) if wait else steps.get_nowait()
+        while True:
+            told.tell(item, done)
+            item, done = steps.get_nowait()
+    except queue.Empty:
+        return
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
@@ -240,24 +327,47 @@ class DaskExecutor(Executor):
             )
 
     def map(
-        self, fn: Callable[[T], R], items: Iterable[T], progress: Progress | None = None
+        self,
+        fn: Callable[..., R],
+        items: Iterable[T],
+        progress: Progress | None = None,
+        steps: int | None = None,
     ) -> list[R]:
         from distributed import as_completed
 
         items = list(items)
+        told, topic = None, f"socialcreditsim-steps-{uuid.uuid4().hex}"
+        events: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
+        if steps is not None:
+            told = Steps(len(items), steps, progress)
+            # the handler runs in the client's event loop: it only queues, this thread tells
+            self.client.subscribe_topic(topic, lambda event: events.put(tuple(event[1])))
+            args: list[list[Any]] = [items, [_DaskTell(topic, i) for i in range(len(items))]]
+        else:
+            args = [items]
         # pure=False: every item is a task of its own, even where two items are equal
-        futures = self.client.map(fn, items, pure=False)
+        futures = self.client.map(fn, *args, pure=False)
         pending = {fut.key: i for i, fut in enumerate(futures)}
         results: list[Any] = [None] * len(items)
+        finished = as_completed(futures, loop=self.client.loop)
         try:
-            for done, fut in enumerate(as_completed(futures, loop=self.client.loop), start=1):
-                results[pending.pop(fut.key)] = fut.result()
+            for done in range(1, len(items) + 1):
+                while told is not None and not finished.has_ready():
+                    _drain(events, told, wait=0.2)
+                fut = next(finished)
+                i = pending.pop(fut.key)
+                results[i] = fut.result()
                 fut.release()  # the worker may drop it now
-                if progress is not None:
+                if told is not None:
+                    told.tell(i, steps)  # its last report may still be on the way
+                elif progress is not None:
                     progress(done, len(items))
         except BaseException:
             self.client.cancel([f for f in futures if f.key in pending])
             raise
+        finally:
+            if told is not None:
+                self.client.unsubscribe_topic(topic)
         return results
 
     def close(self) -> None:
