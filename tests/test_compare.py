@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import socialcreditsim as scs
-from socialcreditsim.compare import make_arms
+from socialcreditsim.compare import compare_folders, make_arms
 
 SHORT = ["time.end=2018-02-28"]
 SMALL = {"n_agents": 5_000, "replicates": 3, "sets": SHORT, "seed": 2}
@@ -80,3 +80,23 @@ def test_folder_is_reproducible_from_the_seed(tmp_path) -> None:  # noqa: ANN001
     assert (band["lower"] <= band["upper"]).all()
     with pytest.raises(FileNotFoundError, match="not a compare folder"):
         scs.CompareResults.load(tmp_path)
+
+
+def test_finished_folders_compare_as_the_comparison_run(tmp_path) -> None:  # noqa: ANN001
+    """Two replicates folders run with the same agents and seeds compare pair by pair exactly
+    as a comparison that runs the same arms; folders with other seeds are refused."""
+    variant = "surveillance.fpir=0.001"
+    n, reps, seed = SMALL["n_agents"], SMALL["replicates"], SMALL["seed"]
+    base = scs.MultiSim("national", n, seed, reps, overrides=SHORT).run().save(tmp_path / "base")
+    arm = scs.MultiSim("national", n, seed, reps, overrides=[*SHORT, variant]).run()
+    res = compare_folders([base, arm.save(tmp_path / "variant")])
+    run = scs.Comparison(["national"], [variant], **SMALL).run()
+    assert res.arms == ["base", "variant"]
+    got = res.differences.drop(columns="arm").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, run.differences.drop(columns="arm"))
+    assert (got["diff_median"] != 0).any()
+    again = scs.CompareResults.load(res.save(tmp_path / "compared"))
+    assert again.scenario("variant").surveillance.fpir == 0.001
+    other = scs.Sim("national", n_agents=n, seed=seed + 7, overrides=SHORT).run()
+    with pytest.raises(ValueError, match="same agents, seeds and period"):
+        compare_folders([base, other.save(tmp_path / "other")])

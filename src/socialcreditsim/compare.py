@@ -22,10 +22,13 @@ import numpy as np
 import pandas as pd
 
 from .engine import Sim
-from .folders import read_parquet
+from .folders import read_json, read_parquet
 from .replicates import (
     DEFAULT_BAND,
+    TEXT_COLUMNS,
     Job,
+    MultiResults,
+    Replicate,
     band_of,
     check_band,
     check_processes,
@@ -37,15 +40,22 @@ from .replicates import (
     stack_outputs,
     stack_series,
 )
-from .results import _version, read_manifest, save_folder
+from .results import Results, _version, read_manifest, save_folder
 from .scenario import Scenario, ScenarioError, check_strings, check_whole, load_scenario
-from .series import headline_outputs
+from .series import headline_outputs, outputs
 
 if TYPE_CHECKING:
     import distributed
     import matplotlib.figure
 
-__all__ = ["Arm", "CompareResults", "Comparison", "differences", "make_arms"]
+__all__ = [
+    "Arm",
+    "CompareResults",
+    "Comparison",
+    "compare_folders",
+    "differences",
+    "make_arms",
+]
 
 CONFIDENCE = 0.95
 
@@ -318,6 +328,83 @@ class Comparison:
             manifest=manifest,
             band=self.band,
         )
+
+
+def _finished(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, Results]:
+    """A run folder's national series and outputs per replicate (one for a single run), and
+    its (first) run."""
+    if "replicates" in read_json(folder):
+        multi = MultiResults.load(folder)
+        return multi.series, multi.outputs, multi.first
+    res = Results.load(folder)
+    ts = res.timeseries
+    national = ts[ts["region"] == "national"].drop(columns="region").reset_index(drop=True)
+    national = national.astype(dict.fromkeys(TEXT_COLUMNS, str))
+    rep = Replicate(res.manifest["seed"], national, outputs(res))
+    return stack_series([rep]), stack_outputs([rep]), res
+
+
+def compare_folders(
+    folders: Sequence[str | Path], band: Sequence[float] = DEFAULT_BAND
+) -> CompareResults:
+    """Finished run folders (single runs or replicates) as a comparison, the first the
+    baseline, each arm labelled by its folder's name: what :meth:`Comparison.run` gives when
+    the folders were run with the same agents, seeds and period, which common random numbers
+    need and which is checked (ValueError otherwise)."""
+    folders = [Path(f) for f in folders]
+    names = [f.name for f in folders]
+    if len(folders) < 2 or len(set(names)) < len(names):
+        raise ValueError(f"compare needs two or more different run folders; got {names}")
+    band = check_band(band)
+    loaded = [_finished(f) for f in folders]
+    facts = [
+        (
+            res.manifest["n_agents"],
+            outs.drop_duplicates("replicate")["seed"].tolist(),
+            res.manifest["start"],
+            res.manifest["end"],
+        )
+        for _, outs, res in loaded
+    ]
+    if any(f != facts[0] for f in facts[1:]):
+        got = "; ".join(
+            f"{n}: {f[0]:,} agents, seeds {f[1]}, {f[2]} to {f[3]}"
+            for n, f in zip(names, facts, strict=True)
+        )
+        raise ValueError(
+            "runs compared pair by pair need the same agents, seeds and period (common random"
+            f" numbers); got {got}"
+        )
+    series = pd.concat(
+        [stack.assign(arm=n) for n, (stack, _, _) in zip(names, loaded, strict=True)],
+        ignore_index=True,
+    )
+    outs = pd.concat(
+        [o.assign(arm=n) for n, (_, o, _) in zip(names, loaded, strict=True)], ignore_index=True
+    )
+    series = series[["arm", *series.columns[:-1]]]
+    outs = outs[["arm", *outs.columns[:-1]]]
+    scenarios = [res.scenario for _, _, res in loaded]
+    manifest = {
+        "software": "socialcreditsim",
+        "version": _version(),
+        "kind": "compare",
+        "n_agents": facts[0][0],
+        "seeds": facts[0][1],
+        "band": list(band),
+        "arms": [
+            {"label": n, "source": n, "overrides": [], "scenario": sc.model_dump(mode="json")}
+            for n, sc in zip(names, scenarios, strict=True)
+        ],
+    }
+    return CompareResults(
+        arms=names,
+        series=series,
+        outputs=outs,
+        differences=differences(outs, names, band, _headlines(scenarios)),
+        manifest=manifest,
+        band=band,
+    )
 
 
 def _headlines(scenarios: list[Scenario]) -> dict[str, str]:
