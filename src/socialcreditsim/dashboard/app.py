@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
-from ..compare import CompareResults, Comparison
+from ..compare import CompareResults, Comparison, compare_folders
 from ..engine import Sim
 from ..memory import available_memory, estimate_memory
 from ..replicates import MultiSim
@@ -30,10 +30,10 @@ from .charts import (
     percent,
     run_charts,
     table_html,
-    wrongly_sanctioned,
 )
 from .jobs import Job
 from .levers import Lever, assignments, error_key, levers_for, overrides, value_of
+from .people import audited_people
 from .runsfolder import run_folders, safe_child
 from .widgets import lever_widget
 
@@ -455,6 +455,13 @@ class Dashboard:
         )
         self.compare_table = pn.pane.HTML("", css_classes=["differences"],
                                           stylesheets=[TABLE_CSS])  # fmt: skip
+        self.folder_a = pn.widgets.Select(name="Baseline folder", options=[], width=420,
+                                          css_classes=["compare-a"])  # fmt: skip
+        self.folder_b = pn.widgets.Select(name="Variant folder", options=[], width=420,
+                                          css_classes=["compare-b"])  # fmt: skip
+        self.folders_button = pn.widgets.Button(name="Compare folders", width=160,
+                                                css_classes=["compare-folders-button"])  # fmt: skip
+        self.folders_button.on_click(lambda e: self.start_compare_folders())
         self.compare_view = pn.Column(
             pn.pane.Markdown(
                 "Runs the scenario as picked (baseline) and as edited on the Scenario tab"
@@ -464,6 +471,11 @@ class Dashboard:
             ),
             pn.Row(self.replicates, self.every_output),
             pn.Row(self.compare_button, self.compare_cancel),
+            pn.pane.Markdown(
+                "Or compare two run folders of the runs folder, made with the same agents, seeds"
+                " and period (replicate r of one against replicate r of the other)."
+            ),
+            pn.Row(self.folder_a, self.folder_b, self.folders_button),
             self.compare_bar, self.compare_status, self.compare_table,
         )  # fmt: skip
 
@@ -497,6 +509,23 @@ class Dashboard:
 
         self.start("compare", work, self.compare_status, self.compare_done)
 
+    def start_compare_folders(self) -> None:
+        """Compare two finished run folders of the runs folder, the first the baseline."""
+        try:
+            folders = [safe_child(self.runs, w.value or "") for w in (self.folder_a, self.folder_b)]
+        except ValueError as exc:
+            self.compare_status.object = (
+                f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
+            )
+            return
+        out = self.runs / f"compare-folders-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+        def work(progress: Callable[[int, int], None]) -> tuple[CompareResults, Path]:
+            res = compare_folders(folders)
+            return res, res.save(out)
+
+        self.start("compare", work, self.compare_status, self.compare_done)
+
     def compare_done(self, result: tuple[CompareResults, Path]) -> str:
         self.compare_bar.value = 100
         self.show_comparison(result[0])
@@ -518,9 +547,10 @@ class Dashboard:
         })  # fmt: skip
         fmt = {"difference (median)": number, "relative": percent, "baseline": number,
                "variant": number}  # fmt: skip
-        arm = html.escape(res.arms[1])
-        self.compare_table.object = f"<p>variant: <code>{arm}</code></p>" + table_html(
-            shown, "differences", fmt
+        base, arm = html.escape(res.arms[0]), html.escape(res.arms[1])
+        self.compare_table.object = (
+            f"<p>baseline: <code>{base}</code>; variant: <code>{arm}</code></p>"
+            + table_html(shown, "differences", fmt)
         )
 
     # ---------------------------------------------------------------- people
@@ -528,47 +558,54 @@ class Dashboard:
         self.only_wrong = pn.widgets.Checkbox(name="wrongly sanctioned only", value=True)
         self.group = pn.widgets.Select(name="Group", options=["any"], width=160)
         self.region = pn.widgets.Select(name="Region", options=["any"], width=160)
+        self.sanction = pn.widgets.Select(name="Barred from", options=["any"], width=160,
+                                          css_classes=["sanction-select"])  # fmt: skip
         self.person = pn.widgets.Select(name="Person", options={}, width=900,
                                         css_classes=["person-select"])  # fmt: skip
-        for w in (self.only_wrong, self.group, self.region):
+        for w in (self.only_wrong, self.group, self.region, self.sanction):
             w.param.watch(lambda e: self.refresh_people(), "value")
         self.person.param.watch(lambda e: self.show_story(), "value")
-        self.people_count = pn.pane.HTML("")
+        self.people_count = pn.pane.HTML("", css_classes=["people-count"])
         self.story = pn.pane.HTML("", css_classes=["story"])
         self.people_view = pn.Column(
             pn.pane.Markdown("The audited people of the run shown on the Results tab; pick one"
-                             " to read their story, every line from the audit table."),
-            pn.Row(self.only_wrong, self.group, self.region), self.people_count, self.person,
-            self.story,
+                             " to read their story, every line from the audit table. 'Barred"
+                             " from' keeps those a sanction barred during the run (wrongly, with"
+                             " 'wrongly sanctioned only')."),
+            pn.Row(self.only_wrong, self.group, self.region, self.sanction), self.people_count,
+            self.person, self.story,
         )  # fmt: skip
 
     def refresh_people(self) -> None:
+        """List the audited people the filters keep."""
         res = self.results
         if res is None:
             return
-        people = wrongly_sanctioned(res)
-        groups = ["any", *sorted(map(str, people["group"].unique()))]
-        regions = ["any", *sorted(map(str, people["region"].unique()))]
-        if self.group.options != groups:
-            self.group.options = groups
-        if self.region.options != regions:
-            self.region.options = regions
-        sel = people
-        if self.only_wrong.value:
-            sel = sel[sel["wrongly barred from"] != ""]
-        if self.group.value not in (None, "any"):
-            sel = sel[sel["group"].astype(str) == self.group.value]
-        if self.region.value not in (None, "any"):
-            sel = sel[sel["region"].astype(str) == self.region.value]
+        people = audited_people(res)
+        sanctions = [m.name for m in res.scenario.sanctions]
+        for select, values in ((self.group, people["group"].unique()),
+                               (self.region, people["region"].unique()),
+                               (self.sanction, sanctions)):  # fmt: skip
+            options = ["any", *sorted(map(str, values))]
+            if select.options != options:
+                select.options = options
+        barred = "wrongly_barred_from" if self.only_wrong.value else "barred_from"
+        sel = people[people["wrongly_barred_from"] != ""] if self.only_wrong.value else people
+        for column, select in (("group", self.group), ("region", self.region)):
+            if select.value not in (None, "any"):
+                sel = sel[sel[column].astype(str) == select.value]
+        if self.sanction.value not in (None, "any"):
+            sel = sel[sel[barred].str.split(", ").map(lambda s: self.sanction.value in s)]
         self.people_count.object = (f"{len(sel):,} of {len(people):,} audited people"
                                     f" (showing at most {PEOPLE_SHOWN})")  # fmt: skip
         options = {}
         for r in sel.head(PEOPLE_SHOWN).itertuples(index=False):
-            wrong = getattr(r, "_8", "")
             label = (
                 f"{r.person}: {r.age_band}, {'urban' if r.urban else 'rural'} {r.region},"
-                f" group {r.group}" + (f"; wrongly barred from {wrong}" if wrong else "")
-            )
+                f" group {r.group}"
+                + (f"; wrongly barred from {r.wrongly_barred_from}" if r.wrongly_barred_from
+                   else f"; barred from {r.barred_from}" if r.barred_from else "")
+            )  # fmt: skip
             options[label] = int(r.person)
         self.person.options = options
         self.show_story()
@@ -602,6 +639,8 @@ class Dashboard:
         frame = run_folders(self.runs)
         self.runs_table.object = table_html(frame, "runs", {})
         self.folder.options = list(frame["folder"])
+        runs = list(frame.loc[frame["kind"] == "run", "folder"])
+        self.folder_a.options, self.folder_b.options = runs, runs[1:] + runs[:1]
 
     def open_folder(self) -> None:
         try:

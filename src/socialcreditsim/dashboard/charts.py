@@ -19,7 +19,6 @@ from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
 
 from ..disparities import DIMENSION_WORDS
-from ..results import Results
 
 
 def number(v: float) -> str:
@@ -328,16 +327,6 @@ def run_charts(folder: Path) -> tuple[Any, list[Chart]]:
     for build in (_lines, _published, _scores, _grades, _who):
         charts += build(run)
     return run, charts
-
-
-def wrongly_sanctioned(res: Results) -> pd.DataFrame:
-    """The audited people, with the sanctions they were wrongly barred from (empty: none)."""
-    a = res.audit
-    wrong = a[(a["kind"] == "measure_start") & (a["truth"] == "wrongful")]
-    by = wrong.groupby("person")["item"].agg(lambda s: ", ".join(sorted(set(map(str, s)))))
-    people = res.people.copy()
-    people["wrongly barred from"] = people["person"].map(by).fillna("")
-    return people
 
 
 def csv_download(numbers: Callable[[], pd.DataFrame], name: str) -> pn.widgets.FileDownload:
