@@ -1,11 +1,14 @@
 """The dashboard in Debian's chromium (Playwright), against the server started as the CLI starts
-it on a free port of 127.0.0.1: edit a lever and see it validated, a bad value and its message,
-a run with its progress, a headline figure equal to the run folder's Parquet (DuckDB), a
-comparison, a wrongly sanctioned person's story; no request leaves 127.0.0.1; a screenshot of
-each view; the server stops cleanly on Ctrl-C."""
+it on a free port of 127.0.0.1. One server, one page and one 20,000-agent run serve every test
+of this module, in order: levers validated (a bad value and its message beside the field), a
+run with its progress, a headline figure and a chart's CSV equal to the run folder's Parquet
+(DuckDB), a wrongly sanctioned person's story and the sanction filter, a comparison with an
+edited variant and one of two run folders, Cancel, deleting a folder; no request leaves
+127.0.0.1, a screenshot of each view is kept, and the server stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
+import csv
 import re
 import signal
 import socket
@@ -13,7 +16,9 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -30,6 +35,10 @@ entry_below = 990
 exit_at = 1000
 """
 HEADLINE = "court list: people listed (now)"
+BROWSER_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
 
 
 def free_port() -> int:
@@ -38,16 +47,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    runs = tmp_path / "runs"
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Any]]:
+    runs = tmp_path_factory.mktemp("dashboard") / "runs"
     runs.mkdir()
     (runs / "short.toml").write_text(SHORT)
     port = free_port()
     cmd = [sys.executable, "-m", "socialcreditsim", "dashboard", "--port", str(port)]
     proc = subprocess.Popen([*cmd, "--runs", str(runs)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -56,7 +64,7 @@ def server(tmp_path: Path):
         except OSError:
             time.sleep(0.1)
     try:
-        yield url, runs, proc
+        yield f"http://127.0.0.1:{port}/", runs, proc
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -65,19 +73,44 @@ def server(tmp_path: Path):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 raise
-        print(proc.stdout.read())  # the server's log: shown when the test fails
+        print(proc.stdout.read())  # the server's log: shown when a test fails
 
 
-def shot(page, name: str) -> None:
+@pytest.fixture(scope="module")
+def browser(server: tuple[str, Path, Any], chromium: str) -> Iterator[tuple[Any, list[str]]]:
+    """One page on the dashboard, and every URL it requested."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=15_000)  # a busy 2-core machine: the page may lag seconds
+    url = server[0]
+    requests: list[str] = []
+    with sync_playwright() as p:
+        chrome = p.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
+        try:
+            page = chrome.new_page(viewport={"width": 1280, "height": 900})
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(url)
+            expect(page.get_by_text("The people are synthetic.")).to_be_visible(timeout=30_000)
+            yield page, requests
+        finally:
+            chrome.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser: tuple[Any, list[str]]) -> Any:
+    return browser[0]
+
+
+def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def tab(page, name: str) -> None:
+def tab(page: Any, name: str) -> None:
     page.locator(".bk-tab", has_text=re.compile(f"^{name}$")).click()
 
 
-def shown_text(page, css: str) -> str:
+def shown_text(page: Any, css: str) -> str:
     """The text of a Panel pane, drawn in its shadow root."""
     return page.locator(css).evaluate(
         "e => [...(e.shadowRoot || e).children].filter(c => !['STYLE', 'LINK'].includes(c.tagName))"
@@ -85,108 +118,247 @@ def shown_text(page, css: str) -> str:
     )
 
 
-def set_number(page, css: str, value: str) -> None:
+def set_number(page: Any, css: str, value: str) -> None:
     box = page.locator(f"{css} input")
     box.fill(value)
     box.press("Enter")
 
 
-def test_dashboard_in_chromium(server, chromium: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def click(page: Any, text: str) -> None:
+    page.locator(".bk-btn", has_text=text).click()
 
-    url, runs, proc = server
-    requests: list[str] = []
-    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
-    args += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(url)
-            expect(page.get_by_text("The people are synthetic.")).to_be_visible(timeout=30_000)
 
-            # a short national run, from a TOML file of the runs folder
-            page.locator("select").first.select_option(label="short.toml (runs folder)")
-            status = page.locator(".scenario-status")
-            expect(status).to_contain_text(
-                "short.toml (runs folder): valid scenario (0 levers changed)"
-            )
-            # a bad value: the field's message beside it, the run refused
-            set_number(page, ".lever-surveillance-fpir", "2")
-            errors = page.locator(".lever-error")
-            expect(errors.filter(has_text="surveillance.fpir")).to_contain_text(
-                "must be at least 0 and at most 1 (a probability); got 2"
-            )
-            expect(status).to_contain_text("not valid")
-            shot(page, "scenario-error")
-            # a new value (national has 0.05), validated; high, so that some are wrongly barred
-            set_number(page, ".lever-surveillance-fpir", "0.2")
-            expect(status).to_contain_text("valid scenario (1 lever changed)")
-            expect(errors.filter(has_text="surveillance.fpir")).to_have_count(0)
-            page.locator(".bk-btn", has_text="Show TOML").click()
-            expect(page.locator("pre", has_text="[surveillance]")).to_contain_text("fpir = 0.2")
-            shot(page, "scenario")
-            with page.expect_download() as download:
-                page.locator(".bk-btn", has_text="Download TOML").click()
-            toml = download.value.path().read_text()
+def download(page: Any, text: str) -> Path:
+    """Click a download button; the file it gave."""
+    with page.expect_download() as got:
+        click(page, text)
+    return Path(got.value.path())
 
-            tab(page, "Run")
-            expect(page.locator(".memory")).to_contain_text("memory needed: about")
-            page.locator(".run-button button").click()
-            seen = set()  # the progress the page shows while the run works
-            deadline = time.monotonic() + 60
-            while "done in" not in (now := shown_text(page, ".run-status")):
-                if time.monotonic() > deadline:
-                    shot(page, "run-timeout")
-                    pytest.fail(f"the run did not finish in 60 s: {now!r}")
-                seen.add(now)
-                page.wait_for_timeout(100)
-            shot(page, "run")
 
-            tab(page, "Results")
-            row = page.locator(".headline tr", has_text=HEADLINE)
-            cell = row.locator("td.num").first
-            expect(cell).to_be_visible()
-            shown = float(cell.get_attribute("data-value"))
-            text = cell.inner_text()
-            page.wait_for_timeout(500)
-            shot(page, "results")
+def start_and_wait(page: Any, button: str, status: str, seconds: float) -> set[str]:
+    """Click a button that starts a job and wait for its status pane to say 'done in' (not the
+    last job's); the texts it showed meanwhile."""
+    before = shown_text(page, status)
+    page.locator(f"{button} button").click()
+    seen = set()
+    deadline = time.monotonic() + seconds
+    while "done in" not in (now := shown_text(page, status)) or now == before:
+        if time.monotonic() > deadline:
+            shot(page, "timeout")
+            pytest.fail(f"not done in {seconds} s: {now!r}")
+        seen.add(now)
+        page.wait_for_timeout(100)
+    return seen
 
-            tab(page, "People")
-            person = page.locator(".person-select select")
-            expect(person.locator("option").first).to_contain_text("wrongly barred from")
-            story = page.locator(".story pre")
-            expect(story).to_contain_text("WRONGLY")
-            shot(page, "people")
 
-            tab(page, "Compare")
-            page.locator(".compare-button button").click()
-            expect(page.locator(".compare-status")).to_contain_text("done in", timeout=90_000)
-            diffs = page.locator(".differences td[data-col='difference (median)']")
-            values = [float(v) for v in diffs.evaluate_all("cs => cs.map(c => c.dataset.value)")]
-            shot(page, "compare")
+def run_folder_names(runs: Path) -> set[str]:
+    return {p.name for p in runs.iterdir() if p.is_dir() and not p.name.startswith("compare")}
 
-            tab(page, "Runs")
-            expect(page.locator(".folder-select select option")).to_have_count(2)
-            shot(page, "runs")
-        finally:
-            browser.close()
 
-    # the headline figure is the run folder's Parquet, as DuckDB reads it
-    (folder,) = [p for p in runs.iterdir() if p.is_dir() and not p.name.startswith("compare")]
-    nat = f"from '{folder / 'timeseries.parquet'}' where region = 'national'"
-    last = f"date = (select max(date) {nat})"
-    con = duckdb.connect()
-    ((want,),) = con.execute(
-        f"select sum(value) {nat} and metric = 'court_listed' and {last}"
-    ).fetchall()
-    assert shown == want and text == f"{want:,.0f}"
-    # the progress moved while the run worked; the TOML downloaded is the scenario that ran
+@pytest.fixture(scope="module")
+def toml(page: Any) -> str:
+    """The scenario as edited on the Scenario view (short.toml with FPIR 0.2), downloaded."""
+    from playwright.sync_api import expect
+
+    page.locator("select").first.select_option(label="short.toml (runs folder)")
+    status = page.locator(".scenario-status")
+    expect(status).to_contain_text("short.toml (runs folder): valid scenario (0 levers changed)")
+    # a bad value: the field's message beside it, the run refused
+    set_number(page, ".lever-surveillance-fpir", "2")
+    errors = page.locator(".lever-error")
+    expect(errors.filter(has_text="surveillance.fpir")).to_contain_text(
+        "must be at least 0 and at most 1 (a probability); got 2"
+    )
+    expect(status).to_contain_text("not valid")
+    shot(page, "scenario-error")
+    # a new value (national has 0.05), validated; high, so that some are wrongly barred
+    set_number(page, ".lever-surveillance-fpir", "0.2")
+    expect(status).to_contain_text("valid scenario (1 lever changed)")
+    expect(errors.filter(has_text="surveillance.fpir")).to_have_count(0)
+    click(page, "Show TOML")
+    expect(page.locator("pre", has_text="[surveillance]")).to_contain_text("fpir = 0.2")
+    shot(page, "scenario")
+    click(page, "Show TOML")
+    return download(page, "Download TOML").read_text()
+
+
+def test_levers_are_validated_by_the_scenario_models(page: Any, toml: str) -> None:
+    """A lever of a closed section (appeals) and a switch whose error lands on another field's
+    rule (the score blacklist, which sanctions are triggered by)."""
+    from playwright.sync_api import expect
+
+    status, errors = page.locator(".scenario-status"), page.locator(".lever-error")
+    page.get_by_role("button", name="Secrecy, appeals and listing at discretion").click()
+    set_number(page, ".lever-appeals-probability", "1.5")
+    expect(errors.filter(has_text="appeals.probability")).to_contain_text(
+        "must be at least 0 and at most 1 (a probability); got 1.5"
+    )
+    set_number(page, ".lever-appeals-probability", "0")
+    expect(status).to_contain_text("valid scenario (1 lever changed)")
+    page.get_by_role("button", name="Scores and lists").click()
+    switch = page.locator(".lever-blacklist-enabled input")
+    switch.uncheck()
+    expect(errors.filter(has_text="blacklist.enabled")).to_contain_text(
+        "triggered by 'blacklist' but blacklist.enabled is false"
+    )
+    switch.check()
+    expect(status).to_contain_text("valid scenario (1 lever changed)")
+    assert "fpir = 0.2" in toml
+
+
+@pytest.fixture(scope="module")
+def ran(server: tuple[str, Path, Any], page: Any, toml: str) -> tuple[Path, set[str]]:
+    """The 20,000-agent run from the page: its folder and the progress the page showed."""
+    from playwright.sync_api import expect
+
+    runs = server[1]
+    tab(page, "Run")
+    expect(page.locator(".memory")).to_contain_text("memory needed: about")
+    seen = start_and_wait(page, ".run-button", ".run-status", 180)  # a cold Numba cache
+    shot(page, "run")
+    (folder,) = [runs / name for name in run_folder_names(runs)]
+    return folder, seen
+
+
+def test_run_shows_progress_and_its_headline_is_the_parquet(
+    page: Any, toml: str, ran: tuple[Path, set[str]]
+) -> None:
+    from playwright.sync_api import expect
+
+    folder, seen = ran
     assert len([t for t in seen if re.search(r"run: [\d,]+ of [\d,]+", t)]) >= 2, seen
+    # the TOML downloaded is the scenario that ran
     assert load_scenario(tomllib.loads(toml)) == load_scenario(folder / "scenario.toml")
+    tab(page, "Results")
+    cell = page.locator(".headline tr", has_text=HEADLINE).locator("td.num").first
+    expect(cell).to_be_visible()
+    nat = f"from '{folder / 'timeseries.parquet'}' where region = 'national'"
+    ((want,),) = duckdb.execute(
+        f"select sum(value) {nat} and metric = 'court_listed' and date = (select max(date) {nat})"
+    ).fetchall()
+    assert float(cell.get_attribute("data-value")) == want
+    assert cell.inner_text() == f"{want:,.0f}"
+
+
+def test_a_chart_and_its_csv_are_the_parquet(page: Any, ran: tuple[Path, set[str]]) -> None:
+    """The grades chart is drawn, and its CSV holds the snapshots' grade shares."""
+    from playwright.sync_api import expect
+
+    folder = ran[0]
+    tab(page, "Results")
+    expect(page.locator(".chart-grades .bk-Canvas, .chart-grades canvas").first).to_be_attached()
+    page.wait_for_timeout(500)
+    shot(page, "results")
+    with download(page, "grades as CSV").open() as f:
+        rows = list(csv.DictReader(f))
+    grades = [g for g in rows[0] if g != "date"]
+    got = {(r["date"][:10], g): float(r[g]) for r in rows for g in grades}
+    want = duckdb.execute(
+        f"select strftime(date, '%Y-%m-%d'), replace(metric, 'share_grade_', ''), value"
+        f" from '{folder / 'snapshots.parquet'}'"
+        " where dimension = 'national' and metric like 'share_grade_%'"
+    ).fetchall()
+    assert got == {(d, g): v for d, g, v in want}
+    assert len(got) > len(grades)  # several snapshots
+
+
+def test_people_stories_and_the_sanction_filter(page: Any, ran: tuple[Path, set[str]]) -> None:
+    from playwright.sync_api import expect
+
+    tab(page, "People")
+    person = page.locator(".person-select select")
+    expect(person.locator("option").first).to_contain_text("wrongly barred from")
+    expect(page.locator(".story pre")).to_contain_text("WRONGLY")
+    shot(page, "people")
+    # luxury hotels follow the courts' list only, which camera mistakes do not reach
+    sanction = page.locator(".sanction-select select")
+    sanction.select_option("luxury_hotels")
+    expect(page.locator(".people-count")).to_contain_text("0 of")
+    expect(person.locator("option")).to_have_count(0)
+    sanction.select_option("flights")
+    expect(person.locator("option").first).to_contain_text("flights")
+    sanction.select_option("any")
+
+
+def test_compare_an_edited_variant(page: Any, ran: tuple[Path, set[str]]) -> None:
+    tab(page, "Compare")
+    start_and_wait(page, ".compare-button", ".compare-status", 90)
+    diffs = page.locator(".differences td[data-col='difference (median)']")
+    values = [float(v) for v in diffs.evaluate_all("cs => cs.map(c => c.dataset.value)")]
     assert any(v != 0 for v in values)  # FPIR 0.2 against the scenario's: a difference
-    assert all(u.startswith(url) or u.startswith(f"blob:{url[:-1]}") for u in requests), [
+    shot(page, "compare")
+
+
+def test_compare_two_run_folders(
+    server: tuple[str, Path, Any], page: Any, ran: tuple[Path, set[str]]
+) -> None:
+    """A second run with the same agents and seed and a lever of section 10 moved (the
+    rules published from the start), compared with the first as two folders."""
+    from playwright.sync_api import expect
+
+    runs, first = server[1], ran[0]
+    tab(page, "Scenario")
+    page.get_by_role("button", name="Secrecy, appeals and listing at discretion").click()
+    page.locator(".lever-rules-published input[type=checkbox]").check()
+    expect(page.locator(".scenario-status")).to_contain_text("valid scenario (2 levers changed)")
+    tab(page, "Run")
+    start_and_wait(page, ".run-button", ".run-status", 60)
+    (second,) = run_folder_names(runs) - {first.name}
+    tab(page, "Compare")
+    page.locator(".compare-a select").select_option(first.name)
+    page.locator(".compare-b select").select_option(second)
+    start_and_wait(page, ".compare-folders-button", ".compare-status", 30)
+    expect(page.get_by_text(f"baseline: {first.name}; variant: {second}")).to_be_visible()
+    diffs = page.locator(".differences td[data-col='difference (median)']")
+    values = [float(v) for v in diffs.evaluate_all("cs => cs.map(c => c.dataset.value)")]
+    assert any(v != 0 for v in values)  # public rules deter: fewer recorded acts
+
+
+def test_cancel_stops_a_run_and_writes_nothing(
+    server: tuple[str, Path, Any], page: Any, ran: tuple[Path, set[str]]
+) -> None:
+    from playwright.sync_api import expect
+
+    runs = server[1]
+    before = run_folder_names(runs)
+    tab(page, "Run")
+    set_number(page, ".run-agents", "1000000")  # long enough to be cancelled while it works
+    page.locator(".run-button button").click()
+    page.locator(".cancel-button button").click()  # as soon as the run has started
+    expect(page.locator(".run-status")).to_contain_text(
+        "cancelled; nothing was written", timeout=30_000
+    )
+    set_number(page, ".run-agents", "20000")
+    assert run_folder_names(runs) == before
+    assert not [p for p in runs.iterdir() if p.name.startswith(".")]  # no partial folder left
+
+
+def test_delete_a_run_folder(page: Any, ran: tuple[Path, set[str]]) -> None:
+    from playwright.sync_api import expect
+
+    folder = ran[0]
+    tab(page, "Runs")
+    options = page.locator(".folder-select select option")
+    count = options.count()
+    shot(page, "runs")
+    page.locator(".folder-select select").select_option(folder.name)
+    click(page, "Delete")
+    expect(page.get_by_text("tick 'yes, delete it' first")).to_be_visible()
+    assert folder.is_dir()
+    page.locator(".confirm-delete input").check()
+    click(page, "Delete")
+    expect(page.get_by_text(f"deleted {folder.name}")).to_be_visible()
+    expect(options).to_have_count(count - 1)
+    assert not folder.exists()
+
+
+def test_no_request_leaves_localhost_and_ctrl_c_stops_cleanly(
+    server: tuple[str, Path, Any], browser: tuple[Any, list[str]]
+) -> None:
+    url, _, proc = server
+    requests = browser[1]
+    local = (url, f"blob:{url[:-1]}")
+    assert requests and all(u.startswith(local) for u in requests), [
         u for u in requests if not u.startswith(url)
     ]
     proc.send_signal(signal.SIGINT)

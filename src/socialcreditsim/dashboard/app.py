@@ -237,7 +237,8 @@ class Dashboard:
         self.run_button = pn.widgets.Button(name="Run", button_type="primary", width=120,
                                             css_classes=["run-button"])  # fmt: skip
         self.run_button.on_click(lambda e: self.start_run())
-        self.cancel_button = pn.widgets.Button(name="Cancel", width=120, disabled=True)
+        self.cancel_button = pn.widgets.Button(name="Cancel", width=120, disabled=True,
+                                               css_classes=["cancel-button"])  # fmt: skip
         self.cancel_button.on_click(lambda e: self.job and self.job.cancel.set())
         self.bar = pn.indicators.Progress(value=0, max=100, width=500, css_classes=["run-bar"])
         self.run_status = pn.pane.HTML("", css_classes=["run-status"])
@@ -624,7 +625,7 @@ class Dashboard:
                                         css_classes=["folder-select"])  # fmt: skip
         self.open_button = pn.widgets.Button(name="Open", button_type="primary", width=100)
         self.open_button.on_click(lambda e: self.open_folder())
-        self.confirm = pn.widgets.Checkbox(name="yes, delete it")
+        self.confirm = pn.widgets.Checkbox(name="yes, delete it", css_classes=["confirm-delete"])
         self.delete_button = pn.widgets.Button(name="Delete", button_type="danger", width=100)
         self.delete_button.on_click(lambda e: self.delete_folder())
         self.runs_status = pn.pane.HTML("")
