@@ -32,7 +32,7 @@ def parquet_bytes(folder: Path) -> dict[str, bytes]:
 
 
 def saved(res: socialcreditsim.Results, folder: Path) -> dict[str, bytes]:
-    res.save(folder, report=False)
+    res.save(folder)
     return parquet_bytes(folder)
 
 
@@ -210,7 +210,7 @@ def test_checkpoint_of_another_run_is_refused(
 ) -> None:
     _, keep = day29
     if version is not None:
-        monkeypatch.setattr(socialcreditsim, "__version__", version)
+        monkeypatch.setattr(socialcreditsim.version, "__version__", version)
     resume = ckpt.Checkpointing(keep, resume=True)
     with pytest.raises(
         ckpt.CheckpointError, match="checkpoint.npz: a checkpoint of another"

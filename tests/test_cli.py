@@ -151,7 +151,7 @@ def test_run_too_big_for_memory_exits_2(tmp_path: Path, monkeypatch: pytest.Monk
 def test_interrupt_exits_130_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupted(self, progress=None):  # noqa: ANN001, ANN202
+    def interrupted(self, progress=None, **_):  # noqa: ANN001, ANN003, ANN202
         progress(1, 90)
         raise KeyboardInterrupt
 

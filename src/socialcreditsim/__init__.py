@@ -5,8 +5,6 @@
 >>> res.headline()                                               # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
 from .compare import CompareResults, Comparison
 from .engine import Sim
 from .memory import NotEnoughMemory, estimate_memory
@@ -14,6 +12,7 @@ from .replicates import MultiResults, MultiSim
 from .results import Results
 from .scenario import Scenario, ScenarioError, builtin_scenarios, load_scenario
 from .sweep import Sweep, SweepResults
+from .version import __version__ as __version__
 
 __all__ = [
     "CompareResults",

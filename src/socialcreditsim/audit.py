@@ -13,15 +13,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .folders import DATE
 from .kernels import AUDIT_COLUMNS, AUDIT_KINDS
 from .lists import BLACKLIST_EXIT_REASONS, COURT_EXIT_REASONS, NEVER
-from .results import DATE
 from .rng import new_stream, randint
-from .series import WRONGFUL, headline, outputs
+from .series import WRONGFUL, Run, headline, outputs
 
 if TYPE_CHECKING:
     from .population import Population
-    from .results import Results
     from .sanctions import Measures
     from .scenario import Scenario
 
@@ -128,7 +127,7 @@ def _fmt(x: float) -> str:
 class _National:
     """Totals of the national rows of a run's time series."""
 
-    def __init__(self, res: Results):
+    def __init__(self, res: Run):
         ts = res.timeseries
         self.nat = ts[ts["region"] == "national"]
         self.last = self.nat["date"].max()
@@ -151,7 +150,7 @@ def _share(value: float, wrongful: float) -> float:
     return wrongful / value if value > 0 else np.nan
 
 
-def headline_rows(res: Results) -> pd.DataFrame:
+def headline_rows(res: Run) -> pd.DataFrame:
     """The headline figures but the sanctions (``series.headline``), national, at the end of the
     run or summed over it, with their wrongful part where they have one."""
     values = outputs(res)
@@ -167,7 +166,7 @@ def headline_rows(res: Results) -> pd.DataFrame:
     return frame
 
 
-def sanction_rows(res: Results) -> pd.DataFrame:
+def sanction_rows(res: Run) -> pd.DataFrame:
     """One row per sanction: people (and children) barred at the end, blocked attempts over the
     run (and since the list began, where the scenario gives the count before its start)."""
     nat = _National(res)
@@ -205,7 +204,7 @@ def sanction_rows(res: Results) -> pd.DataFrame:
     )
 
 
-def explain(res: Results, person: int) -> str:
+def explain(res: Run, person: int) -> str:
     """The story of one audited person, every line traceable to a row of audit.parquet."""
     people = res.people
     who = people[people["person"] == person]
@@ -323,7 +322,7 @@ def explain(res: Results, person: int) -> str:
     return "\n".join(lines)
 
 
-def start_score(res: Results, person: int) -> int | None:
+def start_score(res: Run, person: int) -> int | None:
     """An audited person's score at the start of the run, or None where the audit trail does
     not hold it.
 
@@ -339,7 +338,7 @@ def start_score(res: Results, person: int) -> int | None:
     return _start_score(res, res.audit[res.audit["person"] == person])
 
 
-def _start_score(res: Results, ev: pd.DataFrame) -> int | None:
+def _start_score(res: Run, ev: pd.DataFrame) -> int | None:
     at_start = ev[ev["truth"] == "at_start"]
     if len(at_start):
         return int(at_start["score"].iloc[0])
@@ -359,7 +358,7 @@ def _start_score(res: Results, ev: pd.DataFrame) -> int | None:
     return int(day["score"].iloc[-1]) - sum(change[item] for item in day["item"])
 
 
-def _start_line(res: Results, ev: pd.DataFrame) -> str:
+def _start_line(res: Run, ev: pd.DataFrame) -> str:
     sc = res.scenario
     head = f"Score at the start ({res.manifest['start']})"
     score = _start_score(res, ev)
@@ -372,11 +371,11 @@ def _start_line(res: Results, ev: pd.DataFrame) -> str:
     return f"{head}: {drawn}; this person's start score is not in the audit trail."
 
 
-def _date(res: Results, day: int) -> str:
+def _date(res: Run, day: int) -> str:
     return str(dt.date.fromisoformat(res.manifest["start"]) + dt.timedelta(days=int(day)))
 
 
-def _expiry(res: Results, day: int) -> str:
+def _expiry(res: Run, day: int) -> str:
     if day >= NEVER:
         return "with no end date unless they pay"
     end = dt.date.fromisoformat(res.manifest["start"]) + dt.timedelta(days=int(day))

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from . import version
 from .engine import Sim
 from .executor import DaskExecutor
 from .folders import Reservation, atomic_folder, destination
@@ -382,11 +383,9 @@ class Calibration:
 
     def to_toml(self) -> str:
         """The fitted scenario as TOML, with the fit in a header comment."""
-        from . import __version__
-
         head = [
             f"{self.scenario.meta.name}: calibrated by `socialcreditsim calibrate`"
-            f" (socialcreditsim {__version__})",
+            f" (socialcreditsim {version.__version__})",
             "",
             f"Targets: {self.targets_file or 'given in Python'} ({len(self.targets)} figures)",
             f"Agents {self.n_agents:,}; replicates {len(self.seeds)}"

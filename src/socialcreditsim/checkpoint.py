@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from . import version
 from .folders import json_object
 from .scenario import Scenario
 
@@ -82,17 +83,11 @@ def folder_for(out: str | Path) -> Path:
     return out.with_name(out.name + ".checkpoint")
 
 
-def _version() -> str:
-    from . import __version__
-
-    return __version__
-
-
 def run_meta(sc: Scenario, n_agents: int, seed: int, lo: int, hi: int) -> dict[str, Any]:
     """What identifies the run a checkpoint belongs to; the day is added when saving."""
     return {
         "format": FORMAT,
-        "version": _version(),
+        "version": version.__version__,
         "scenario": json.loads(json.dumps(sc.model_dump(mode="json"))),
         "n_agents": n_agents,
         "seed": seed,

@@ -632,10 +632,13 @@ def _single(
 
 
 def _save(results: Any, out: Reservation, report: bool) -> Path:
-    """Save any results object's folder atomically into the folder held for it; a folder in the
-    way or a full disk is the user's error."""
+    """Save any results object's folder atomically into the folder held for it, with its report
+    if asked; a folder in the way or a full disk is the user's error."""
+    finish = None
+    if report:
+        from .report import write_report as finish  # matplotlib: only when a report is written
     try:
-        return results.save(out, report=report)
+        return results.save(out, finish=finish)
     except (FileExistsError, OutputError) as exc:
         _fail(exc)
 

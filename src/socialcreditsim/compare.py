@@ -13,6 +13,7 @@ confidence interval of the mean difference (Student's t over the pairs).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from . import version
 from .engine import Sim
 from .folders import read_json, read_parquet
 from .replicates import (
@@ -40,7 +42,7 @@ from .replicates import (
     stack_outputs,
     stack_series,
 )
-from .results import Results, _version, read_manifest, save_folder
+from .results import Finish, Results, read_manifest, save_folder
 from .scenario import Scenario, ScenarioError, check_strings, check_whole, load_scenario
 from .series import headline_outputs, outputs
 
@@ -58,6 +60,14 @@ __all__ = [
 ]
 
 CONFIDENCE = 0.95
+COMPARE_SERIES = (  # title, metric, truth, cumulative: the series the plots compare side by side
+    ("People on the courts' list", "court_listed", None, False),
+    ("People on the score blacklist", "blacklisted", None, False),
+    ("Bans in force, summed over sanctions", "sanctioned_people", None, False),
+    ("Wrongful bans in force, summed over sanctions", "sanctioned_people", "wrongful", False),
+    ("Blocked attempts since the start", "blocked_attempts", None, True),
+    ("Shamings since the start", "shamings", None, True),
+)
 
 
 @dataclass(frozen=True)
@@ -204,10 +214,10 @@ class CompareResults:
         part = self.series[self.series["arm"] == arm]
         return band_of(part, self.band, metric, item, truth, cumulative)
 
-    def save(self, out: str | Path, overwrite: bool = False, report: bool = False) -> Path:
+    def save(self, out: str | Path, overwrite: bool = False, finish: Finish | None = None) -> Path:
         """Write ``series.parquet``, ``outputs.parquet``, ``differences.parquet``,
-        ``summary.parquet``, each arm's resolved scenario and the manifest (and the report if
-        asked), atomically."""
+        ``summary.parquet``, each arm's resolved scenario and the manifest, atomically
+        (``finish``: see ``results.save_folder``)."""
         tables = {
             "series": self.series,
             "outputs": self.outputs,
@@ -221,7 +231,7 @@ class CompareResults:
             texts=texts,
             manifest=self.manifest,
             overwrite=overwrite,
-            report=report,
+            finish=finish,
         )
         return self.path
 
@@ -240,11 +250,24 @@ class CompareResults:
             path=path,
         )
 
+    def panels(self) -> dict[str, dict[str, pd.DataFrame]]:
+        """The series of :data:`COMPARE_SERIES` that some arm has (not all zero): per title,
+        each arm's median and band."""
+        panels = {}
+        for title, metric, truth, cumulative in COMPARE_SERIES:
+            lines = {}
+            for arm in self.arms:
+                with contextlib.suppress(KeyError):  # an arm without that series
+                    lines[arm] = self.series_band(arm, metric, truth=truth, cumulative=cumulative)
+            if any(line["median"].abs().sum() > 0 for line in lines.values()):
+                panels[title] = lines
+        return panels
+
     def plot(self) -> matplotlib.figure.Figure:
         """The arms' headline series side by side, median and band."""
-        from .plots import compare_overview
+        from .plots import line_grid
 
-        return compare_overview(self)
+        return line_grid(self.panels(), "people / person-times")
 
 
 class Comparison:
@@ -305,7 +328,7 @@ class Comparison:
         names = _headlines([a.scenario for a in self.arms])
         manifest = {
             "software": "socialcreditsim",
-            "version": _version(),
+            "version": version.__version__,
             "kind": "compare",
             "n_agents": self.n_agents,
             "seeds": self.seeds,
@@ -387,7 +410,7 @@ def compare_folders(
     scenarios = [res.scenario for _, _, res in loaded]
     manifest = {
         "software": "socialcreditsim",
-        "version": _version(),
+        "version": version.__version__,
         "kind": "compare",
         "n_agents": facts[0][0],
         "seeds": facts[0][1],

@@ -23,12 +23,14 @@ from .audit import audit_sample
 from .behaviours import COURT, BehaviourModel
 from .memory import NotEnoughMemory, appeals_on, available_memory, capacities, estimate_memory, pow2
 from .population import Population, build_population
-from .results import Results, TimeseriesLayout, snapshot_rows
+from .results import Results
 from .rollout import join_days
 from .sanctions import Measures, compile_measures
 from .scenario import Scenario, ScenarioError, check_whole, load_scenario
 from .scoring import recovery_rate
+from .series import TimeseriesLayout
 from .surveillance import coverage
+from .tables import build_results, snapshot_rows
 
 __all__ = ["Shard", "Sim", "combine", "run_shard", "shard_ranges"]
 
@@ -240,7 +242,7 @@ def run_shard(
         pop.blocks,
     )
     S = kn.new_state(pop.n_scored)
-    layout = TimeseriesLayout(sc, beh.names, measures)
+    layout = TimeseriesLayout(sc, beh.names)
     regions = _GroupSum(pop.loc_region, len(pop.region_names), lo, hi)
     flows = np.zeros((n_days, regions.n, layout.n_flows), dtype=np.int64)
     stocks = np.zeros((n_days, regions.n, layout.n_stocks), dtype=np.int64)
@@ -393,12 +395,12 @@ def combine(sc: Scenario, pop: Population, seed: int, shards: list[Shard]) -> Re
     }
     if len(shards) > 1:
         timings["shards"] = len(shards)
-    return Results.build(
+    return build_results(
         scenario=sc,
         population=pop,
         seed=seed,
         days=days,
-        layout=TimeseriesLayout(sc, names, measures),
+        layout=TimeseriesLayout(sc, names),
         flows=sum(s.flows for s in shards),
         stocks=sum(s.stocks for s in shards),
         snapshots=frames,

@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 __all__ = [
+    "DATE",
     "DamagedFolder",
     "OutputError",
     "Reservation",
@@ -42,6 +43,7 @@ __all__ = [
     "read_parquet",
 ]
 
+DATE = "datetime64[ms]"  # the unit of dates in the tables: the one pandas reads Parquet dates in
 MARK = ".socialcreditsim-partial"  # inside every temporary folder: the owner's process id
 PARTIAL = ".partial-"
 

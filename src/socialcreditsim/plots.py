@@ -1,14 +1,14 @@
 """Plots of runs, replicates, comparisons and sweeps: what a reader would rather look at than read.
 
 Every function returns a matplotlib Figure (Agg backend) and draws what it is given; the report
-(``report.py``) chooses the data and writes the captions. A *line* is a DataFrame indexed by date
-with a ``median`` column (the value itself for a single run) and, for replicates, ``lower`` and
-``upper`` columns drawn as a shaded band around it.
+(``report.py``) and the results' ``plot()`` methods choose the data and write the captions, so
+this module knows no results class (a run is read through ``series.Run``). A *line* is a
+DataFrame indexed by date with a ``median`` column (the value itself for a single run) and, for
+replicates, ``lower`` and ``upper`` columns drawn as a shaded band around it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec
@@ -26,28 +26,21 @@ if TYPE_CHECKING:
     import matplotlib.axes
     import matplotlib.figure
 
-    from .compare import CompareResults
-    from .replicates import MultiResults
-    from .results import Results
     from .scenario import Scenario
-    from .sweep import SweepResults
+    from .series import Run
 
 __all__ = [
-    "COMPARE_SERIES",
     "category_bars",
-    "compare_overview",
-    "compare_panels",
+    "counted",
     "forest",
     "line_grid",
     "overview",
+    "overview_panels",
     "published_grid",
-    "replicate_overview",
     "score_histograms",
     "sobol_bars",
     "stacked_shares",
     "sweep_grid",
-    "sweep_overview",
-    "sweep_panels",
     "truth_grid",
 ]
 
@@ -336,21 +329,16 @@ def sobol_bars(sobol: pd.DataFrame) -> matplotlib.figure.Figure:
 # ------------------------------------------------------------------------------ quick looks
 
 LineOf = Callable[..., pd.DataFrame]  # (metric, item=None, truth=None, cumulative=False) -> line
-COMPARE_SERIES = (  # title, metric, truth, cumulative: the series compared side by side
-    ("People on the courts' list", "court_listed", None, False),
-    ("People on the score blacklist", "blacklisted", None, False),
-    ("Bans in force, summed over sanctions", "sanctioned_people", None, False),
-    ("Wrongful bans in force, summed over sanctions", "sanctioned_people", "wrongful", False),
-    ("Blocked attempts since the start", "blocked_attempts", None, True),
-    ("Shamings since the start", "shamings", None, True),
-)
 
 
-def _counted(manifest: Mapping[str, Any]) -> str:
+def counted(manifest: Mapping[str, Any]) -> str:
+    """The unit of a run's counts, for an axis label."""
     return "agents (raw)" if manifest["counts"] == "raw" else "people (scaled)"
 
 
-def _overview_panels(line: LineOf, sc: Scenario) -> dict[str, dict[str, pd.DataFrame]]:
+def overview_panels(line: LineOf, sc: Scenario) -> dict[str, dict[str, pd.DataFrame]]:
+    """The panels of a run's overview: people barred (all and wrongly) by sanction, list stocks
+    and blocked attempts, each line drawn by ``line``."""
     names = [m.name for m in sc.sanctions]
     lists = {"court list": line("court_listed")}
     if sc.blacklist.enabled:
@@ -366,7 +354,7 @@ def _overview_panels(line: LineOf, sc: Scenario) -> dict[str, dict[str, pd.DataF
     return {k: v for k, v in panels.items() if v}
 
 
-def overview(res: Results) -> matplotlib.figure.Figure:
+def overview(res: Run) -> matplotlib.figure.Figure:
     """People barred (all and wrongly), list stocks and blocked attempts over time."""
 
     def line(
@@ -375,59 +363,6 @@ def overview(res: Results) -> matplotlib.figure.Figure:
         return res.series(metric, item, truth, cumulative=cumulative).to_frame("median")
 
     m = res.manifest
-    fig = line_grid(_overview_panels(line, res.scenario), _counted(m))
+    fig = line_grid(overview_panels(line, res.scenario), counted(m))
     fig.suptitle(f"{m['scenario']}: N={m['n_agents']:,}, seed {m['seed']}")
     return fig
-
-
-def replicate_overview(multi: MultiResults) -> matplotlib.figure.Figure:
-    """The panels of :func:`overview` as the median and band of the replicates."""
-    m = multi.first.manifest
-    lo, hi = multi.band
-    fig = line_grid(_overview_panels(multi.series_band, multi.scenario), _counted(m))
-    fig.suptitle(
-        f"{m['scenario']}: N={m['n_agents']:,}, {len(multi.seeds)} replicates"
-        f" (median and {lo:g}th to {hi:g}th percentile)"
-    )
-    return fig
-
-
-def compare_panels(cmp: CompareResults) -> dict[str, dict[str, pd.DataFrame]]:
-    """The series of :data:`COMPARE_SERIES` that some arm has (not all zero): per title, each
-    arm's median and band."""
-    panels = {}
-    for title, metric, truth, cumulative in COMPARE_SERIES:
-        lines = {}
-        for arm in cmp.arms:
-            with contextlib.suppress(KeyError):  # an arm without that series
-                lines[arm] = cmp.series_band(arm, metric, truth=truth, cumulative=cumulative)
-        if any(line["median"].abs().sum() > 0 for line in lines.values()):
-            panels[title] = lines
-    return panels
-
-
-def compare_overview(cmp: CompareResults) -> matplotlib.figure.Figure:
-    """The arms' headline series side by side: median and band over replicates."""
-    return line_grid(compare_panels(cmp), "people / person-times")
-
-
-def sweep_panels(sw: SweepResults) -> dict[tuple[str, str], pd.DataFrame]:
-    """Per (target output, parameter): the parameter's value (x), the output's median and band
-    at every point, and the values of the other parameters there (others)."""
-    s = sw.summary()
-    s = s[s["output"].isin(sw.targets)].merge(sw.points, on="point")
-    panels = {}
-    for p in sw.parameters:
-        others = [q for q in sw.parameters if q != p]
-        label = s[others].map("{:g}".format).radd([f"{q}=" for q in others]).agg(", ".join, axis=1)
-        frame = s.assign(x=s[p], others=label if others else "")
-        for t in sw.targets:
-            panels[(t, p)] = frame.loc[
-                frame["output"] == t, ["x", "median", "lower", "upper", "others"]
-            ]
-    return panels
-
-
-def sweep_overview(sw: SweepResults) -> matplotlib.figure.Figure:
-    """Each target output against each parameter (Sobol indices: :func:`sobol_bars`)."""
-    return sweep_grid(sweep_panels(sw), scatter=sw.method == "sobol")

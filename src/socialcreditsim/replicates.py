@@ -34,7 +34,7 @@ from .engine import Sim
 from .executor import executor_for
 from .folders import read_parquet
 from .memory import NotEnoughMemory, available_memory, estimate_memory
-from .results import Results, save_folder
+from .results import Finish, Results, save_folder
 from .scenario import Scenario, ScenarioError, check_whole
 from .series import headline_outputs, outputs
 
@@ -309,17 +309,17 @@ class MultiResults:
         :meth:`Results.series`), its median and band over replicates, by date."""
         return band_of(self.series, self.band, metric, item, truth, cumulative)
 
-    def save(self, out: str | Path, overwrite: bool = False, report: bool = False) -> Path:
+    def save(self, out: str | Path, overwrite: bool = False, finish: Finish | None = None) -> Path:
         """Write the run folder of the first replicate plus ``replicates.parquet`` (every
         replicate's national series), ``outputs.parquet``, ``bands.parquet`` and
-        ``summary.parquet`` (and the report if asked), atomically."""
+        ``summary.parquet``, atomically (``finish``: see ``results.save_folder``)."""
         tables = {
             "replicates": self.series,
             "outputs": self.outputs,
             "bands": self.bands,
             "summary": self.summary(),
         }
-        path = save_folder(out, run=self.first, tables=tables, overwrite=overwrite, report=report)
+        path = save_folder(out, run=self.first, tables=tables, overwrite=overwrite, finish=finish)
         self.path = self.first.path = path
         return path
 
@@ -341,9 +341,18 @@ class MultiResults:
 
     def plot(self) -> matplotlib.figure.Figure:
         """Sanctions and lists over time: the median and band of the replicates."""
-        from .plots import replicate_overview
+        from . import plots
 
-        return replicate_overview(self)
+        m = self.first.manifest
+        lo, hi = self.band
+        fig = plots.line_grid(
+            plots.overview_panels(self.series_band, self.scenario), plots.counted(m)
+        )
+        fig.suptitle(
+            f"{m['scenario']}: N={m['n_agents']:,}, {len(self.seeds)} replicates"
+            f" (median and {lo:g}th to {hi:g}th percentile)"
+        )
+        return fig
 
 
 class MultiSim:

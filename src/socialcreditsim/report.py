@@ -25,10 +25,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from . import plots
+from . import plots, version
 from .folders import read_json
 from .lists import BLACKLIST_EXIT_REASONS, COURT_EXIT_REASONS
-from .results import Results, _version
+from .results import Results
 from .scenario import Scenario
 from .series import (
     SeriesError,
@@ -739,7 +739,7 @@ class _Compare(_Study):
 
 
 def _compare_series(c: _Compare) -> Built:
-    panels = plots.compare_panels(c.cmp)
+    panels = c.cmp.panels()
     if not panels:
         return None
     rows = [
@@ -869,7 +869,7 @@ def _sweep_outputs(s: _Sweep) -> Built:
     summary = sw.summary()
     summary = summary[summary["output"].isin(sw.targets)].merge(sw.points, on="point")
     columns = ["point", *sw.parameters, "output", "median", "lower", "upper", "mean", "sd", "n"]
-    figure = plots.sweep_grid(plots.sweep_panels(sw), scatter=sw.method == "sobol")
+    figure = plots.sweep_grid(sw.panels(), scatter=sw.method == "sobol")
     return figure, summary[columns].reset_index(drop=True)
 
 
@@ -973,7 +973,7 @@ def _write_into(
         facts=facts,
         toc=toc,
         body="\n".join(body),
-        version=_version(),
+        version=version.__version__,
     )
     tmp = folder / f".report-{os.getpid()}.html.partial"  # a plain file: the umask applies
     old = folder / f".figures-{os.getpid()}.old"

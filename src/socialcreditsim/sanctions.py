@@ -37,10 +37,10 @@ class Measures:
 
 
 def compile_measures(scenario: Scenario) -> Measures:
-    """Sanctions then rewards, as arrays the kernels read."""
+    """Sanctions then rewards (``Scenario.measures``), as arrays the kernels read."""
     grades = [g.name for g in scenario.score.grades]
     red = grades.index(scenario.red_list.min_grade) if scenario.red_list.min_grade else -1
-    items = [(m, False) for m in scenario.sanctions] + [(m, True) for m in scenario.rewards]
+    items = scenario.measures()
     list_mask, grade_mask, target = [], [], []
     for m, _ in items:
         lm = (CL if "court" in m.trigger_lists else 0) | (

@@ -713,6 +713,11 @@ class Scenario(_Model):
             )
         return self
 
+    def measures(self) -> list[tuple[Measure, bool]]:
+        """Sanctions then rewards, each with whether it is a reward: the order of every
+        per-measure array of the engine and column of its tables."""
+        return [(m, False) for m in self.sanctions] + [(m, True) for m in self.rewards]
+
     def region_table(self) -> tuple[list[str], list[float], list[float]]:
         """Names, population shares and urban shares of the regions."""
         if self.population.regions == "census2020":

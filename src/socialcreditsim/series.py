@@ -30,25 +30,25 @@ wrongful part only. ``mean_score`` is the national mean score on the last day.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from .results import TimeseriesLayout
-from .sanctions import compile_measures
+from .lists import BLACKLIST_EXIT_REASONS, COURT_EXIT_REASONS
 
 if TYPE_CHECKING:
-    from .results import Results
     from .scenario import Scenario
 
 __all__ = [
     "CUMULATIVE",
     "Headline",
     "NAMED_SERIES",
+    "Run",
     "MetricKind",
     "SeriesError",
     "SeriesSpec",
+    "TimeseriesLayout",
     "check_output",
     "headline",
     "headline_outputs",
@@ -72,6 +72,79 @@ WRONGFUL = "/wrongful"
 MEAN_SCORE = "mean_score"
 
 
+class TimeseriesLayout:
+    """Names of the per-locality flow and stock counters the kernels fill, in kernel order."""
+
+    def __init__(self, sc: Scenario, behaviours: list[str]):
+        R, W = "rightful", "wrongful"
+        flows: list[tuple[str, str, str]] = []
+        for b in behaviours:
+            flows += [
+                ("events_true", b, ""),
+                ("events_recorded", b, R),
+                ("events_recorded", b, W),
+                ("shamings", b, R),
+                ("shamings", b, W),
+                ("events_deterred", b, ""),  # a lawful behaviour's: acts forgone (chilling)
+            ]
+        flows += [("court_list_entries", "", ""), ("court_list_entries", "at_discretion", "")]
+        flows += [("court_list_exits", reason, "") for reason in COURT_EXIT_REASONS]
+        flows += [("blacklist_entries", "", R), ("blacklist_entries", "", W)]
+        flows += [("blacklist_exits", reason, "") for reason in BLACKLIST_EXIT_REASONS]
+        for metric in ("appeals", "corrections"):
+            flows += [(metric, "records", R), (metric, "records", W), (metric, "at_discretion", "")]
+        flows += [("correction_days", "records", W), ("correction_days", "at_discretion", "")]
+        stocks: list[tuple[str, str, str]] = [
+            ("court_listed", "", ""),
+            ("court_listed_at_discretion", "", ""),
+            ("blacklisted", "", R),
+            ("blacklisted", "", W),
+            ("sanctioned_people_any", "", R),
+            ("sanctioned_people_any", "", W),
+        ]
+        for measure, reward in sc.measures():
+            name = measure.name
+            verb = "reward_uses" if reward else "blocked_attempts"
+            who = "rewarded" if reward else "sanctioned"
+            flows += [(verb, name, R), (verb, name, W)]
+            stocks += [
+                (f"{who}_people", name, R),
+                (f"{who}_people", name, W),
+                (f"{who}_children", name, R),
+                (f"{who}_children", name, W),
+            ]
+        grades = [g.name for g in sc.score.grades] or ["all"]
+        stocks += [("grade_holders", g, "") for g in grades]
+        self.flows, self.stocks = flows, stocks
+        self.n_flows, self.n_stocks = len(flows), len(stocks)
+        self.grades = grades
+        red = sc.red_list.min_grade
+        self.red_grades = grades[: grades.index(red) + 1] if red else []
+
+
+class Run(Protocol):
+    """What the readers of a run's tables need (:class:`~socialcreditsim.results.Results` is
+    one): the four tables, the manifest, the scenario and its daily series."""
+
+    timeseries: pd.DataFrame
+    snapshots: pd.DataFrame
+    audit: pd.DataFrame
+    people: pd.DataFrame
+    manifest: dict[str, Any]
+
+    @property
+    def scenario(self) -> Scenario: ...
+
+    def series(
+        self,
+        metric: str,
+        item: str | None = None,
+        truth: str | None = None,
+        region: str = "national",
+        cumulative: bool = False,
+    ) -> pd.Series: ...
+
+
 class SeriesError(ValueError):
     """A series or output name this scenario does not have; the message lists what it has."""
 
@@ -89,7 +162,7 @@ class MetricKind:
 def metric_kinds(scenario: Scenario) -> dict[str, MetricKind]:
     """The time series metrics a run of this scenario has."""
     names = [b.name for b in scenario.behaviours]
-    layout = TimeseriesLayout(scenario, names, compile_measures(scenario))
+    layout = TimeseriesLayout(scenario, names)
     out: dict[str, MetricKind] = {}
     for flow, cols in ((True, layout.flows), (False, layout.stocks)):
         for metric, item, truth in cols:
@@ -161,7 +234,7 @@ def _metric_item(
     return metric, item
 
 
-def simulated_series(results: Results, spec: SeriesSpec) -> pd.Series:
+def simulated_series(results: Run, spec: SeriesSpec) -> pd.Series:
     """The daily national series, in people (raw counts are scaled up), offset included."""
     s = results.series(spec.metric, spec.item, cumulative=spec.cumulative)
     if results.manifest["counts"] == "raw":
@@ -201,7 +274,7 @@ def check_output(key: str, scenario: Scenario) -> str:
     return key
 
 
-def outputs(results: Results) -> pd.Series:
+def outputs(results: Run) -> pd.Series:
     """Every output of one run (module docstring), indexed by key."""
     ts = results.timeseries
     nat = ts[ts["region"] == "national"]

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from . import version
 from .calibrate import FitParameter, parse_fit
 from .folders import read_parquet
 from .replicates import (
@@ -42,7 +43,7 @@ from .replicates import (
     run_jobs,
     stack_outputs,
 )
-from .results import _version, read_manifest, save_folder
+from .results import Finish, read_manifest, save_folder
 from .scenario import Scenario, ScenarioError, check_strings, check_whole, load_scenario
 from .series import check_output, headline_outputs
 
@@ -130,10 +131,10 @@ class SweepResults:
         wide = s.pivot(index="point", columns="output", values="median")[self.targets]
         return self.points.merge(wide, left_on="point", right_index=True)
 
-    def save(self, out: str | Path, overwrite: bool = False, report: bool = False) -> Path:
+    def save(self, out: str | Path, overwrite: bool = False, finish: Finish | None = None) -> Path:
         """Write ``points.parquet``, ``outputs.parquet``, ``summary.parquet``, ``sobol.parquet``
-        (Sobol sweeps), the resolved scenario and the manifest (and the report if asked),
-        atomically."""
+        (Sobol sweeps), the resolved scenario and the manifest, atomically (``finish``: see
+        ``results.save_folder``)."""
         tables = {"points": self.points, "outputs": self.outputs, "summary": self.summary()}
         if self.sobol is not None:
             tables["sobol"] = self.sobol
@@ -143,7 +144,7 @@ class SweepResults:
             texts={"scenario.toml": self.scenario.to_toml()},
             manifest=self.manifest,
             overwrite=overwrite,
-            report=report,
+            finish=finish,
         )
         return self.path
 
@@ -165,11 +166,29 @@ class SweepResults:
             path=path,
         )
 
-    def plot(self) -> matplotlib.figure.Figure:
-        """Each target output against each parameter (and the Sobol indices)."""
-        from .plots import sweep_overview
+    def panels(self) -> dict[tuple[str, str], pd.DataFrame]:
+        """Per (target output, parameter): the parameter's value (x), the output's median and
+        band at every point, and the values of the other parameters there (others)."""
+        s = self.summary()
+        s = s[s["output"].isin(self.targets)].merge(self.points, on="point")
+        panels = {}
+        for p in self.parameters:
+            others = [q for q in self.parameters if q != p]
+            label = (
+                s[others].map("{:g}".format).radd([f"{q}=" for q in others]).agg(", ".join, axis=1)
+            )
+            frame = s.assign(x=s[p], others=label if others else "")
+            for t in self.targets:
+                panels[(t, p)] = frame.loc[
+                    frame["output"] == t, ["x", "median", "lower", "upper", "others"]
+                ]
+        return panels
 
-        return sweep_overview(self)
+    def plot(self) -> matplotlib.figure.Figure:
+        """Each target output against each parameter (Sobol indices: the report)."""
+        from .plots import sweep_grid
+
+        return sweep_grid(self.panels(), scatter=self.method == "sobol")
 
 
 class Sweep:
@@ -287,7 +306,7 @@ class Sweep:
         )
         manifest = {
             "software": "socialcreditsim",
-            "version": _version(),
+            "version": version.__version__,
             "kind": "sweep",
             "method": self.method,
             "n_agents": self.n_agents,

@@ -1,0 +1,225 @@
+"""How a run's counters and records become its tables (MODEL.md section 8): the daily series in
+long form, the rows of each snapshot, and the :class:`~socialcreditsim.results.Results` that holds
+them with the manifest. The engine calls this once, at the end of a run (``engine.combine``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from . import kernels as kn
+from .audit import audit_frame, people_frame
+from .folders import DATE
+from .population import Population
+from .results import Results, library_versions
+from .sanctions import Measures, compile_measures
+from .scenario import Scenario
+from .scoring import recovery_fraction
+from .series import TimeseriesLayout
+
+__all__ = ["build_results", "long_timeseries", "snapshot_rows"]
+
+AGE_NAMES = ("adult", "senior")
+
+
+def long_timeseries(
+    days: list[dt.date],
+    regions: list[str],
+    layout: TimeseriesLayout,
+    flows: np.ndarray,
+    stocks: np.ndarray,
+    scale: float,
+) -> pd.DataFrame:
+    """The daily counters by region (``flows`` and ``stocks``: days x regions x counters, as
+    ``layout`` names them) as the long table, one row per (date, region, metric, item, truth),
+    with the national sums and the red list (the sum of its grades) added, times ``scale``."""
+    values = np.concatenate([flows, stocks], axis=2)  # (days, regions, metrics)
+    values = np.concatenate([values, values.sum(axis=1, keepdims=True)], axis=1)
+    cols = layout.flows + layout.stocks
+    if layout.red_grades:
+        idx = [
+            len(layout.flows) + layout.stocks.index(("grade_holders", g, ""))
+            for g in layout.red_grades
+        ]
+        values = np.concatenate([values, values[:, :, idx].sum(axis=2, keepdims=True)], axis=2)
+        cols = cols + [("red_listed", "", "")]
+    n_d, n_r, n_m = values.shape
+    data = values.reshape(-1) if scale == 1.0 else values.reshape(-1) * scale
+
+    def column(codes: np.ndarray, names: list[str], reps: int, tile: int) -> pd.Categorical:
+        return pd.Categorical.from_codes(np.tile(np.repeat(codes, reps), tile), names)
+
+    parts = []
+    for k in range(3):
+        names = sorted({c[k] for c in cols})
+        parts.append((np.array([names.index(c[k]) for c in cols]), names))
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(np.array(days, dtype="datetime64[D]"), n_r * n_m).astype(DATE),
+            "region": column(np.arange(n_r), regions + ["national"], n_m, n_d),
+            "metric": column(parts[0][0], parts[0][1], 1, n_d * n_r),
+            "item": column(parts[1][0], parts[1][1], 1, n_d * n_r),
+            "truth": column(parts[2][0], parts[2][1], 1, n_d * n_r),
+            "value": data,
+        }
+    )
+    return frame
+
+
+def snapshot_rows(
+    date: dt.date,
+    sc: Scenario,
+    pop: Population,
+    hist: np.ndarray,
+    stats: np.ndarray,
+    child: np.ndarray,
+) -> pd.DataFrame:
+    """Aggregate one whole-population scan, summed by cell (``engine.cells``: 2 x region, + 1
+    when rural), into long rows by dimension and category; people counts are scaled to the
+    population unless the scenario asks for raw counts."""
+    measures = compile_measures(sc)
+    scale = 1.0 if sc.output.raw_counts else pop.scale
+    q = recovery_fraction(sc.score.recovery_per_day)[1]  # the scan sums q times the scores
+    grades = [g.name for g in sc.score.grades] or ["all"]
+    groups = ["general"] + [g.name for g in sc.groups]
+    rows: list[tuple[str, str, str, float, float]] = []
+
+    def add(dim: str, cat: str, s: np.ndarray) -> None:
+        n = int(s[kn.SN_N])
+        if n == 0:
+            return
+        rows.append((dim, cat, "people", np.nan, n * scale))
+        rows.append((dim, cat, "mean_score", np.nan, s[kn.SN_SCORE] / (q * n)))
+        for col, name in (
+            (kn.SN_COURT, "share_court_listed"),
+            (kn.SN_BL_R, "share_blacklisted_rightful"),
+            (kn.SN_BL_W, "share_blacklisted_wrongful"),
+            (kn.SN_SANC_R, "share_sanctioned_rightful"),
+            (kn.SN_SANC_W, "share_sanctioned_wrongful"),
+            (kn.SN_REWARD, "share_rewarded"),
+        ):
+            rows.append((dim, cat, name, np.nan, s[col] / n))
+        rows.append((dim, cat, "share_listed_at_discretion", np.nan, s[kn.SN_DISC] / n))
+        for g, name in enumerate(grades):
+            rows.append((dim, cat, f"share_grade_{name}", np.nan, s[kn.N_SNAP + g] / n))
+        per_measure = kn.N_SNAP + len(grades)
+        for m, (name, reward) in enumerate(zip(measures.names, measures.is_reward, strict=True)):
+            right, wrong = s[per_measure + 2 * m], s[per_measure + 2 * m + 1]
+            if reward:
+                rows.append((dim, cat, f"share_rewarded:{name}", np.nan, (right + wrong) / n))
+            else:
+                rows.append((dim, cat, f"share_sanctioned_rightful:{name}", np.nan, right / n))
+                rows.append((dim, cat, f"share_sanctioned_wrongful:{name}", np.nan, wrong / n))
+
+    by_cell = stats[:, 0]
+    add("national", "national", by_cell.sum(axis=0))
+    for r, name in enumerate(pop.region_names):
+        add("region", name, by_cell[2 * r : 2 * r + 2].sum(axis=0))
+    for rural, name in ((0, "urban"), (1, "rural")):
+        add("urban_rural", name, by_cell[rural::2].sum(axis=0))
+    rows_total = stats.sum(axis=0)  # rows: everybody, 2 age bands, groups, propensity classes
+    for a, name in enumerate(AGE_NAMES):
+        add("age_band", name, rows_total[1 + a])
+    for g, name in enumerate(groups):
+        add("group", name, rows_total[3 + g])
+    k = len(pop.r_values)
+    for c in range(k):
+        add(
+            "propensity",
+            f"class {c + 1} of {k} (mean {pop.r_values[c]:.2f})",
+            rows_total[3 + len(groups) + c],
+        )
+    kids = child.sum(axis=0)
+    if kids[kn.SC_N]:
+        rows.append(("age_band", "child", "people", np.nan, kids[kn.SC_N] * scale))
+        rows.append(
+            (
+                "age_band",
+                "child",
+                "share_sanctioned_rightful",
+                np.nan,
+                kids[kn.SC_R] / kids[kn.SC_N],
+            )
+        )
+        rows.append(
+            (
+                "age_band",
+                "child",
+                "share_sanctioned_wrongful",
+                np.nan,
+                kids[kn.SC_W] / kids[kn.SC_N],
+            )
+        )
+    width = sc.output.score_bin_width
+    nat = hist.sum(axis=0)
+    for b in np.flatnonzero(nat):
+        rows.append(
+            ("national", "national", "score_histogram", sc.score.min + b * width, nat[b] * scale)
+        )
+    reg = hist[0::2] + hist[1::2]
+    for r, b in zip(*np.nonzero(reg), strict=True):
+        rows.append(
+            (
+                "region",
+                pop.region_names[r],
+                "score_histogram",
+                sc.score.min + b * width,
+                reg[r, b] * scale,
+            )
+        )
+    frame = pd.DataFrame(rows, columns=["dimension", "category", "metric", "bin", "value"])
+    frame.insert(0, "date", np.datetime64(date, "D").astype(DATE))
+    return frame
+
+
+def build_results(
+    *,
+    scenario: Scenario,
+    population: Population,
+    seed: int,
+    days: list[dt.date],
+    layout: TimeseriesLayout,
+    flows: np.ndarray,
+    stocks: np.ndarray,
+    snapshots: list[pd.DataFrame],
+    audit: list[np.ndarray],
+    measures: Measures,
+    behaviour_names: list[str],
+    timings: dict[str, float],
+) -> Results:
+    """The Results of a run: its counters, snapshot rows and audit records made tables, with
+    the manifest (what made them, how counts are scaled, the resolved scenario, timings)."""
+    raw = scenario.output.raw_counts
+    scale = 1.0 if raw else population.scale
+    ts = long_timeseries(days, population.region_names, layout, flows, stocks, scale)
+    versions = library_versions()
+    manifest = {
+        "software": "socialcreditsim",
+        "version": versions["socialcreditsim"],
+        "versions": versions,
+        "scenario": scenario.meta.name,
+        "seed": seed,
+        "n_agents": population.n_agents,
+        "population": scenario.population.size,
+        "scale": population.scale,
+        "counts": "raw" if raw else "scaled to the population",
+        "start": str(days[0]),
+        "end": str(days[-1]),
+        "n_localities": population.n_localities,
+        "n_scored": population.n_scored,
+        "n_children": population.n_children,
+        "timings": timings,
+        "resolved_scenario": scenario.model_dump(mode="json"),
+    }
+    people = people_frame(scenario, population, seed)
+    manifest["audited"] = len(people)
+    return Results(
+        timeseries=ts,
+        snapshots=pd.concat(snapshots, ignore_index=True) if snapshots else pd.DataFrame(),
+        audit=audit_frame(audit, population, days, behaviour_names, measures, layout.grades),
+        people=people,
+        manifest=manifest,
+        _scenario=scenario,
+    )
