@@ -19,10 +19,13 @@ from hypothesis import strategies as st
 
 import socialcreditsim as scs
 from socialcreditsim import engine, lists
+from socialcreditsim.behaviours import BehaviourModel
 from socialcreditsim.population import children_count
 from socialcreditsim.results import TABLES
+from socialcreditsim.rollout import join_days
 from socialcreditsim.sanctions import TARGET_CHILDREN, TARGET_PERSON, affected
 from socialcreditsim.scoring import grade_of
+from socialcreditsim.surveillance import coverage
 
 START = dt.date(2018, 1, 1)
 GRADES = [("AAA", 1050), ("AA", 1030), ("A", 960), ("B", 850), ("C", 600)]
@@ -787,6 +790,33 @@ def test_shards_of_localities_give_the_same_bytes(cuts: list[int], tmp_path: Pat
     assert all(p.state is None for p in parts)
     combined = engine.combine(sc, pop, 4, parts)
     assert _table_bytes(combined, tmp_path / "parts") == whole
+
+
+def test_shards_balance_the_expected_work() -> None:
+    """Cut by the work estimated from every 30th day, the two halves of the national year hold
+    about as much work, counted with the events of every day: within 5% of the mean (measured
+    0.8%; the sampled days and the 63 localities, each about 3% of a half, are the only error),
+    where a cut by people leaves 17% (30% in the events alone)."""
+    sc = scs.load_scenario("national", ["time.end=2018-12-31"])
+    pop = engine.build_population(sc, 1_000_000, 1)
+    n_days = (sc.time.end - sc.time.start).days + 1
+    days = [sc.time.start + dt.timedelta(days=t) for t in range(n_days)]
+    beh = BehaviourModel(sc, pop, days)
+    urban = float(pop.loc_scored[pop.loc_urban].sum() / pop.n_scored)
+    cov_u, cov_r = coverage(sc, days, sc.population.size, urban)
+    joined = join_days(sc, pop, 1)
+    events = np.zeros(pop.n_localities)
+    for t in range(n_days):
+        d = beh.day_tables(t, joined <= t, np.where(pop.loc_urban, cov_u[t], cov_r[t]))
+        events += (d.lam_right + d.lam_wrong).sum(axis=1)
+    work = pop.loc_scored + engine.WORK_PER_EVENT * events
+
+    def halves(ranges: list[tuple[int, int]]) -> np.ndarray:
+        share = np.array([work[lo:hi].sum() for lo, hi in ranges])
+        return abs(share / share.mean() - 1)
+
+    assert halves(engine.shard_ranges(pop, 2)).max() > 0.15  # what a cut by people leaves
+    assert halves(engine.shard_ranges(pop, 2, engine.locality_work(sc, pop, 1))).max() < 0.05
 
 
 def test_shard_ranges_balance_the_scored_people() -> None:
