@@ -25,6 +25,7 @@ from ..results import Results
 from ..scenario import MAX_FILE_BYTES, Scenario, ScenarioError, builtin_scenarios, load_scenario
 from .charts import (
     TABLE_CSS,
+    Chart,
     csv_download,
     number,
     percent,
@@ -74,7 +75,7 @@ class Dashboard:
             ("Compare", self.compare_view),
             ("People", self.people_view),
             ("Runs", self.runs_view),
-            dynamic=False,
+            dynamic=False,  # dynamic tabs redraw a hidden view with stylesheets from the CDN
         )
         self.page = pn.Column(
             pn.pane.Markdown("# socialcreditsim dashboard"),
@@ -362,7 +363,15 @@ class Dashboard:
         self.report_status = pn.pane.HTML("", css_classes=["report-status"])
         self.downloads = pn.Row(self.headline_csv, self.report_download, self.report_button,
                                 self.report_status, visible=False)  # fmt: skip
-        self.charts = pn.Column(sizing_mode="stretch_width")
+        self.chart_list: dict[str, Chart] = {}
+        self.chart_pick = pn.widgets.Select(name="Chart", options={}, width=420,
+                                            css_classes=["chart-pick"])  # fmt: skip
+        self.chart_pick.param.watch(lambda e: self.show_chart(), "value")
+        self.chart_text = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.chart_pane = pn.pane.Bokeh(None, sizing_mode="stretch_width")
+        self.chart_csv = csv_download(lambda: self.chart_list[self.chart_pick.value].numbers, "")
+        self.charts = pn.Column(self.chart_pick, self.chart_text, self.chart_pane, self.chart_csv,
+                                sizing_mode="stretch_width", visible=False)  # fmt: skip
         self.results_view = pn.Column(
             self.results_title, self.headline, self.downloads, self.charts,
             sizing_mode="stretch_width",
@@ -406,17 +415,25 @@ class Dashboard:
         self.headline_numbers = head
         self.show_report_download()
         self.downloads.visible = True
-        self.charts.objects = [
-            pn.Column(
-                pn.pane.Markdown(f"#### {c.title}\n{c.caption}"),
-                pn.pane.Bokeh(c.figure, sizing_mode="stretch_width"),
-                csv_download(lambda c=c: c.numbers, c.key),
-                css_classes=["chart", f"chart-{c.key}"],
-                sizing_mode="stretch_width",
-            )
-            for c in charts
-        ]
+        self.chart_list = {c.key: c for c in charts}
+        shown = self.chart_pick.value  # the chart shown stays, where this run has it
+        if shown not in self.chart_list:
+            shown = charts[0].key if charts else None
+        self.chart_pick.param.update(options={c.title: c.key for c in charts}, value=shown)
+        self.show_chart()
+        self.charts.visible = bool(charts)
         self.refresh_people()
+
+    def show_chart(self) -> None:
+        """Show the chart picked (one at a time: each costs the browser a second to draw)."""
+        chart = self.chart_list.get(self.chart_pick.value)
+        if chart is None:
+            return
+        self.chart_text.object = f"#### {chart.title}\n{chart.caption}"
+        self.chart_pane.object = chart.figure
+        self.chart_csv.filename = f"{chart.key}.csv"
+        self.chart_csv.label = f"{chart.key} as CSV"
+        self.charts.css_classes = ["chart", f"chart-{chart.key}"]
 
     def show_report_download(self) -> None:
         """The folder's report.html to download, or a button that writes it."""
