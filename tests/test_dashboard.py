@@ -124,6 +124,11 @@ def set_number(page: Any, css: str, value: str) -> None:
     box.press("Enter")
 
 
+def error_beside(page: Any, css: str) -> Any:
+    """The message pane beside a lever's widget."""
+    return page.locator(f"{css}-row .lever-error")
+
+
 def click(page: Any, text: str) -> None:
     page.locator(".bk-btn", has_text=text).click()
 
@@ -165,16 +170,15 @@ def toml(page: Any) -> str:
     expect(status).to_contain_text("short.toml (runs folder): valid scenario (0 levers changed)")
     # a bad value: the field's message beside it, the run refused
     set_number(page, ".lever-surveillance-fpir", "2")
-    errors = page.locator(".lever-error")
-    expect(errors.filter(has_text="surveillance.fpir")).to_contain_text(
-        "must be at least 0 and at most 1 (a probability); got 2"
+    expect(error_beside(page, ".lever-surveillance-fpir")).to_contain_text(
+        "surveillance.fpir: must be at least 0 and at most 1 (a probability); got 2"
     )
     expect(status).to_contain_text("not valid")
     shot(page, "scenario-error")
     # a new value (national has 0.05), validated; high, so that some are wrongly barred
     set_number(page, ".lever-surveillance-fpir", "0.2")
     expect(status).to_contain_text("valid scenario (1 lever changed)")
-    expect(errors.filter(has_text="surveillance.fpir")).to_have_count(0)
+    expect(page.locator(".lever-error", has_text="surveillance.fpir")).to_have_count(0)
     click(page, "Show TOML")
     expect(page.locator("pre", has_text="[surveillance]")).to_contain_text("fpir = 0.2")
     shot(page, "scenario")
@@ -187,18 +191,18 @@ def test_levers_are_validated_by_the_scenario_models(page: Any, toml: str) -> No
     rule (the score blacklist, which sanctions are triggered by)."""
     from playwright.sync_api import expect
 
-    status, errors = page.locator(".scenario-status"), page.locator(".lever-error")
+    status = page.locator(".scenario-status")
     page.get_by_role("button", name="Secrecy, appeals and listing at discretion").click()
     set_number(page, ".lever-appeals-probability", "1.5")
-    expect(errors.filter(has_text="appeals.probability")).to_contain_text(
-        "must be at least 0 and at most 1 (a probability); got 1.5"
+    expect(error_beside(page, ".lever-appeals-probability")).to_contain_text(
+        "appeals.probability: must be at least 0 and at most 1 (a probability); got 1.5"
     )
     set_number(page, ".lever-appeals-probability", "0")
     expect(status).to_contain_text("valid scenario (1 lever changed)")
     page.get_by_role("button", name="Scores and lists").click()
     switch = page.locator(".lever-blacklist-enabled input")
     switch.uncheck()
-    expect(errors.filter(has_text="blacklist.enabled")).to_contain_text(
+    expect(error_beside(page, ".lever-blacklist-enabled")).to_contain_text(
         "triggered by 'blacklist' but blacklist.enabled is false"
     )
     switch.check()

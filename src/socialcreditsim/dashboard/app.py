@@ -184,7 +184,7 @@ class Dashboard:
                 err = pn.pane.HTML("", css_classes=["lever-error"], styles={"color": "#b00020"})
                 doc = pn.pane.HTML(f"<small>{html.escape(lv.doc)}</small>", width=460)
                 self.widgets[lv.key], self.errors[lv.key] = w, err
-                card.append(pn.Row(w, pn.Column(doc, err, margin=0)))
+                card.append(pn.Row(w, pn.Column(doc, err, margin=0), css_classes=[f"{lv.css}-row"]))
         card.collapsed = False
 
     def values(self) -> dict[str, Any]:
