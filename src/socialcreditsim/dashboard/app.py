@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import importlib
 import io
 import re
 import shutil
+import threading
 import time
 import tomllib
 from collections.abc import Callable
@@ -51,6 +53,22 @@ SYNTHETIC = (
 GIB = 2**30
 
 
+def warm_up() -> None:
+    """Import what showing results needs (the report's reader with matplotlib, SciPy: about
+    three seconds) in the background, once per server, so that the first run's results do not
+    wait for it; called when the first page has loaded, not to slow its loading."""
+    global _warming
+    if _warming is None:
+        _warming = threading.Thread(
+            target=lambda: [importlib.import_module(m) for m in WARM_UP], daemon=True
+        )
+        _warming.start()
+
+
+WARM_UP = ("scipy.stats", "socialcreditsim.report", "socialcreditsim.disparities")
+_warming: threading.Thread | None = None
+
+
 class Dashboard:
     """One browser session's page."""
 
@@ -85,6 +103,7 @@ class Dashboard:
             styles={"padding": "0 16px"},
         )
         self.load_base("national")
+        pn.state.onload(warm_up)
 
     # ---------------------------------------------------------------- scenario
     def scenario_sources(self) -> dict[str, str]:

@@ -4,10 +4,12 @@ each chart's numbers."""
 
 from __future__ import annotations
 
+import functools
 import html
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +67,25 @@ TOOLS = "pan,xwheel_zoom,box_zoom,reset,save"  # save: the chart as PNG
 
 @dataclass
 class Chart:
-    """One chart of the Results view: its name (the CSV's), title, caption, the Bokeh figure
-    and the numbers behind it."""
+    """One chart of the Results view: its name (the CSV's), title, caption, and what draws
+    the Bokeh figure and gives the numbers behind it, when the chart is first shown."""
 
     key: str
     title: str
     caption: str
-    figure: Any
-    numbers: pd.DataFrame
+    draw: Callable[[], tuple[Any, pd.DataFrame]]
+
+    @cached_property
+    def drawn(self) -> tuple[Any, pd.DataFrame]:
+        return self.draw()
+
+    @property
+    def figure(self) -> Any:
+        return self.drawn[0]
+
+    @property
+    def numbers(self) -> pd.DataFrame:
+        return self.drawn[1]
 
 
 def _figure(title: str, y_label: str, **kw: Any) -> figure:
@@ -154,8 +167,9 @@ def _lines(run: Any) -> list[Chart]:
         ("lists", "People on the lists", "At the end of each day.", "people", lists),
     ):  # fmt: skip
         if lines:
-            out.append(Chart(key, title, caption + band, line_chart(lines, title, unit),
-                             line_numbers(lines)))  # fmt: skip
+            out.append(Chart(key, title, caption + band,
+                             lambda ls=lines, t=title, u=unit: (line_chart(ls, t, u),
+                                                                line_numbers(ls))))  # fmt: skip
     return out
 
 
@@ -180,22 +194,27 @@ def _published(run: Any) -> list[Chart]:
     if not lines:
         return []
     title = "Simulated against published figures"
-    p = line_chart(lines, title, "people / person-times")
-    for i, (name, at) in enumerate(points.items()):
-        src = ColumnDataSource({"date": list(at), "value": list(at.values()),
-                                "series": [f"{name} (published)"] * len(at)})  # fmt: skip
-        dots = p.scatter("date", "value", source=src, size=10, color=Category10_10[i % 10],
-                         legend_label=f"{name} (published)")  # fmt: skip
-        p.add_tools(HoverTool(renderers=[dots], tooltips=[("", "@series"), ("date", "@date{%F}"),
-                                                          ("value", "@value{0,0}")],
-                              formatters={"@date": "datetime"}))  # fmt: skip
-    numbers = line_numbers(lines)
-    for name, at in points.items():
-        numbers[f"{name} (published)"] = numbers["date"].map(at)
+
+    def draw() -> tuple[figure, pd.DataFrame]:
+        p = line_chart(lines, title, "people / person-times")
+        for i, (name, at) in enumerate(points.items()):
+            src = ColumnDataSource({"date": list(at), "value": list(at.values()),
+                                    "series": [f"{name} (published)"] * len(at)})  # fmt: skip
+            dots = p.scatter("date", "value", source=src, size=10, color=Category10_10[i % 10],
+                             legend_label=f"{name} (published)")  # fmt: skip
+            p.add_tools(HoverTool(renderers=[dots], tooltips=[("", "@series"),
+                                                              ("date", "@date{%F}"),
+                                                              ("value", "@value{0,0}")],
+                                  formatters={"@date": "datetime"}))  # fmt: skip
+        numbers = line_numbers(lines)
+        for name, at in points.items():
+            numbers[f"{name} (published)"] = numbers["date"].map(at)
+        return p, numbers
+
     caption = ("Lines: the simulated series, scaled to people (cumulative ones from the count"
                " the scenario gives from before its start); dots: the published figures."
                + run.texts()["band"])  # fmt: skip
-    return [Chart("published", title, caption, p, numbers)]
+    return [Chart("published", title, caption, draw)]
 
 
 def _scores(run: Any) -> list[Chart]:
@@ -211,20 +230,24 @@ def _scores(run: Any) -> list[Chart]:
     dates = np.sort(hist["date"].unique())
     gap = np.median(np.diff(dates)) if len(dates) > 1 else np.timedelta64(30, "D")
     title = "Score distribution over time"
-    p = _figure(title, "score", x_axis_type="datetime")
-    mapper = LogColorMapper(palette=Viridis256, low=float(hist["share"].min()), high=1.0)
-    src = ColumnDataSource({"date": hist["date"].to_numpy(), "bin": hist["bin"] + width / 2,
-                            "start": hist["bin"], "share": hist["share"]})  # fmt: skip
-    p.rect("date", "bin", width=gap / np.timedelta64(1, "ms"), height=width, source=src,
-           fill_color={"field": "share", "transform": mapper}, line_color=None)  # fmt: skip
-    p.add_layout(ColorBar(color_mapper=mapper, title="share"), "right")
-    p.add_tools(HoverTool(tooltips=[("snapshot", "@date{%F}"), ("score from", "@start{0}"),
-                                    ("share", "@share{0.0000%}")],
-                          formatters={"@date": "datetime"}))  # fmt: skip
-    numbers = hist.rename(columns={"bin": "score bin start"})[["date", "score bin start", "share"]]
+
+    def draw() -> tuple[figure, pd.DataFrame]:
+        p = _figure(title, "score", x_axis_type="datetime")
+        mapper = LogColorMapper(palette=Viridis256, low=float(hist["share"].min()), high=1.0)
+        src = ColumnDataSource({"date": hist["date"].to_numpy(), "bin": hist["bin"] + width / 2,
+                                "start": hist["bin"], "share": hist["share"]})  # fmt: skip
+        p.rect("date", "bin", width=gap / np.timedelta64(1, "ms"), height=width, source=src,
+               fill_color={"field": "share", "transform": mapper}, line_color=None)  # fmt: skip
+        p.add_layout(ColorBar(color_mapper=mapper, title="share"), "right")
+        p.add_tools(HoverTool(tooltips=[("snapshot", "@date{%F}"), ("score from", "@start{0}"),
+                                        ("share", "@share{0.0000%}")],
+                              formatters={"@date": "datetime"}))  # fmt: skip
+        numbers = hist.rename(columns={"bin": "score bin start"})
+        return p, numbers[["date", "score bin start", "share"]].reset_index(drop=True)
+
     caption = ("Share of scored people in each score bin (by bin start) at each snapshot; the"
                " colour scale is logarithmic." + run.texts()["first"])  # fmt: skip
-    return [Chart("scores", title, caption, p, numbers.reset_index(drop=True))]
+    return [Chart("scores", title, caption, draw)]
 
 
 def _grades(run: Any) -> list[Chart]:
@@ -237,18 +260,23 @@ def _grades(run: Any) -> list[Chart]:
     wide = part.pivot(index="date", columns="metric", values="value")
     shares = wide[[f"share_grade_{g}" for g in grades]].set_axis(grades, axis=1)
     title = "Grades"
-    p = _figure(title, "share of scored people", x_axis_type="datetime")
-    colours = list(reversed(Category10_10[: len(grades)]))
-    src = ColumnDataSource(shares.rename_axis("date").reset_index())
-    areas = p.varea_stack(grades, x="date", source=src, color=colours,
-                          legend_label=grades)  # fmt: skip
-    p.add_tools(HoverTool(renderers=areas, tooltips=[("grade", "$name"), ("date", "@date{%F}"),
-                                                     ("share", "@$name{0.00%}")],
-                          formatters={"@date": "datetime"}))  # fmt: skip
-    _legend_right(p)
-    p.yaxis.formatter = NumeralTickFormatter(format="0%")
+    numbers = shares.rename_axis("date").reset_index()
+
+    def draw() -> tuple[figure, pd.DataFrame]:
+        p = _figure(title, "share of scored people", x_axis_type="datetime")
+        colours = list(reversed(Category10_10[: len(grades)]))
+        areas = p.varea_stack(grades, x="date", source=ColumnDataSource(numbers), color=colours,
+                              legend_label=grades)  # fmt: skip
+        p.add_tools(HoverTool(renderers=areas, tooltips=[("grade", "$name"),
+                                                         ("date", "@date{%F}"),
+                                                         ("share", "@$name{0.00%}")],
+                              formatters={"@date": "datetime"}))  # fmt: skip
+        _legend_right(p)
+        p.yaxis.formatter = NumeralTickFormatter(format="0%")
+        return p, numbers
+
     caption = "Share of scored people holding each grade, at each snapshot." + run.texts()["first"]
-    return [Chart("grades", title, caption, p, shares.rename_axis("date").reset_index())]
+    return [Chart("grades", title, caption, draw)]
 
 
 def _who_numbers(run: Any) -> pd.DataFrame:
@@ -299,21 +327,24 @@ def _who(run: Any) -> list[Chart]:
     """Who is hit: by region, and by group, urban or rural and age band."""
     if run.snapshots.empty:
         return []
-    numbers = _who_numbers(run)
-    numbers = numbers[numbers["dimension"] != "national"]
+    numbers = functools.cache(lambda: _who_numbers(run))  # a second or so: when first shown
+
+    def draw(title: str, dims: list[str]) -> tuple[figure, pd.DataFrame]:
+        part = numbers()
+        part = part[part["dimension"].isin(dims)].reset_index(drop=True)
+        return _bars(part, title), part
+
     first = run.texts()["first"]
     caption = ("Share of each category's people barred by at least one sanction, averaged over"
                " the run in person-days, the wrongfully barred part in red; hover for the"
                " relative risk against the national share (children: barred through a parent)."
                + first)  # fmt: skip
-    out = []
-    for key, title, dims in (("who", "Who is hit: group, urban or rural, age",
-                              ["group", "urban_rural", "age_band"]),
-                             ("regions", "Who is hit: regions", ["region"])):  # fmt: skip
-        part = numbers[numbers["dimension"].isin(dims)].reset_index(drop=True)
-        if len(part):
-            out.append(Chart(key, title, caption, _bars(part, title), part))
-    return out
+    return [
+        Chart(key, title, caption, functools.partial(draw, title, dims))
+        for key, title, dims in (("who", "Who is hit: group, urban or rural, age",
+                                  ["group", "urban_rural", "age_band"]),
+                                 ("regions", "Who is hit: regions", ["region"]))
+    ]  # fmt: skip
 
 
 def run_charts(folder: Path) -> tuple[Any, list[Chart]]:

@@ -78,8 +78,15 @@ def _prob(key: str, label: str, doc: str, section: str, unit: str = "probability
 
 def levers_for(sc: Scenario) -> list[Lever]:
     """The levers of a scenario, in the order the page shows them, by section."""
-    out: list[Lever] = []
-    sv = "Cameras and face recognition"
+    fr = "Face recognition"  # open first: the fewest widgets, so the page is quick to load
+    out: list[Lever] = [
+        _prob("surveillance.fnir", "FNIR", "False negative identification rate: an event in view"
+              " is identified correctly with probability 1 - FNIR.", fr),
+        Lever("surveillance.fpir", "FPIR", "probability", "False positive identification rate:"
+              " an event in view and not identified correctly is attributed to a wrong person"
+              " of the same locality with this probability.", fr, lo=0.0, hi=0.2, step=0.001),
+    ]  # fmt: skip
+    sv = "Cameras and shaming"
     cams = sc.surveillance.cameras
     if isinstance(cams, list):
         out.append(Lever(
@@ -107,13 +114,6 @@ def levers_for(sc: Scenario) -> list[Lever]:
                 f"Chance a public act in a {where} locality happens in view, given instead of"
                 f" the cameras (the scenario: {_schedule_text(value)}).", sv, kind, 0.0, hi,
             ))  # fmt: skip
-    out += [
-        _prob("surveillance.fnir", "FNIR", "False negative identification rate: an event in view"
-              " is identified correctly with probability 1 - FNIR.", sv),
-        Lever("surveillance.fpir", "FPIR", "probability", "False positive identification rate:"
-              " an event in view and not identified correctly is attributed to a wrong person"
-              " of the same locality with this probability.", sv, lo=0.0, hi=0.2, step=0.001),
-    ]  # fmt: skip
     for b in sc.behaviours:
         if b.channel == "camera":
             out.append(
