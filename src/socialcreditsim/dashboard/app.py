@@ -72,7 +72,7 @@ _warming: threading.Thread | None = None
 class Dashboard:
     """One browser session's page."""
 
-    def __init__(self, runs: Path):
+    def __init__(self, runs: Path) -> None:
         self.runs = runs
         self.results: Results | None = None
         self.job: Job | None = None
@@ -107,6 +107,7 @@ class Dashboard:
 
     # ---------------------------------------------------------------- scenario
     def scenario_sources(self) -> dict[str, str]:
+        """The scenarios offered: the built-in ones and the TOML files of the runs folder."""
         out = {f"{n} (built-in)": n for n in builtin_scenarios()}
         if self.runs.is_dir():
             for p in sorted(self.runs.glob("*.toml")):
@@ -114,6 +115,7 @@ class Dashboard:
         return out
 
     def build_scenario_view(self) -> None:
+        """The Scenario view: the scenario picked, its levers by section, its TOML."""
         self.source = pn.widgets.Select(
             name="Scenario", options=self.scenario_sources(), value="national"
         )
@@ -161,6 +163,7 @@ class Dashboard:
         self.set_base(base, origin)
 
     def uploaded(self, event: Any) -> None:
+        """Load an uploaded TOML file (at most MAX_FILE_BYTES, validated) as the scenario picked."""
         data = event.new
         if not data:
             return
@@ -240,12 +243,14 @@ class Dashboard:
         self.refresh_memory()
 
     def refresh_toml(self) -> None:
+        """Show the edited scenario's TOML while 'Show TOML' is pressed."""
         self.toml_pane.visible = self.show_toml.value
         if self.show_toml.value and self.scenario is not None:
             self.toml_pane.object = f"<pre>{html.escape(self.scenario.to_toml())}</pre>"
 
     # ---------------------------------------------------------------- run
     def build_run_view(self) -> None:
+        """The Run view: agents, seed, replicates, the memory estimate, Run and Cancel."""
         self.agents = pn.widgets.IntInput(name="Agents", value=20_000, step=10_000, start=1,
                                           width=200, css_classes=["run-agents"])  # fmt: skip
         self.lift = pn.widgets.Checkbox(name=f"lift the cap of {AGENTS_CAP:,} agents")
@@ -272,6 +277,7 @@ class Dashboard:
         pn.state.add_periodic_callback(self.tick, period=TICK_MS)
 
     def checked_agents(self) -> int:
+        """The agents asked for, within the cap unless it is lifted."""
         n = self.agents.value
         if n is None or n < 1:
             raise ScenarioError("agents: at least 1")
@@ -280,6 +286,7 @@ class Dashboard:
         return n
 
     def refresh_memory(self) -> None:
+        """Show the memory the run would need beside what this machine has."""
         if not hasattr(self, "memory"):
             return
         try:
@@ -339,6 +346,7 @@ class Dashboard:
         self.start("run", work, self.run_status, self.run_done)
 
     def run_done(self, path: Path) -> str:
+        """Show a finished run's folder on the Results view."""
         self.bar.value = 100
         self.show_results(path)
         return path.name
@@ -367,6 +375,7 @@ class Dashboard:
 
     # ---------------------------------------------------------------- results
     def build_results_view(self) -> None:
+        """The Results view: the headline, downloads and one chart at a time."""
         self.results_title = pn.pane.Markdown("No run yet: run one (Run tab) or open one (Runs).")
         self.headline = pn.pane.HTML("", css_classes=["headline"], stylesheets=[TABLE_CSS])
         self.headline_numbers = pd.DataFrame()
@@ -475,6 +484,7 @@ class Dashboard:
 
     # ---------------------------------------------------------------- compare
     def build_compare_view(self) -> None:
+        """The Compare view: an edited variant, or two run folders, and the differences."""
         self.replicates = pn.widgets.IntInput(name="Replicates (seeds)", value=2, start=2,
                                               width=160)  # fmt: skip
         self.compare_button = pn.widgets.Button(
@@ -564,11 +574,13 @@ class Dashboard:
         self.start("compare", work, self.compare_status, self.compare_done)
 
     def compare_done(self, result: tuple[CompareResults, Path]) -> str:
+        """Show a finished comparison."""
         self.compare_bar.value = 100
         self.show_comparison(result[0])
         return result[1].name
 
     def show_comparison(self, res: CompareResults) -> None:
+        """The paired differences, the biggest first (the headline figures, or every output)."""
         self.compared = res
         d = res.differences.copy()
         if not self.every_output.value:  # the headline figures: those with a reader's label
@@ -592,6 +604,7 @@ class Dashboard:
 
     # ---------------------------------------------------------------- people
     def build_people_view(self) -> None:
+        """The People view: filters, the audited people they keep, a person's story."""
         self.only_wrong = pn.widgets.Checkbox(name="wrongly sanctioned only", value=True)
         self.group = pn.widgets.Select(name="Group", options=["any"], width=160)
         self.region = pn.widgets.Select(name="Region", options=["any"], width=160)
@@ -648,6 +661,7 @@ class Dashboard:
         self.show_story()
 
     def show_story(self) -> None:
+        """The picked person's story, as ``explain`` tells it."""
         if self.results is None or self.person.value is None:
             self.story.object = ""
             return
@@ -656,6 +670,7 @@ class Dashboard:
 
     # ---------------------------------------------------------------- runs
     def build_runs_view(self) -> None:
+        """The Runs view: the folders of the runs folder, to open or delete."""
         self.runs_table = pn.pane.HTML("", stylesheets=[TABLE_CSS])
         self.folder = pn.widgets.Select(name="Folder", options=[], width=420,
                                         css_classes=["folder-select"])  # fmt: skip
@@ -673,6 +688,7 @@ class Dashboard:
         self.refresh_runs()
 
     def refresh_runs(self) -> None:
+        """List the folders of the runs folder here and in the Compare view's pickers."""
         frame = run_folders(self.runs)
         self.runs_table.object = table_html(frame, "runs", {})
         self.folder.options = list(frame["folder"])
@@ -680,6 +696,7 @@ class Dashboard:
         self.folder_a.options, self.folder_b.options = runs, runs[1:] + runs[:1]
 
     def open_folder(self) -> None:
+        """Open the folder picked: a run on the Results view, a comparison on the Compare view."""
         try:
             path = safe_child(self.runs, self.folder.value or "")
             if (path / "manifest.json").is_file() and "compare" in run_folders(self.runs).set_index(
@@ -695,6 +712,7 @@ class Dashboard:
             self.runs_status.object = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
 
     def delete_folder(self) -> None:
+        """Delete the run or comparison folder picked, once 'yes, delete it' is ticked."""
         try:
             path = safe_child(self.runs, self.folder.value or "")
             if not self.confirm.value:
@@ -709,7 +727,9 @@ class Dashboard:
         self.refresh_runs()
 
 
-def serve(runs: Path, port: int, host: str = "127.0.0.1", ready: Callable[[str], None] = print):
+def serve(
+    runs: Path, port: int, host: str = "127.0.0.1", ready: Callable[[str], None] = print
+) -> None:
     """Serve the dashboard until Ctrl-C (KeyboardInterrupt), then stop the server cleanly."""
     runs.mkdir(parents=True, exist_ok=True)
     origins = [f"{h}:{port}" for h in {host, "127.0.0.1", "localhost"}]

@@ -77,6 +77,7 @@ class Chart:
 
     @cached_property
     def drawn(self) -> tuple[Any, pd.DataFrame]:
+        """The figure and its numbers, drawn the first time they are asked for."""
         return self.draw()
 
     @property
@@ -89,11 +90,13 @@ class Chart:
 
 
 def _figure(title: str, y_label: str, **kw: Any) -> figure:
+    """A figure with the Results view's size and tools (save: PNG)."""
     return figure(title=title, height=360, sizing_mode="stretch_width", tools=TOOLS,
                   y_axis_label=y_label, **kw)  # fmt: skip
 
 
 def _legend_right(p: figure) -> None:
+    """The legend beside the plot, its entries hiding their glyphs on a click."""
     p.legend.click_policy = "hide"
     p.legend.label_text_font_size = "8pt"
     p.legend.spacing = 0

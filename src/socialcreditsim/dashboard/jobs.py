@@ -19,7 +19,7 @@ class Job:
 
     lock = threading.Lock()  # one at a time on this machine: the kernels use every core
 
-    def __init__(self, what: str, work: Callable[[Callable[[int, int], None]], Any]):
+    def __init__(self, what: str, work: Callable[[Callable[[int, int], None]], Any]) -> None:
         self.what, self.work = what, work
         self.done = self.total = 0
         self.started = time.monotonic()
@@ -29,12 +29,14 @@ class Job:
         self.finished = False
         self.thread = threading.Thread(target=self._run, daemon=True, name="dashboard-job")
 
-    def progress(self, done: int, total: int) -> None:  # called by the engine
+    def progress(self, done: int, total: int) -> None:
+        """The engine's progress callback; raises Cancelled once Cancel is pressed."""
         self.done, self.total = done, total
         if self.cancel.is_set():
             raise Cancelled
 
     def _run(self) -> None:
+        """Do the work in the job's thread, one job at a time on this machine."""
         try:
             with Job.lock:
                 self.started = time.monotonic()
@@ -47,6 +49,7 @@ class Job:
             self.finished = True
 
     def status(self) -> str:
+        """The progress as the page shows it, with an estimate of the time left."""
         took = time.monotonic() - self.started
         if not self.total:
             return f"{self.what}: starting ({took:.0f} s)"

@@ -62,6 +62,7 @@ def field(sc: Scenario, key: str) -> Any:
 
 
 def _amount(v: float) -> str:
+    """A count as a reader says it: '176 million', or four significant digits."""
     return f"{v / 1e6:,.0f} million" if v >= 1e6 else f"{v:,.4g}"
 
 
@@ -73,6 +74,7 @@ def _schedule_text(value: Any) -> str:
 
 
 def _prob(key: str, label: str, doc: str, section: str, unit: str = "probability") -> Lever:
+    """A lever of a probability or a share: a slider from 0 to 1."""
     return Lever(key, label, unit, doc, section, lo=0.0, hi=1.0, step=0.01)
 
 

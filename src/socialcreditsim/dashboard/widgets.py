@@ -22,7 +22,7 @@ class OptionalDate(pn.viewable.Viewer):
 
     value = param.CalendarDate(default=None, allow_None=True)
 
-    def __init__(self, name: str, value: dt.date | None, start: dt.date, css: list[str]):
+    def __init__(self, name: str, value: dt.date | None, start: dt.date, css: list[str]) -> None:
         super().__init__(value=value)
         self._syncing = False  # while the value sets the widgets, they do not set it back
         self._on = pn.widgets.Checkbox(name=f"{name}, from", value=value is not None)
