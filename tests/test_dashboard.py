@@ -129,6 +129,12 @@ def error_beside(page: Any, css: str) -> Any:
     return page.locator(f"{css}-row .lever-error")
 
 
+def open_section(page: Any, name: str, lever: str) -> None:
+    """Open a section of levers (a click on its header) unless its lever shows already."""
+    if not page.locator(lever).is_visible():
+        page.get_by_role("button", name=name).click()
+
+
 def click(page: Any, text: str) -> None:
     page.locator(".bk-btn", has_text=text).click()
 
@@ -191,14 +197,14 @@ def test_levers_are_validated_by_the_scenario_models(page: Any, toml: str) -> No
     from playwright.sync_api import expect
 
     status = page.locator(".scenario-status")
-    page.get_by_role("button", name="Secrecy, appeals and listing at discretion").click()
+    open_section(page, "Secrecy, appeals and listing at discretion", ".lever-appeals-probability")
     set_number(page, ".lever-appeals-probability", "1.5")
     expect(error_beside(page, ".lever-appeals-probability")).to_contain_text(
         "appeals.probability: must be at least 0 and at most 1 (a probability); got 1.5"
     )
     set_number(page, ".lever-appeals-probability", "0")
     expect(status).to_contain_text("valid scenario (1 lever changed)")
-    page.get_by_role("button", name="Scores and lists").click()
+    open_section(page, "Scores and lists", ".lever-blacklist-enabled")
     switch = page.locator(".lever-blacklist-enabled input")
     switch.uncheck()
     expect(error_beside(page, ".lever-blacklist-enabled")).to_contain_text(
@@ -305,7 +311,7 @@ def test_compare_two_run_folders(
 
     runs, first = server[1], ran[0]
     tab(page, "Scenario")
-    page.get_by_role("button", name="Secrecy, appeals and listing at discretion").click()
+    open_section(page, "Secrecy, appeals and listing at discretion", ".lever-rules-published")
     page.locator(".lever-rules-published input[type=checkbox]").check()
     expect(page.locator(".scenario-status")).to_contain_text("valid scenario (2 levers changed)")
     tab(page, "Run")

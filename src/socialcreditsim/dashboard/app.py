@@ -190,7 +190,8 @@ class Dashboard:
         for lv in self.levers:
             if lv.section not in self.cards:
                 card = pn.Card(title=lv.section, collapsed=True, sizing_mode="stretch_width")
-                card.param.watch(lambda e, s=lv.section: self.open_section(s), "collapsed")
+                card.param.watch(lambda e, s=lv.section: e.new or self.open_section(s),
+                                 "collapsed")  # fmt: skip
                 self.cards[lv.section] = card
         self.lever_box.objects = list(self.cards.values())
         self.open_section(self.levers[0].section)
