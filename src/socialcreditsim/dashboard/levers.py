@@ -54,6 +54,8 @@ def field(sc: Scenario, key: str) -> Any:
     for part in key.split("."):
         if isinstance(node, list):
             node = next((x for x in node if getattr(x, "name", None) == part), None)
+        elif isinstance(node, dict):
+            node = node.get(part)
         else:
             node = getattr(node, part, None)
         if node is None:
@@ -210,6 +212,17 @@ def levers_for(sc: Scenario) -> list[Lever]:
                   " discretion", "per person a year", "Court-list orders without a debt or a"
                   " score, per person a year (unset: the general rate).", sg, lo=0.0, hi=0.02,
                   step=0.0005),
+        ]  # fmt: skip
+        out += [
+            Lever(f"groups.{g.name}.rate_multipliers.{b}", f"{g.name}: {b}", "x", f"The rate"
+                  f" of '{b}' among {g.name}, times the general rate.", sg, lo=0.0, hi=10.0,
+                  step=0.1)
+            for b in g.rate_multipliers
+        ] + [
+            Lever(f"groups.{g.name}.awareness_multipliers.{b}", f"{g.name}: know {b}", "x",
+                  f"Their awareness that '{b}' is scored, times the general one (at most 1).",
+                  sg, lo=0.0, hi=5.0, step=0.1)
+            for b in g.awareness_multipliers
         ]  # fmt: skip
 
     sd = "Secrecy, appeals and listing at discretion"
