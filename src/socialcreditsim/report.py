@@ -39,7 +39,7 @@ from .series import (
     simulated_series,
 )
 
-__all__ = ["COMPARE_FIGURES", "RUN_FIGURES", "SWEEP_FIGURES", "Figure", "write_report"]
+__all__ = ["COMPARE_FIGURES", "RUN_FIGURES", "SWEEP_FIGURES", "Figure", "RunFolder", "write_report"]
 
 Line = pd.DataFrame  # date index; median (and lower, upper for replicates)
 Built = tuple[Any, pd.DataFrame | None] | None  # (matplotlib figure or None, table) or nothing
@@ -70,12 +70,14 @@ class _Section:
 # ------------------------------------------------------------------------------ run folders
 
 
-class _Run:
-    """What the run figures read: the national lines, the snapshots and the scenario of a run
-    folder; for a replicates folder the lines are medians and bands over the replicates, the
-    rest is the first replicate's."""
+class RunFolder:
+    """What the run figures read (here and in the dashboard): the national lines, the snapshots
+    and the scenario of a run folder; for a replicates folder the lines are medians and bands
+    over the replicates, the rest is the first replicate's. ``manifest``: the folder's, if
+    already read."""
 
-    def __init__(self, folder: Path, manifest: dict[str, Any]):
+    def __init__(self, folder: Path, manifest: dict[str, Any] | None = None):
+        manifest = read_json(folder) if manifest is None else manifest
         self.replicates = "replicates" in manifest
         if self.replicates:
             from .replicates import MultiResults
@@ -163,7 +165,7 @@ class _Run:
         ]
 
 
-def _end_table(run: _Run, panels: Mapping[str, Mapping[str, Line]], key: str) -> pd.DataFrame:
+def _end_table(run: RunFolder, panels: Mapping[str, Mapping[str, Line]], key: str) -> pd.DataFrame:
     """The last value of every line: one row per panel, the lines side by side; for a single
     run with rightful and wrongful lines, the wrongful share too."""
     rows = []
@@ -178,11 +180,11 @@ def _end_table(run: _Run, panels: Mapping[str, Mapping[str, Line]], key: str) ->
     return pd.DataFrame(rows)
 
 
-def _truths(run: _Run, metric: str, item: str, cumulative: bool = False) -> dict[str, Line]:
+def _truths(run: RunFolder, metric: str, item: str, cumulative: bool = False) -> dict[str, Line]:
     return {t: run.line(metric, item, t, cumulative) for t in ("rightful", "wrongful")}
 
 
-def _headline(run: _Run) -> Built:
+def _headline(run: RunFolder) -> Built:
     labels = headline_outputs(run.scenario)
     if run.replicates:
         summary = run.multi.summary().set_index("output")
@@ -196,7 +198,7 @@ def _headline(run: _Run) -> Built:
     return None, pd.DataFrame(rows)
 
 
-def _published(run: _Run) -> Built:
+def _published(run: RunFolder) -> Built:
     sc = run.scenario
     if not sc.published:
         return None
@@ -227,7 +229,7 @@ def _published(run: _Run) -> Built:
     return figure, pd.DataFrame(rows)
 
 
-def _sanctions(run: _Run) -> Built:
+def _sanctions(run: RunFolder) -> Built:
     names = [m.name for m in run.scenario.sanctions]
     if not names:
         return None
@@ -235,7 +237,7 @@ def _sanctions(run: _Run) -> Built:
     return plots.truth_grid(panels, "rightful"), _end_table(run, panels, "sanction")
 
 
-def _blocked(run: _Run) -> Built:
+def _blocked(run: RunFolder) -> Built:
     names = [m.name for m in run.scenario.sanctions]
     if not names:
         return None
@@ -243,7 +245,7 @@ def _blocked(run: _Run) -> Built:
     return plots.truth_grid(panels, "rightful"), _end_table(run, panels, "sanction")
 
 
-def _lists(run: _Run) -> Built:
+def _lists(run: RunFolder) -> Built:
     sc = run.scenario
     stocks = {"court list": run.line("court_listed")}
     flows = {"court list: entries": run.line("court_list_entries", cumulative=True)}
@@ -274,7 +276,7 @@ def _lists(run: _Run) -> Built:
     return plots.line_grid(panels, "people"), pd.DataFrame(rows)
 
 
-def _shamings(run: _Run) -> Built:
+def _shamings(run: RunFolder) -> Built:
     names = [b.name for b in run.scenario.behaviours if b.shaming_probability > 0]
     if not names:
         return None
@@ -282,7 +284,7 @@ def _shamings(run: _Run) -> Built:
     return plots.truth_grid(panels, "rightful"), _end_table(run, panels, "behaviour")
 
 
-def _snap(run: _Run, dimension: str, metric: str | None = None) -> pd.DataFrame:
+def _snap(run: RunFolder, dimension: str, metric: str | None = None) -> pd.DataFrame:
     snap = run.snapshots
     if snap.empty:
         return snap
@@ -292,7 +294,7 @@ def _snap(run: _Run, dimension: str, metric: str | None = None) -> pd.DataFrame:
     return snap[sel]
 
 
-def _scores(run: _Run) -> Built:
+def _scores(run: RunFolder) -> Built:
     hist = _snap(run, "national", "score_histogram")
     if hist.empty:
         return None
@@ -305,7 +307,7 @@ def _scores(run: _Run) -> Built:
     return plots.score_histograms(shares), table.rename(columns={"bin": "score bin start"})
 
 
-def _grades(run: _Run) -> Built:
+def _grades(run: RunFolder) -> Built:
     grades = [g.name for g in run.scenario.score.grades]
     snap = _snap(run, "national")
     if not grades or snap.empty:
@@ -329,7 +331,7 @@ SHARES = {  # snapshot metric -> table column
 }
 
 
-def _last_snapshot(run: _Run, dimensions: Sequence[str]) -> pd.DataFrame:
+def _last_snapshot(run: RunFolder, dimensions: Sequence[str]) -> pd.DataFrame:
     """One row per (dimension, category) at the last snapshot: people, mean score, shares."""
     snap = run.snapshots
     if snap.empty:
@@ -352,7 +354,7 @@ def _bars(frame: pd.DataFrame, what: str) -> pd.DataFrame:
     )
 
 
-def _regions(run: _Run) -> Built:
+def _regions(run: RunFolder) -> Built:
     table = _last_snapshot(run, ["region"])
     if table.empty:
         return None
@@ -375,7 +377,7 @@ WHO = {
 }
 
 
-def _who(run: _Run) -> Built:
+def _who(run: RunFolder) -> Built:
     table = _last_snapshot(run, list(WHO))
     if table.empty:
         return None
@@ -385,7 +387,7 @@ def _who(run: _Run) -> Built:
     return plots.category_bars(panels, "share of the category's people"), table
 
 
-def _disparities(run: _Run) -> Built:
+def _disparities(run: RunFolder) -> Built:
     """Relative risk of being listed and barred by category (``disparities.py``): the figure
     for groups, urban or rural and age bands; the table adds regions."""
     from .disparities import PLOTTED, disparities, label, plot
@@ -423,7 +425,7 @@ def _disparities(run: _Run) -> Built:
 Totals = pd.DataFrame
 
 
-def _run_totals(run: _Run) -> Totals:
+def _run_totals(run: RunFolder) -> Totals:
     if run.replicates:
         return _replicate_totals(run.multi.series)
     return run.wide.sum().to_frame(0)
@@ -518,7 +520,7 @@ def _band(values: np.ndarray, band: tuple[float, float]) -> pd.Series:
     return pd.Series({"median": med, "lower": lo, "upper": hi})
 
 
-def _due_process(run: _Run) -> Built:
+def _due_process(run: RunFolder) -> Built:
     totals = _run_totals(run)
     if not _has_due_process(totals):
         return None
@@ -919,7 +921,7 @@ def write_report(folder: str | Path) -> Path:
         source, figures = _Sweep(folder), SWEEP_FIGURES
         title = f"{source.scenario.meta.name}: {source.sw.method} sweep"
     else:
-        source, figures = _Run(folder, manifest), RUN_FIGURES
+        source, figures = RunFolder(folder, manifest), RUN_FIGURES
         title = f"{manifest['scenario']}: {'replicates' if source.replicates else 'run'}"
     texts = source.texts()
     sections = []

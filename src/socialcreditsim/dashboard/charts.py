@@ -351,12 +351,11 @@ def _who(run: Any) -> list[Chart]:
 
 
 def run_charts(folder: Path) -> tuple[Any, list[Chart]]:
-    """The report's reader of a run folder (``report._Run``: medians and bands for a
+    """The report's reader of a run folder (``report.RunFolder``: medians and bands for a
     replicates folder) and the Results view's charts of it."""
-    from ..folders import read_json
-    from ..report import _Run
+    from ..report import RunFolder
 
-    run = _Run(folder, read_json(folder))
+    run = RunFolder(folder)
     charts = []
     for build in (_lines, _published, _scores, _grades, _who):
         charts += build(run)
