@@ -22,10 +22,8 @@ from socialcreditsim import engine, lists
 from socialcreditsim.behaviours import BehaviourModel
 from socialcreditsim.population import children_count
 from socialcreditsim.results import TABLES
-from socialcreditsim.rollout import join_days
 from socialcreditsim.sanctions import TARGET_CHILDREN, TARGET_PERSON, affected
 from socialcreditsim.scoring import grade_of
-from socialcreditsim.surveillance import coverage
 
 START = dt.date(2018, 1, 1)
 GRADES = [("AAA", 1050), ("AA", 1030), ("A", 960), ("B", 850), ("C", 600)]
@@ -801,13 +799,10 @@ def test_shards_balance_the_expected_work() -> None:
     pop = engine.build_population(sc, 1_000_000, 1)
     n_days = (sc.time.end - sc.time.start).days + 1
     days = [sc.time.start + dt.timedelta(days=t) for t in range(n_days)]
-    beh = BehaviourModel(sc, pop, days)
-    urban = float(pop.loc_scored[pop.loc_urban].sum() / pop.n_scored)
-    cov_u, cov_r = coverage(sc, days, sc.population.size, urban)
-    joined = join_days(sc, pop, 1)
+    beh = BehaviourModel(sc, pop, days, 1)
     events = np.zeros(pop.n_localities)
     for t in range(n_days):
-        d = beh.day_tables(t, joined <= t, np.where(pop.loc_urban, cov_u[t], cov_r[t]))
+        d = beh.day_tables(t)
         events += (d.lam_right + d.lam_wrong).sum(axis=1)
     work = pop.loc_scored + engine.WORK_PER_EVENT * events
 

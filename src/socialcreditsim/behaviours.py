@@ -34,8 +34,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .population import Population
+from .rollout import join_days
 from .scenario import Scenario, schedule_values
-from .surveillance import attribution
+from .surveillance import attribution, coverage
 
 __all__ = ["BehaviourModel", "CHANNELS", "DayTables"]
 
@@ -59,10 +60,15 @@ class DayTables(NamedTuple):
 
 
 class BehaviourModel:
-    """Static per-behaviour tables plus the daily deterrence state."""
+    """Static per-behaviour tables, camera coverage and the day each locality joins the
+    system, plus the daily deterrence state."""
 
-    def __init__(self, scenario: Scenario, pop: Population, days: list[dt.date]):
+    def __init__(self, scenario: Scenario, pop: Population, days: list[dt.date], seed: int):
         bs = scenario.behaviours
+        urban_share = float(pop.loc_scored[pop.loc_urban].sum() / max(pop.n_scored, 1))
+        self.coverage = coverage(scenario, days, scenario.population.size, urban_share)
+        self.loc_urban = pop.loc_urban
+        self.joined_day = join_days(scenario, pop, seed)
         self.names = [b.name for b in bs]
         self.channel = np.array([CHANNELS.index(b.channel) for b in bs], dtype=np.int8)
         self.change = np.array([b.score_change for b in bs], dtype=np.int32)
@@ -151,11 +157,12 @@ class BehaviourModel:
         self.disc_block_rate = np.array(per_group)[pop.block_group] / 365.0
         self.lam_discretion = (np.diff(pop.blocks, axis=1) * self.disc_block_rate).sum(axis=1)
 
-    def day_tables(
-        self, t: int, joined: np.ndarray, cov: np.ndarray, appeals: bool = False
-    ) -> DayTables:
+    def day_tables(self, t: int, appeals: bool = False) -> DayTables:
         """The tables of day ``t`` (``DayTables``); advances the perceived probabilities.
         ``appeals``: fill the awareness tables appeals need (else they are empty)."""
+        joined = self.joined_day <= t
+        cov_u, cov_r = self.coverage
+        cov = np.where(self.loc_urban, cov_u[t], cov_r[t])
         is_cam = self.channel == CAMERA
         j = (joined[:, None] | ~self.follows_rollout[None, :]).astype(float)
         cam_right, cam_wrong = attribution(cov[:, None], self.fnir, self.fpir)

@@ -24,12 +24,10 @@ from .behaviours import COURT, BehaviourModel
 from .memory import NotEnoughMemory, appeals_on, available_memory, capacities, estimate_memory, pow2
 from .population import Population, build_population
 from .results import Results
-from .rollout import join_days
 from .sanctions import Measures, compile_measures
 from .scenario import Scenario, ScenarioError, check_whole, load_scenario
 from .scoring import recovery_rate
 from .series import TimeseriesLayout
-from .surveillance import coverage
 from .tables import build_results, snapshot_rows
 
 __all__ = ["Shard", "Sim", "combine", "locality_work", "run_shard", "shard_ranges"]
@@ -185,13 +183,10 @@ def locality_work(sc: Scenario, pop: Population, seed: int) -> np.ndarray:
     n_days = (sc.time.end - sc.time.start).days + 1
     sample = list(range(0, n_days, WORK_SAMPLE_DAYS))
     days = [sc.time.start + dt.timedelta(days=t) for t in range(n_days)]
-    beh = BehaviourModel(sc, pop, days)
-    urban_share = float(pop.loc_scored[pop.loc_urban].sum() / max(pop.n_scored, 1))
-    cov_u, cov_r = coverage(sc, days, sc.population.size, urban_share)
-    joined_day = join_days(sc, pop, seed)
+    beh = BehaviourModel(sc, pop, days, seed)
     events = np.zeros(pop.n_localities)
     for t in sample:
-        d = beh.day_tables(t, joined_day <= t, np.where(pop.loc_urban, cov_u[t], cov_r[t]))
+        d = beh.day_tables(t)
         events += (d.lam_right + d.lam_wrong).sum(axis=1)
     return pop.loc_scored * (n_days / 365) + WORK_PER_EVENT * events * (n_days / len(sample))
 
@@ -254,11 +249,8 @@ def run_shard(
     pop = pop or build_population(sc, n_agents, seed)
     if not 0 <= lo < hi <= pop.n_localities:
         raise ValueError(f"localities {lo} to {hi}: not a range of 0 to {pop.n_localities}")
-    beh = BehaviourModel(sc, pop, days)
+    beh = BehaviourModel(sc, pop, days, seed)
     measures = compile_measures(sc)
-    urban_share = float(pop.loc_scored[pop.loc_urban].sum() / max(pop.n_scored, 1))
-    cov_u, cov_r = coverage(sc, days, sc.population.size, urban_share)
-    joined_day = join_days(sc, pop, seed)
     K = _params(sc, pop, measures, beh, n_days, seed)
     L = kn.Layout(
         pop.loc_scored_start,
@@ -302,8 +294,7 @@ def run_shard(
         counts = np.zeros((pop.n_localities, len(beh.names), 4), dtype=np.int64)
         discretion = np.zeros(pop.n_localities, dtype=np.int64)
         for t in range(first, n_days):
-            cov = np.where(pop.loc_urban, cov_u[t], cov_r[t])
-            d = beh.day_tables(t, joined_day <= t, cov, K.ap_on)
+            d = beh.day_tables(t, K.ap_on)
             par(
                 kn.plan_day, K, t, d.lam_right, d.lam_wrong, d.lam_missed, d.lam_deterred,
                 beh.lam_discretion, counts, discretion,
