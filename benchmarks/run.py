@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 NATIONAL = 1_411_778_724
@@ -237,12 +238,39 @@ def main() -> None:
         result["mesa"] = {"mesa": mesa, "socialcreditsim": ours, "ratio": ratio}
     else:
         console.print("Mesa is not installed: pip install -e '.[bench]' for the comparison")
+    console.print(_targets(rows, cli, result.get("mesa", {}).get("ratio")))
     out = HERE / "results" / ("full.json" if args.full else "quick.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     console.print(f"figures written to {out.relative_to(HERE.parent)}")
     if args.plot:
         _plot(rows, HERE.parent / "docs" / "scaling.png")
+
+
+def _targets(rows: list[dict], cli: float, mesa_ratio: float | None) -> Any:
+    """The performance targets (issue 14) beside what was measured: the 1.4 billion year with
+    --full, the 1M-agent command, Mesa with the bench extra."""
+    from rich.table import Table
+
+    checks = [("`run --agents 1000000 --no-report`, whole command", cli, "<=", 1.0, "s")]
+    for r in rows:
+        if r["n"] == NATIONAL:
+            checks += [
+                ("national year, 1.4 billion agents: Sim.run()", r["wall_s"], "<=", 60.0, "s"),
+                ("national year, 1.4 billion agents: peak memory",
+                 r["peak_rss_bytes"] / 2**30, "<=", 8.0, "GiB"),
+            ]  # fmt: skip
+    if mesa_ratio is not None:
+        checks.append(("Mesa 3 time / ours, 100,000 agents", mesa_ratio, ">=", 1000.0, "x"))
+    table = Table(title="targets")
+    for col in ("", "measured", "target", "met"):
+        table.add_column(col, justify="left" if not col else "right")
+    for what, value, how, target, unit in checks:
+        met = value <= target if how == "<=" else value >= target
+        table.add_row(
+            what, f"{value:,.2f} {unit}", f"{how} {target:,g} {unit}", "yes" if met else "no"
+        )
+    return table
 
 
 def _plot(rows: list[dict], path: Path) -> None:
