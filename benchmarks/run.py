@@ -237,7 +237,9 @@ def main() -> None:
         )
         result["mesa"] = {"mesa": mesa, "socialcreditsim": ours, "ratio": ratio}
     else:
-        console.print("Mesa is not installed: pip install -e '.[bench]' for the comparison")
+        console.print(
+            "Mesa is not installed: pip install -e '.[bench]' for the comparison", markup=False
+        )
     console.print(_targets(rows, cli, result.get("mesa", {}).get("ratio")))
     out = HERE / "results" / ("full.json" if args.full else "quick.json")
     out.parent.mkdir(exist_ok=True)
