@@ -4,6 +4,7 @@ Compare, People and Runs views."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import importlib
 import io
@@ -18,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 import panel as pn
+from bokeh.document import Document
 
 from ..compare import CompareResults, Comparison, compare_folders
 from ..engine import Sim
@@ -46,10 +48,12 @@ AGENTS_CAP = 2_000_000  # above it only with "lift the cap": the memory estimate
 TICK_MS = 250  # the page reads the progress of a run four times a second
 PEOPLE_SHOWN = 500
 SYNTHETIC = (
-    "**The people are synthetic.** socialcreditsim runs social credit systems on synthetic"
+    "<b>The people are synthetic.</b> socialcreditsim runs social credit systems on synthetic"
     " populations built from distributions and aggregate statistics: it has no way to load real"
     " persons' identities or records and offers no way to look up or sanction a real person."
 )
+NOTE_STYLE = {"background": "#e2e3e5", "border-radius": "4px", "padding": "0 12px"}
+VIEWS = ("Scenario", "Run", "Results", "Compare", "People", "Runs")
 GIB = 2**30
 
 
@@ -69,6 +73,18 @@ WARM_UP = ("scipy.stats", "socialcreditsim.report", "socialcreditsim.disparities
 _warming: threading.Thread | None = None
 
 
+@functools.cache
+def builtin_names() -> tuple[str, ...]:
+    """The built-in scenarios' names, read once per server."""
+    return tuple(builtin_scenarios())
+
+
+@functools.cache
+def builtin(name: str) -> Scenario:
+    """A built-in scenario, loaded once per server (a Scenario is frozen: sessions share it)."""
+    return load_scenario(name)
+
+
 class Dashboard:
     """One browser session's page."""
 
@@ -86,29 +102,46 @@ class Dashboard:
         self.build_compare_view()
         self.build_people_view()
         self.build_runs_view()
+        self.views = [self.scenario_view, self.run_view, self.results_view, self.compare_view,
+                      self.people_view, self.runs_view]  # fmt: skip
+        # the first view is drawn with the page, the others when first opened (the browser
+        # draws a sixth of the widgets before the levers take input); not dynamic tabs, which
+        # redraw a hidden view with stylesheets from the CDN
         self.tabs = pn.Tabs(
-            ("Scenario", self.scenario_view),
-            ("Run", self.run_view),
-            ("Results", self.results_view),
-            ("Compare", self.compare_view),
-            ("People", self.people_view),
-            ("Runs", self.runs_view),
-            dynamic=False,  # dynamic tabs redraw a hidden view with stylesheets from the CDN
-        )
+            *zip(VIEWS, [self.scenario_view] + [pn.Column(sizing_mode="stretch_width")
+                                                for _ in VIEWS[1:]], strict=True),
+            dynamic=False,
+        )  # fmt: skip
+        self.tabs.param.watch(lambda e: self.open_view(e.new), "active")
         self.page = pn.Column(
-            pn.pane.Markdown("# socialcreditsim dashboard"),
-            pn.pane.Alert(SYNTHETIC, alert_type="secondary"),
+            pn.pane.HTML("<h1>socialcreditsim dashboard</h1>"),
+            pn.pane.HTML(SYNTHETIC, css_classes=["synthetic"], styles=NOTE_STYLE),
             self.tabs,
             sizing_mode="stretch_width",
             styles={"padding": "0 16px"},
         )
         self.load_base("national")
-        pn.state.onload(warm_up)
+
+    def open_view(self, index: int) -> None:
+        """Put a view in its tab the first time it is opened (its widgets exist from the start,
+        so that the other views can fill them before), and make what it shows of the latest
+        results: the chart picked, the people listed (costly, so only for an open view)."""
+        holder = self.tabs.objects[index]
+        if holder is not self.views[index] and not holder.objects:
+            holder.objects = [self.views[index]]
+        if VIEWS[index] == "Results":
+            self.show_chart()
+        elif VIEWS[index] == "People":
+            self.refresh_people()
+
+    def showing(self, view: str) -> bool:
+        """Whether the view named is the one open."""
+        return VIEWS[self.tabs.active] == view
 
     # ---------------------------------------------------------------- scenario
     def scenario_sources(self) -> dict[str, str]:
         """The scenarios offered: the built-in ones and the TOML files of the runs folder."""
-        out = {f"{n} (built-in)": n for n in builtin_scenarios()}
+        out = {f"{n} (built-in)": n for n in builtin_names()}
         if self.runs.is_dir():
             for p in sorted(self.runs.glob("*.toml")):
                 out[f"{p.name} (runs folder)"] = f"file:{p.name}"
@@ -122,7 +155,7 @@ class Dashboard:
         self.source.param.watch(lambda e: e.new and self.load_base(e.new), "value")
         self.upload = pn.widgets.FileInput(accept=".toml", multiple=False)
         self.upload.param.watch(self.uploaded, "value")
-        self.description = pn.pane.Markdown("")
+        self.description = pn.pane.HTML("")
         self.levers: list[Lever] = []
         self.widgets: dict[str, Any] = {}
         self.errors: dict[str, pn.pane.HTML] = {}
@@ -154,8 +187,10 @@ class Dashboard:
         try:
             if source.startswith("file:"):
                 base = load_scenario(safe_child(self.runs, source.removeprefix("file:")))
+            elif source in builtin_names():
+                base = builtin(source)
             else:
-                base = load_scenario(source)
+                raise ValueError(f"{source!r}: not a built-in scenario")
         except (ScenarioError, ValueError) as exc:
             self.valid.object = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
             return
@@ -183,7 +218,7 @@ class Dashboard:
         builds its widgets when first opened (a slider costs tens of milliseconds); until then
         its levers keep their values."""
         self.base, self.origin = base, origin
-        self.description.object = f"*{base.meta.description.strip()}*"
+        self.description.object = f"<p><i>{html.escape(base.meta.description.strip())}</i></p>"
         self.levers = levers_for(base)
         self.loaded = {lv.key: value_of(base, lv) for lv in self.levers}
         self.widgets, self.errors, self.cards = {}, {}, {}
@@ -275,7 +310,6 @@ class Dashboard:
             pn.Row(self.agents, self.seed, self.run_replicates, self.lift), self.memory,
             pn.Row(self.run_button, self.cancel_button), self.bar, self.run_status,
         )  # fmt: skip
-        pn.state.add_periodic_callback(self.tick, period=TICK_MS)
 
     def checked_agents(self) -> int:
         """The agents asked for, within the cap unless it is lifted."""
@@ -454,9 +488,10 @@ class Dashboard:
         self.refresh_people()
 
     def show_chart(self) -> None:
-        """Show the chart picked (one at a time: each costs the browser a second to draw)."""
+        """Show the chart picked (one at a time: each costs the browser a second to draw), once
+        the Results view is open: a run finishing on the Run view does not wait for it."""
         chart = self.chart_list.get(self.chart_pick.value)
-        if chart is None:
+        if chart is None or not self.showing("Results"):
             return
         self.chart_text.object = f"#### {chart.title}\n{chart.caption}"
         self.chart_pane.object = chart.figure
@@ -616,6 +651,8 @@ class Dashboard:
         for w in (self.only_wrong, self.group, self.region, self.sanction):
             w.param.watch(lambda e: self.refresh_people(), "value")
         self.person.param.watch(lambda e: self.show_story(), "value")
+        # the results whose audited people are listed, and those people
+        self.people: tuple[Results | None, pd.DataFrame] = (None, pd.DataFrame())
         self.people_count = pn.pane.HTML("", css_classes=["people-count"])
         self.story = pn.pane.HTML("", css_classes=["story"])
         self.people_view = pn.Column(
@@ -628,11 +665,14 @@ class Dashboard:
         )  # fmt: skip
 
     def refresh_people(self) -> None:
-        """List the audited people the filters keep."""
+        """List the audited people the filters keep, once the People view is open (reading the
+        audit table costs a second at a million agents)."""
         res = self.results
-        if res is None:
+        if res is None or not self.showing("People"):
             return
-        people = audited_people(res)
+        if self.people[0] is not res:
+            self.people = (res, audited_people(res))
+        people = self.people[1]
         sanctions = [m.name for m in res.scenario.sanctions]
         for select, values in ((self.group, people["group"].unique()),
                                (self.region, people["region"].unique()),
@@ -728,14 +768,35 @@ class Dashboard:
         self.refresh_runs()
 
 
+def session(runs: Path) -> pn.Column:
+    """A browser session's page, which reads a job's progress four times a second and, once
+    loaded, warms up the results' imports."""
+    dashboard = Dashboard(runs)
+    pn.state.add_periodic_callback(dashboard.tick, period=TICK_MS)
+    pn.state.onload(warm_up)
+    return dashboard.page
+
+
+def rehearse(runs: Path) -> None:
+    """Make a page and its Bokeh models once and throw them away, before the server takes
+    requests: the first browser then does not wait for the imports, the built-in scenario's
+    parse and Panel's first widgets of each kind (half a second or more). Panel's ``warm=True``
+    does this too but also runs the page's onload: the results' imports then competed with the
+    first page load and made it slower."""
+    doc = Document()
+    doc.add_root(Dashboard(runs).page.get_root(doc))
+    doc.to_json()
+
+
 def serve(
     runs: Path, port: int, host: str = "127.0.0.1", ready: Callable[[str], None] = print
 ) -> None:
     """Serve the dashboard until Ctrl-C (KeyboardInterrupt), then stop the server cleanly."""
     runs.mkdir(parents=True, exist_ok=True)
+    rehearse(runs)
     origins = [f"{h}:{port}" for h in {host, "127.0.0.1", "localhost"}]
     server = pn.serve(
-        {"/": lambda: Dashboard(runs).page},
+        {"/": lambda: session(runs)},
         port=port, address=host, show=False, start=False, title="socialcreditsim dashboard",
         allow_websocket_origin=origins, websocket_max_message_size=2 * MAX_FILE_BYTES,
     )  # fmt: skip
