@@ -574,17 +574,15 @@ def _ensure_calendar(
 
 class _GroupSum:
     """Sums per-locality arrays of localities ``lo`` to ``hi`` into ``n`` groups by ``key`` (a
-    group per locality, in order: localities are stored region by region, urban then rural)."""
+    group per locality)."""
 
     def __init__(self, key: np.ndarray, n: int, lo: int, hi: int):
-        key = key[lo:hi]
-        assert (np.diff(key) >= 0).all(), "localities must come group by group"
-        self.n, self.lo, self.hi = n, lo, hi
-        self.present, self.starts = np.unique(key, return_index=True)
+        self.key, self.n, self.lo, self.hi = key.astype(np.int64), n, lo, hi
 
     def sum(self, per_loc: np.ndarray) -> np.ndarray:
-        out = np.zeros((self.n,) + per_loc.shape[1:], dtype=per_loc.dtype)
-        out[self.present] = np.add.reduceat(per_loc[self.lo : self.hi], self.starts, axis=0)
+        out = np.empty((self.n,) + per_loc.shape[1:], dtype=per_loc.dtype)
+        rows = per_loc.reshape(len(per_loc), -1)
+        kn.group_sum(rows, self.key, self.lo, self.hi, out.reshape(self.n, -1))
         return out
 
 

@@ -895,7 +895,7 @@ def _apply_locality(
                 if code >= 0 and K.b_appealable[code >> 1]:
                     b = code >> 1
                     wrongful = code & 1
-                    g = K.block_group[v_blk[v]]
+                    g = K.block_group[v_blk[v]] if know_right.shape[2] > 1 else 0
                     know = know_wrong[i, b, g] if wrongful else know_right[i, b, g]
                     listed = court == v and listed_today and ordered < 0
                     _appeal(K, B, i, t, off, a, rng, code, wrongful == 1, know, listed, s,
@@ -1392,6 +1392,18 @@ def _snapshot_locality(
         stats[i, 0] += row
         for r in block_rows[k]:
             stats[i, r] += row
+
+
+@nb.njit(cache=True)
+def group_sum(rows: np.ndarray, key: np.ndarray, lo: int, hi: int, out: np.ndarray) -> None:
+    """Rows ``lo`` to ``hi`` of ``rows`` (a row per locality) added up by ``key`` (the row of
+    ``out`` each locality goes to). NumPy's ``add.reduceat`` over localities took ten times as
+    long: 8 s of the 1.4 billion year."""
+    out[:] = 0
+    for i in range(lo, hi):
+        dst, src = out[key[i]], rows[i]
+        for j in range(len(src)):
+            dst[j] += src[j]
 
 
 class Parallel:
