@@ -1,6 +1,7 @@
 """The Results view's charts and tables: interactive Bokeh figures (hover, zoom, PNG through the
-toolbar's save tool), HTML tables whose cells carry their exact values, and the CSV download of
-each chart's numbers."""
+toolbar's save tool), HTML tables whose cells carry their exact values, the CSV download of
+each chart's numbers, and a button that saves the charts shown (all of them, one below the
+other, where "All charts" is picked) as one PNG."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import panel as pn
+from bokeh.layouts import column
 from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LogColorMapper, NumeralTickFormatter
 from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
@@ -350,6 +352,25 @@ def _who(run: Any) -> list[Chart]:
     ]  # fmt: skip
 
 
+def all_charts(charts: list[Chart]) -> Chart:
+    """Every chart one below the other, drawn anew (a Bokeh figure has one place on a page),
+    to save the whole view as one PNG; its numbers are each chart's, with a ``chart`` column."""
+
+    def draw() -> tuple[Any, pd.DataFrame]:
+        drawn = [c.draw() for c in charts]
+        numbers = pd.concat({c.key: n for c, (_, n) in zip(charts, drawn, strict=True)},
+                            names=["chart"]).reset_index(level=0)  # fmt: skip
+        return column([f for f, _ in drawn], sizing_mode="stretch_width"), numbers
+
+    return Chart(
+        "all",
+        "All charts",
+        "Every chart above, one below the other: 'as PNG' saves"
+        " them as one image (drawing them all takes the browser a few seconds).",
+        draw,
+    )
+
+
 def run_charts(folder: Path) -> tuple[Any, list[Chart]]:
     """The report's reader of a run folder (``report.RunFolder``: medians and bands for a
     replicates folder) and the Results view's charts of it."""
@@ -359,7 +380,52 @@ def run_charts(folder: Path) -> tuple[Any, list[Chart]]:
     charts = []
     for build in (_lines, _published, _scores, _grades, _who):
         charts += build(run)
-    return run, charts
+    return run, charts + [all_charts(charts)] if len(charts) > 1 else charts
+
+
+# draws every canvas under the element of class 'chart' (through Panel's and Bokeh's shadow
+# roots) where it lies on the page, on white, and downloads the picture as '<chart>.png'
+PNG_JS = """
+const all = (root, out) => {
+  for (const el of root.querySelectorAll('*')) {
+    out.push(el)
+    if (el.shadowRoot) all(el.shadowRoot, out)
+  }
+  return out
+}
+const host = all(document, []).find(e => e.classList && e.classList.contains('chart'))
+const canvases = all(host.shadowRoot || host, []).filter(e => e.tagName === 'CANVAS'
+  && e.width > 0 && e.getBoundingClientRect().width > 0)
+const box = host.getBoundingClientRect()
+const rects = canvases.map(c => c.getBoundingClientRect())
+const top = Math.min(...rects.map(r => r.top)), left = Math.min(...rects.map(r => r.left))
+const out = document.createElement('canvas')
+out.width = Math.max(...rects.map(r => r.right)) - left
+out.height = Math.max(...rects.map(r => r.bottom)) - top
+const ctx = out.getContext('2d')
+ctx.fillStyle = 'white'
+ctx.fillRect(0, 0, out.width, out.height)
+canvases.forEach((c, i) => ctx.drawImage(c, rects[i].left - left, rects[i].top - top,
+                                         rects[i].width, rects[i].height))
+const key = [...host.classList].find(c => c.startsWith('chart-')).slice(6)
+out.toBlob(blob => {
+  const a = document.createElement('a')
+  a.href = URL.createObjectURL(blob)
+  a.download = key + '.png'
+  document.body.appendChild(a)
+  a.click()
+  a.remove()
+}, 'image/png')
+"""
+
+
+def png_download() -> pn.widgets.Button:
+    """A button that saves the chart shown (or all of them) as one PNG, drawn in the browser
+    from the charts' canvases (the toolbar's save tool asks where to save, a chart at a
+    time)."""
+    button = pn.widgets.Button(name="as PNG", width=120, css_classes=["png-download"])
+    button.js_on_click(code=PNG_JS)
+    return button
 
 
 def csv_download(numbers: Callable[[], pd.DataFrame], name: str) -> pn.widgets.FileDownload:
