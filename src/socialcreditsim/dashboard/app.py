@@ -33,14 +33,23 @@ from .charts import (
     csv_download,
     number,
     percent,
+    png_download,
     run_charts,
     table_html,
 )
 from .jobs import Job
-from .levers import Lever, assignments, error_key, levers_for, overrides, value_of
+from .levers import (
+    Lever,
+    assignments,
+    error_key,
+    levers_for,
+    more_multipliers,
+    overrides,
+    value_of,
+)
 from .people import audited_people
 from .runsfolder import run_folders, safe_child
-from .widgets import lever_widget
+from .widgets import WIDTH, lever_widget
 
 __all__ = ["Dashboard", "serve"]
 
@@ -233,17 +242,39 @@ class Dashboard:
         self.edited(None)
 
     def open_section(self, section: str) -> None:
-        """Open a section of levers, building its widgets the first time."""
+        """Open a section of levers, building its widgets the first time (the groups' section
+        ends with the multipliers a group could add)."""
         card = self.cards[section]
         if not card.objects:
-            for lv in (lv for lv in self.levers if lv.section == section):
-                w = lever_widget(lv, self.loaded[lv.key], self.base.time.start)
-                w.param.watch(lambda e, k=lv.key: self.edited(k), "value")
-                err = pn.pane.HTML("", css_classes=["lever-error"], styles={"color": "#b00020"})
-                doc = pn.pane.HTML(f"<small>{html.escape(lv.doc)}</small>", width=460)
-                self.widgets[lv.key], self.errors[lv.key] = w, err
-                card.append(pn.Row(w, pn.Column(doc, err, margin=0), css_classes=[f"{lv.css}-row"]))
+            card.objects = [self.lever_row(lv) for lv in self.levers if lv.section == section]
+            more = {lv.key: lv for lv in more_multipliers(self.base) if lv.section == section}
+            if more:
+                add = pn.widgets.Select(
+                    name="Add a multiplier (1 until moved)", value="", width=WIDTH,
+                    options={"": "", **{lv.label: lv.key for lv in more.values()}},
+                    css_classes=["add-multiplier"],
+                )  # fmt: skip
+                add.param.watch(lambda e: e.new and self.add_lever(more[e.new], add), "value")
+                card.append(add)
         card.collapsed = False
+
+    def lever_row(self, lv: Lever) -> pn.Row:
+        """A lever's widget beside its doc and the place of its error message."""
+        w = lever_widget(lv, self.loaded[lv.key], self.base.time.start)
+        w.param.watch(lambda e, k=lv.key: self.edited(k), "value")
+        err = pn.pane.HTML("", css_classes=["lever-error"], styles={"color": "#b00020"})
+        doc = pn.pane.HTML(f"<small>{html.escape(lv.doc)}</small>", width=460)
+        self.widgets[lv.key], self.errors[lv.key] = w, err
+        return pn.Row(w, pn.Column(doc, err, margin=0), css_classes=[f"{lv.css}-row"])
+
+    def add_lever(self, lv: Lever, add: pn.widgets.Select) -> None:
+        """Give a group a multiplier it does not name: a lever at 1, above the list it was
+        picked from, which no longer offers it."""
+        self.levers.append(lv)
+        self.loaded[lv.key] = value_of(self.base, lv)
+        card = self.cards[lv.section]
+        card.insert(len(card.objects) - 1, self.lever_row(lv))
+        add.param.update(options={k: v for k, v in add.options.items() if v != lv.key}, value="")
 
     def values(self) -> dict[str, Any]:
         """Each lever's value on the page (a section not opened yet: as loaded)."""
@@ -291,7 +322,8 @@ class Dashboard:
                                           width=200, css_classes=["run-agents"])  # fmt: skip
         self.lift = pn.widgets.Checkbox(name=f"lift the cap of {AGENTS_CAP:,} agents")
         self.seed = pn.widgets.IntInput(name="Seed", value=0, start=0, width=120)
-        self.run_replicates = pn.widgets.IntInput(name="Replicates", value=1, start=1, width=120)
+        self.run_replicates = pn.widgets.IntInput(name="Replicates", value=1, start=1, width=120,
+                                                  css_classes=["run-replicates"])  # fmt: skip
         self.memory = pn.pane.HTML("", css_classes=["memory"])
         for w in (self.agents, self.lift):
             w.param.watch(lambda e: self.refresh_memory(), "value")
@@ -433,7 +465,8 @@ class Dashboard:
         self.chart_text = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.chart_pane = pn.pane.Bokeh(None, sizing_mode="stretch_width")
         self.chart_csv = csv_download(lambda: self.chart_list[self.chart_pick.value].numbers, "")
-        self.charts = pn.Column(self.chart_pick, self.chart_text, self.chart_pane, self.chart_csv,
+        self.charts = pn.Column(self.chart_pick, self.chart_text, self.chart_pane,
+                                pn.Row(self.chart_csv, png_download()),
                                 sizing_mode="stretch_width", visible=False)  # fmt: skip
         self.results_view = pn.Column(
             self.results_title, self.headline, self.downloads, self.charts,

@@ -4,9 +4,11 @@ one-line doc, addressed by the dotted path ``--set`` uses (``scenario.py``).
 :func:`levers_for` lists a scenario's levers (per behaviour, sanction and group where the scenario
 has them); :func:`overrides` turns the values the page holds into ``--set`` overrides, which
 ``load_scenario`` validates as it validates the CLI's, and :func:`assignments` writes them as the
-``KEY=VALUE`` texts of ``--set`` and ``--variant``. A lever is a field, except three that edit a
-list the scenario declares: a camera schedule scaled by a factor (``scale``), the rollout's pace
-(``pace``) and a sanction switched off (``on``).
+``KEY=VALUE`` texts of ``--set`` and ``--variant``. A lever is a field, except those that edit a
+list or a table the scenario declares: a schedule's points or the rollout's steps as lines of
+text (``points``), a schedule scaled by a factor (``scale``), the rollout's pace (``pace``), a
+sanction or the rewards switched off (``on``), and a group's multiplier of a behaviour it does
+not name yet (its whole table of multipliers is then set; :func:`more_multipliers` lists them).
 """
 
 from __future__ import annotations
@@ -17,19 +19,24 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..scenario import Scenario
+from ..scenario import Scenario, ScenarioError
 
-__all__ = ["Lever", "assignments", "error_key", "field", "levers_for", "overrides"]
+__all__ = [
+    "Lever", "assignments", "error_key", "field", "levers_for", "more_multipliers", "overrides",
+    "points_text",
+]  # fmt: skip
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")  # a TOML key that needs no quotes
 LISTS = ("court", "blacklist", "red")  # what may trigger a sanction, besides grades
+POINTS = ".points"  # a points lever's key: the path of the field it edits and this
+MULTIPLIER = re.compile(r"(groups\.[^.]+\.(?:rate|awareness)_multipliers)\.[^.]+")
 
 
 @dataclass(frozen=True)
 class Lever:
     """One editable field: ``kind`` says which widget edits it (float, int: a slider from ``lo``
     to ``hi`` where both are given, else a number box; date, optional_date, bool, choices from
-    ``options``, and the list edits scale, pace and on)."""
+    ``options``, and the list edits points, scale, pace and on)."""
 
     key: str  # the dotted path of --set
     label: str
@@ -41,6 +48,12 @@ class Lever:
     hi: float | None = None
     step: float = 0.01
     options: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> str:
+        """The field the lever edits: its key, but a points lever's key ends in ``.points``
+        (the schedule's factor, or the rollout's pace, edits the same field)."""
+        return self.key.removesuffix(POINTS)
 
     @property
     def css(self) -> str:
@@ -75,6 +88,91 @@ def _schedule_text(value: Any) -> str:
     return ", ".join(f"{_amount(v)} on {d}" for d, v in value)
 
 
+def _number(v: float) -> str:
+    """A number as a points lever writes it: '176,000,000', '0.3' (exactly, to be read back)."""
+    return f"{v:,.0f}" if float(v).is_integer() else repr(float(v))
+
+
+def points_text(value: Any) -> str:
+    """A schedule's points, or the rollout's steps, as a points lever shows them: one
+    'YYYY-MM-DD value' a line (a step of regions: 'YYYY-MM-DD region region ...')."""
+    lines = []
+    for point in value:
+        if isinstance(point, (list, tuple)):
+            lines.append(f"{point[0]} {_number(point[1])}")
+        elif point.share is not None:
+            lines.append(f"{point.date} {_number(point.share)}")
+        else:
+            lines.append(f"{point.date} {' '.join(point.regions)}")
+    return "\n".join(lines)
+
+
+def _parse_points(path: str, text: str) -> list[Any]:
+    """A points lever's text as the field's value: [[date, value], ...] for a schedule, the
+    steps' tables for the rollout. A line that is not 'YYYY-MM-DD value' gets a message naming
+    the field and the line; the scenario models check the rest (dates in order, ranges)."""
+    what = "'YYYY-MM-DD share' or 'YYYY-MM-DD region ...'" if path == "rollout" else (
+        "'YYYY-MM-DD value'")  # fmt: skip
+    out: list[Any] = []
+    for i, line in enumerate(text.splitlines(), 1):
+        words = line.replace(",", "").split()
+        if not words:
+            continue
+        try:
+            if len(words) < 2 or (len(words) > 2 and path != "rollout"):
+                raise ValueError
+            date = dt.date.fromisoformat(words[0])
+            if path != "rollout":
+                out.append([date, float(words[1])])
+            elif len(words) == 2 and re.fullmatch(r"[0-9.eE+-]+", words[1]):
+                out.append({"date": date, "share": float(words[1])})
+            else:
+                out.append({"date": date, "regions": words[1:]})
+        except ValueError:
+            raise ScenarioError(f"{path}: line {i} is not {what}: {line.strip()!r}") from None
+    if not out:
+        raise ScenarioError(f"{path}: give at least one line {what}")
+    return out
+
+
+def _points(path: str, label: str, section: str) -> Lever:
+    """The lever of a schedule's points or the rollout's steps, one a line."""
+    if path == "rollout":
+        doc = ("The rollout's steps, one a line: the day a share of localities has joined"
+               " ('2019-01-01 0.6') or the regions that join then ('2019-01-01 Beijing"
+               " Shanghai'); the pace above then applies.")  # fmt: skip
+    else:
+        doc = ("The schedule's points, one 'YYYY-MM-DD value' a line, linear between them and"
+               " flat outside; the factor above then applies.")  # fmt: skip
+    return Lever(path + POINTS, label, "one a line", doc, section, "points")
+
+
+def _multiplier(group: str, what: str, behaviour: str) -> Lever:
+    """A group's multiplier of a behaviour's rate (``what``: rate) or of the awareness of its
+    rule (awareness)."""
+    sg = "Targeted groups"
+    if what == "rate":
+        return Lever(f"groups.{group}.rate_multipliers.{behaviour}", f"{group}: {behaviour}", "x",
+                     f"The rate of '{behaviour}' among {group}, times the general rate.", sg,
+                     lo=0.0, hi=10.0, step=0.1)  # fmt: skip
+    return Lever(f"groups.{group}.awareness_multipliers.{behaviour}", f"{group}: know {behaviour}",
+                 "x", f"Their awareness that '{behaviour}' is scored, times the general one (at"
+                 " most 1).", sg, lo=0.0, hi=5.0, step=0.1)  # fmt: skip
+
+
+def more_multipliers(sc: Scenario) -> list[Lever]:
+    """The multipliers a group could add, each 1 until moved: the rate of each behaviour it
+    does not name, and its awareness of each rule it does not name (not of a chilled behaviour:
+    that follows the awareness of the rule it is chilled by)."""
+    out = []
+    for g in sc.groups:
+        out += [_multiplier(g.name, "rate", b.name) for b in sc.behaviours
+                if b.name not in g.rate_multipliers]  # fmt: skip
+        out += [_multiplier(g.name, "awareness", b.name) for b in sc.behaviours
+                if b.name not in g.awareness_multipliers and b.chilled_by is None]  # fmt: skip
+    return out
+
+
 def _prob(key: str, label: str, doc: str, section: str, unit: str = "probability") -> Lever:
     """A lever of a probability or a share: a slider from 0 to 1."""
     return Lever(key, label, unit, doc, section, lo=0.0, hi=1.0, step=0.01)
@@ -98,6 +196,7 @@ def levers_for(sc: Scenario) -> list[Lever]:
             f" time, times this factor (the scenario: {_schedule_text(cams)}).", sv, "scale",
             0.0, 4.0, 0.05,
         ))  # fmt: skip
+        out.append(_points("surveillance.cameras", "Cameras: points", sv))
     elif cams > 0:
         out.append(Lever("surveillance.cameras", "Cameras", "cameras", "Cameras watching public"
                          " places.", sv, step=1e6))  # fmt: skip
@@ -118,6 +217,9 @@ def levers_for(sc: Scenario) -> list[Lever]:
                 f"Chance a public act in a {where} locality happens in view, given instead of"
                 f" the cameras (the scenario: {_schedule_text(value)}).", sv, kind, 0.0, hi,
             ))  # fmt: skip
+            if kind == "scale":
+                out.append(_points(f"surveillance.coverage_{where}", f"Coverage, {where}: points",
+                                   sv))  # fmt: skip
     for b in sc.behaviours:
         if b.channel == "camera":
             out.append(
@@ -170,7 +272,7 @@ def levers_for(sc: Scenario) -> list[Lever]:
               30),
     ]  # fmt: skip
 
-    sa = "Sanctions"
+    sa = "Sanctions and rewards" if sc.rewards else "Sanctions"
     grades = tuple(g.name for g in sc.score.grades)
     for m in sc.sanctions:
         who = "their children" if m.target == "children" else "people"
@@ -183,6 +285,10 @@ def levers_for(sc: Scenario) -> list[Lever]:
             out.append(Lever(f"sanctions.{m.name}.trigger_grades", "and by grades", "grades",
                              f"Holding any of these grades bars {who} from '{m.name}' too.", sa,
                              "choices", options=grades))  # fmt: skip
+    if sc.rewards:
+        names = ", ".join(m.name for m in sc.rewards)
+        out.append(Lever("rewards", "Rewards", "on or off", f"Whether the scenario's rewards"
+                         f" ({names}) are given at all.", sa, "on"))  # fmt: skip
 
     if any(step.date > sc.rollout[0].date for step in sc.rollout):
         steps = ", ".join(
@@ -196,6 +302,8 @@ def levers_for(sc: Scenario) -> list[Lever]:
             " this many times sooner after the first (2: twice as fast; 0.5: half as fast); the"
             f" scenario: {steps}.", "Rollout", "pace", 0.25, 4.0, 0.05,
         ))  # fmt: skip
+    if sc.rollout:
+        out.append(_points("rollout", "Rollout steps", "Rollout"))
 
     sg = "Targeted groups"
     for g in sc.groups:
@@ -213,17 +321,8 @@ def levers_for(sc: Scenario) -> list[Lever]:
                   " score, per person a year (unset: the general rate).", sg, lo=0.0, hi=0.02,
                   step=0.0005),
         ]  # fmt: skip
-        out += [
-            Lever(f"groups.{g.name}.rate_multipliers.{b}", f"{g.name}: {b}", "x", f"The rate"
-                  f" of '{b}' among {g.name}, times the general rate.", sg, lo=0.0, hi=10.0,
-                  step=0.1)
-            for b in g.rate_multipliers
-        ] + [
-            Lever(f"groups.{g.name}.awareness_multipliers.{b}", f"{g.name}: know {b}", "x",
-                  f"Their awareness that '{b}' is scored, times the general one (at most 1).",
-                  sg, lo=0.0, hi=5.0, step=0.1)
-            for b in g.awareness_multipliers
-        ]  # fmt: skip
+        out += [_multiplier(g.name, "rate", b) for b in g.rate_multipliers]
+        out += [_multiplier(g.name, "awareness", b) for b in g.awareness_multipliers]
 
     sd = "Secrecy, appeals and listing at discretion"
     out += [
@@ -264,27 +363,46 @@ def value_of(sc: Scenario, lever: Lever) -> Any:
         return 1.0
     if lever.kind == "on":
         return True
-    value = field(sc, lever.key)
+    value = field(sc, lever.path)
+    if lever.kind == "points":
+        return points_text(value)
     if lever.kind == "choices":
         return list(value)
     if value is None and lever.key.endswith(".discretionary_listing_per_year"):
         return sc.discretionary_listing.per_year  # unset: the general rate applies
+    if value is None and MULTIPLIER.fullmatch(lever.key):
+        return 1.0  # a multiplier the group does not name
     return value
 
 
-def _edited(base: Scenario, lever: Lever, value: Any) -> Any:
-    """The field value a lever's widget value stands for."""
-    if lever.kind == "scale":
-        schedule = field(base, lever.key)
-        return [[d, v * value] for d, v in schedule]
-    if lever.kind == "pace":
-        first = base.rollout[0].date
+def _list_edit(base: Scenario, path: str, values: dict[str, Any]) -> list[Any]:
+    """A schedule's points (as edited) times its factor, or the rollout's steps (as edited)
+    at its pace: each step comes this many times sooner after the first."""
+    text = values.get(path + POINTS)
+    factor = values.get(path, 1.0)
+    if path == "rollout":
+        steps = (_parse_points(path, text) if text is not None
+                 else [step.model_dump(exclude_none=True) for step in base.rollout])  # fmt: skip
+        first = steps[0]["date"]
         return [
-            {**step.model_dump(exclude_none=True),
-             "date": first + dt.timedelta(days=round((step.date - first).days / value))}
-            for step in base.rollout
-        ]  # fmt: skip
-    return value
+            {**step, "date": first + dt.timedelta(days=round((step["date"] - first).days / factor))}
+            for step in steps
+        ]
+    points = _parse_points(path, text) if text is not None else field(base, path)
+    return [[d, v * factor] for d, v in points]
+
+
+def _field_value(base: Scenario, lever: Lever, values: dict[str, Any]) -> tuple[str, Any]:
+    """The field a changed lever sets and its value (a multiplier its group does not name:
+    the group's whole table of them, which ``--set`` can extend)."""
+    if lever.kind in ("scale", "pace", "points"):
+        return lever.path, _list_edit(base, lever.path, values)
+    table = MULTIPLIER.fullmatch(lever.key)
+    if table and field(base, lever.key) is None:
+        prefix = table[1] + "."
+        named = {k.removeprefix(prefix): v for k, v in values.items() if k.startswith(prefix)}
+        return table[1], {**field(base, table[1]), **named}
+    return lever.key, values[lever.key]
 
 
 def overrides(
@@ -293,10 +411,13 @@ def overrides(
     """The ``--set`` overrides of the levers whose value differs from the one loaded: a
     sanction switched off replaces the list of sanctions (first, so that the others' trigger
     edits apply to it), drops its own edits and its count of blocked attempts from before the
-    start."""
+    start; the rewards switched off empty the list of rewards."""
     changed = [lv for lv in levers if values[lv.key] != loaded[lv.key]]
     off = {lv.key for lv in changed if lv.kind == "on" and not values[lv.key]}
     out: dict[str, Any] = {}
+    if "rewards" in off:
+        out["rewards"] = []
+        off.remove("rewards")
     if off:  # the list without them, and the counts from before the start without theirs
         kept = [m for m in base.sanctions if f"sanctions.{m.name}" not in off]
         out["sanctions"] = [m.model_dump() for m in kept]
@@ -306,8 +427,10 @@ def overrides(
             out["initial.cumulative"] = {k: v for k, v in cumulative.items() if k in names}
     for lv in changed:
         if lv.kind != "on" and not any(lv.key.startswith(k + ".") for k in off):
-            out[lv.key] = _edited(base, lv, values[lv.key])
-    return out
+            path, value = _field_value(base, lv, values)
+            out[path] = value
+    # a table of multipliers set whole holds the edits of its named ones too
+    return {k: v for k, v in out.items() if not ((m := MULTIPLIER.fullmatch(k)) and m[1] in out)}
 
 
 def toml_value(value: Any) -> str:
@@ -340,16 +463,17 @@ def assignments(over: dict[str, Any]) -> list[str]:
 
 
 def error_key(message: str, keys: list[str], edited: list[str]) -> str | None:
-    """The lever a scenario error is about: an edited lever the message names in full, else a
-    lever at or under the path the message starts with (``path: ...``) whose field it names,
-    edited ones first, else an edited one under that path, else any under it, else the lever
-    edited last."""
+    """The lever a scenario error is about: an edited lever the message names in full (a
+    points lever: by the field it edits), else a lever at or under the path the message starts
+    with (``path: ...``) whose field it names, edited ones first, else an edited one under that
+    path, else any under it, else the lever edited last."""
     path = message.split(":", 1)[0].strip()
     ordered = [*edited, *keys]
     below = [k for k in ordered if f"{k}.".startswith(f"{path}.") or path.startswith(f"{k}.")]
     named = [k for k in below if k.rsplit(".", 1)[-1] in message]
     for found in (
-        [k for k in edited if k in message], named, [k for k in edited if k in below], below,
+        [k for k in edited if k.removesuffix(POINTS) in message], named,
+        [k for k in edited if k in below], below,
     ):  # fmt: skip
         if found:
             return found[0]

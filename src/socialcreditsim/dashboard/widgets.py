@@ -1,6 +1,7 @@
 """The widget that edits each kind of lever (``levers.py``): a slider with a number box where
 the lever has a range (a number typed beyond it goes to the scenario models, whose message the
-page shows), a number box, a date picker, a switch or a multiple choice."""
+page shows), a number box, a date picker, a switch, a multiple choice, or a box of lines of text
+(a schedule's points)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,8 @@ def lever_widget(lv: Lever, value: Any, start: dt.date) -> Any:
         return OptionalDate(lv.label, value, start, cls)
     if lv.kind in ("bool", "on"):
         return pn.widgets.Checkbox(value=value, name=lv.label, width=WIDTH, css_classes=cls)
+    if lv.kind == "points":  # one 'date value' a line
+        return pn.widgets.TextAreaInput(value=value, rows=value.count("\n") + 2, **common)
     if lv.kind == "choices":
         return pn.widgets.MultiChoice(options=list(lv.options), value=value, **common)
     raise ValueError(f"{lv.key}: no widget for kind {lv.kind!r}")
