@@ -1,17 +1,22 @@
 """The dashboard in Debian's chromium (Playwright), against the server started as the CLI starts
-it on a free port of 127.0.0.1. One server, one page and one 20,000-agent run serve every test
+it on a free port of 127.0.0.1. One server, one page and one 100,000-agent run serve every test
 of this module, in order: levers validated (a bad value and its message beside the field), a
 run with its progress, a headline figure and a chart's CSV equal to the run folder's Parquet
-(DuckDB), a wrongly sanctioned person's story and the sanction filter, a comparison with an
-edited variant and one of two run folders, Cancel, deleting a folder; no request leaves
-127.0.0.1, a screenshot of each view is kept, and the server stops cleanly on Ctrl-C."""
+(DuckDB), the simulated and published figures, the charts as one PNG, the report downloaded, a
+wrongly sanctioned person's story and the sanction filter, a comparison with an edited variant
+and one of two run folders, replicates and their bands, Cancel, deleting a folder, a schedule's
+points, the rewards and a new group multiplier edited; no request leaves 127.0.0.1, a screenshot
+of each view is kept, and the server stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import io
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -35,6 +40,7 @@ entry_below = 990
 exit_at = 1000
 """
 HEADLINE = "court list: people listed (now)"
+AGENTS = "100000"  # of every run but the one cancelled
 BROWSER_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -162,6 +168,26 @@ def start_and_wait(page: Any, button: str, status: str, seconds: float) -> set[s
     return seen
 
 
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """A PNG's width and height, from its header."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:8]
+    return struct.unpack(">II", data[16:24])
+
+
+def pick_chart(page: Any, title: str, key: str) -> None:
+    """Show a chart of the Results view and wait until it is drawn."""
+    from playwright.sync_api import expect
+
+    page.locator(".chart-pick select").select_option(label=title)
+    expect(page.locator(f".chart-{key} canvas").first).to_be_visible(timeout=30_000)
+
+
 def run_folder_names(runs: Path) -> set[str]:
     return {p.name for p in runs.iterdir() if p.is_dir() and not p.name.startswith("compare")}
 
@@ -218,11 +244,13 @@ def test_levers_are_validated_by_the_scenario_models(page: Any, toml: str) -> No
 
 @pytest.fixture(scope="module")
 def ran(server: tuple[str, Path, Any], page: Any, toml: str) -> tuple[Path, set[str]]:
-    """The 20,000-agent run from the page: its folder and the progress the page showed."""
+    """The 100,000-agent run from the page: its folder and the progress the page showed (at
+    20,000 agents the run's days took less than the page's quarter of a second)."""
     from playwright.sync_api import expect
 
     runs = server[1]
     tab(page, "Run")
+    set_number(page, ".run-agents", AGENTS)
     expect(page.locator(".memory")).to_contain_text("memory needed: about")
     seen = start_and_wait(page, ".run-button", ".run-status", 180)  # a cold Numba cache
     shot(page, "run")
@@ -273,6 +301,45 @@ def test_a_chart_and_its_csv_are_the_parquet(page: Any, ran: tuple[Path, set[str
     expect(page.locator(".chart-who")).to_contain_text("relative risk against the national share")
     page.wait_for_timeout(500)
     shot(page, "results")
+
+
+def test_simulated_against_published_figures(page: Any, ran: tuple[Path, set[str]]) -> None:
+    """The chart holds each published figure of the run's period at its date, beside the
+    simulated series (the report's numbers, read from the folder); 'as PNG' saves the chart
+    shown, and all the charts as one taller image."""
+    folder = ran[0]
+    sc = load_scenario(folder / "scenario.toml")
+    tab(page, "Results")
+    pick_chart(page, "Simulated against published figures", "published")
+    rows = {r["date"][:10]: r for r in csv_rows(download(page, "published as CSV"))}
+    published = [f for f in sc.published if sc.time.start <= f.date <= sc.time.end]
+    assert published
+    for fig in published:
+        row = rows[str(fig.date)]
+        assert float(row[f"{fig.series} (published)"]) == fig.value
+        assert float(row[fig.series]) > 0  # the simulated line, on the same date
+    with_published = [d for d, r in rows.items() if any(r[f"{f.series} (published)"]
+                                                         for f in published)]  # fmt: skip
+    assert sorted(with_published) == sorted({str(f.date) for f in published})
+    one = png_size(download(page, "as PNG"))
+    pick_chart(page, "All charts", "all")
+    every = png_size(download(page, "as PNG"))
+    assert every[1] > 4 * one[1]  # every chart, one below the other
+    pick_chart(page, "Grades", "grades")
+
+
+def test_report_html_is_written_and_downloaded(page: Any, ran: tuple[Path, set[str]]) -> None:
+    from playwright.sync_api import expect
+
+    folder = ran[0]
+    tab(page, "Results")
+    expect(page.locator(".report-download")).to_be_hidden()
+    start_and_wait(page, ".report-button", ".report-status", 120)
+    with page.expect_download() as got:
+        page.locator(".report-download button").click()
+    got = Path(got.value.path()).read_bytes()
+    assert got == (folder / "report.html").read_bytes()
+    assert got.startswith(b"<!DOCTYPE html>") and b"The people are synthetic." in got
 
 
 def test_people_stories_and_the_sanction_filter(page: Any, ran: tuple[Path, set[str]]) -> None:
@@ -327,6 +394,38 @@ def test_compare_two_run_folders(
     assert any(v != 0 for v in values)  # public rules deter: fewer recorded acts
 
 
+def test_replicates_show_their_bands(
+    server: tuple[str, Path, Any], page: Any, ran: tuple[Path, set[str]]
+) -> None:
+    """A run of two replicates: the headline gives each figure's median and band, and the
+    lines of a chart are medians with their band drawn (a shaded area) and in its CSV."""
+    from playwright.sync_api import expect
+
+    tab(page, "Run")
+    set_number(page, ".run-replicates", "2")
+    start_and_wait(page, ".run-button", ".run-status", 120)
+    set_number(page, ".run-replicates", "1")
+    tab(page, "Results")
+    expect(page.locator(".headline th", has_text="10th percentile")).to_be_visible()
+    pick_chart(page, "People barred, per sanction", "barred")
+    rows = csv_rows(download(page, "barred as CSV"))
+    lines = [c.removesuffix(" (lower)") for c in rows[0] if c.endswith(" (lower)")]
+    assert "flights" in lines, rows[0]
+    for r in rows:
+        for line in lines:
+            lo, mid, hi = (float(r[f"{line}{s}"]) for s in (" (lower)", "", " (upper)"))
+            assert lo <= mid <= hi
+    assert any(float(r["flights (lower)"]) < float(r["flights (upper)"]) for r in rows)
+    areas = page.evaluate(
+        """[...Bokeh.documents[0].all_models]
+        .filter(m => m.constructor.__name__ === 'Figure' && m.title.text === 'People barred,'
+                + ' per sanction')
+        .map(f => f.renderers.filter(r => r.glyph.constructor.__name__ === 'VArea').length)"""
+    )
+    assert max(areas) == len(lines), areas  # a shaded band per line
+    shot(page, "results-replicates")
+
+
 def test_cancel_stops_a_run_and_writes_nothing(
     server: tuple[str, Path, Any], page: Any, ran: tuple[Path, set[str]]
 ) -> None:
@@ -341,7 +440,7 @@ def test_cancel_stops_a_run_and_writes_nothing(
     expect(page.locator(".run-status")).to_contain_text(
         "cancelled; nothing was written", timeout=30_000
     )
-    set_number(page, ".run-agents", "20000")
+    set_number(page, ".run-agents", AGENTS)
     assert run_folder_names(runs) == before
     assert not [p for p in runs.iterdir() if p.name.startswith(".")]  # no partial folder left
 
@@ -366,6 +465,53 @@ def test_delete_a_run_folder(
     expect(page.get_by_text(f"deleted {folder.name}")).to_be_visible()
     expect(options).to_have_count(count - 1)
     assert not folder.exists()
+
+
+def test_schedule_points_rewards_and_a_new_multiplier(
+    page: Any, ran: tuple[Path, set[str]]
+) -> None:
+    """A camera schedule's points and the rollout's steps edited as lines (a bad line and a
+    rule of the model get their messages beside the lever), the rewards switched off, and a
+    group given a rate multiplier it did not name: the TOML downloaded is that scenario."""
+    from playwright.sync_api import expect
+
+    tab(page, "Scenario")
+    status = page.locator(".scenario-status")
+    open_section(page, "Cameras and shaming", ".lever-surveillance-cameras-points")
+    points = page.locator(".lever-surveillance-cameras-points textarea")
+    for text, message in (
+        ("2016-01-01 100,000,000\n2020 5", "line 2 is not 'YYYY-MM-DD value'"),
+        ("2016-01-01 100,000,000\n2015-01-01 5", "must be strictly increasing"),
+    ):
+        points.fill(text)
+        points.press("Tab")
+        expect(error_beside(page, ".lever-surveillance-cameras-points")).to_contain_text(message)
+    points.fill("2016-01-01 100,000,000\n2020-12-31 200,000,000")
+    points.press("Tab")
+    expect(status).to_contain_text("valid scenario (3 levers changed)")
+    open_section(page, "Rollout", ".lever-rollout-points")
+    steps = page.locator(".lever-rollout-points textarea")
+    steps.fill("2018-01-01 0.5\n2019-01-01 1")
+    steps.press("Tab")
+    expect(status).to_contain_text("valid scenario (4 levers changed)")
+    open_section(page, "Sanctions and rewards", ".lever-rewards")
+    page.locator(".lever-rewards input").uncheck()
+    expect(status).to_contain_text("valid scenario (5 levers changed)")
+    open_section(page, "Targeted groups", ".add-multiplier")
+    page.locator(".add-multiplier select").select_option(label="journalists: jaywalking")
+    lever = ".lever-groups-journalists-rate-multipliers-jaywalking"
+    set_number(page, lever, "4")
+    expect(status).to_contain_text("valid scenario (6 levers changed)")
+    expect(
+        page.locator(".add-multiplier option", has_text="journalists: jaywalking")
+    ).to_have_count(0)
+    sc = load_scenario(tomllib.load(io.BytesIO(download(page, "Download TOML").read_bytes())))
+    assert sc.surveillance.cameras == [(dt.date(2016, 1, 1), 1e8), (dt.date(2020, 12, 31), 2e8)]
+    assert [(s.date, s.share) for s in sc.rollout] == [(dt.date(2018, 1, 1), 0.5),
+                                                       (dt.date(2019, 1, 1), 1.0)]  # fmt: skip
+    assert sc.rewards == []
+    journalists = next(g for g in sc.groups if g.name == "journalists")
+    assert journalists.rate_multipliers == {"online_rumours": 5.0, "jaywalking": 4.0}
 
 
 def test_no_request_leaves_localhost_and_ctrl_c_stops_cleanly(
