@@ -301,10 +301,10 @@ def run_shard(
             )  # fmt: skip
             recorded = counts[:, :, :2].sum(axis=(1, 2)) + discretion
             decided = B.app_head[:, t, 1] if K.ap_on else 0  # a decision is a visit too
-            B = _ensure_calendar(B, recorded + decided + 1, lo, hi)
+            B = _ensure_calendar(B, recorded + decided, lo, hi, t)
             B = _ensure_listed(B, recorded, lo, hi)
             if K.ap_on:
-                B = _ensure_calendar(B, recorded, lo, hi, "app")
+                B = _ensure_appeals(B, recorded, lo, hi)
             audit.append(_stack(par(
                 kn.apply_day, K, L, S, B, t, d.rate, d.q_right, counts, discretion,
                 d.know_right, d.know_wrong,
@@ -525,7 +525,7 @@ def _books(
         heads[lo:hi, :, 0] = -1
         return heads, np.zeros((n_loc, cap, columns), dtype=np.int32), meta
 
-    heads, cal, meta = calendar(n_days, cap, 2)
+    heads, cal, meta = calendar(n_days, cap, 1 + kn.PER_CHUNK)
     app_head, app, app_meta = calendar(n_days, 64, 5) if appeals else calendar(1, 1, 5)
     listed = np.zeros((n_loc, lcap, 3), dtype=np.int32)
     listed[lo:hi] = kn.LS_EMPTY
@@ -556,20 +556,42 @@ def _ensure_listed(B: kn.Books, need: np.ndarray, lo: int, hi: int) -> kn.Books:
     return B._replace(listed=new)
 
 
-def _ensure_calendar(
-    B: kn.Books, need: np.ndarray, lo: int, hi: int, name: str = "cal"
-) -> kn.Books:
-    """Make room for ``need`` new entries in each locality from ``lo`` to ``hi`` of the
-    calendar ``name`` (``cal``: a visit adds at most one; ``app``, the appeals calendar: a
-    record adds at most one)."""
-    old, meta = getattr(B, name), getattr(B, f"{name}_meta")
-    cap = old.shape[1]
-    short = int((need[lo:hi] - (cap - meta[lo:hi, kn.CAL_LIVE])).max())
+def _ensure_calendar(B: kn.Books, need: np.ndarray, lo: int, hi: int, t: int) -> kn.Books:
+    """Make room in the revisit calendar of each locality from ``lo`` to ``hi`` for day ``t``,
+    on which ``need`` visits besides the day's revisits may each add a revisit. A chunk holds
+    the revisits of one day (``kn.PER_CHUNK``), so the day adds at most the chunks its revisits
+    fill, plus one for each later day with no room in its first chunk (counted only when the
+    cheaper bound, one per visit or later day, leaves no room)."""
+    cal, meta, head = B.cal, B.cal_meta, B.cal_head
+    cap = cal.shape[1]
+    pushes = need[lo:hi] + head[lo:hi, t, 1]
+    full = -(-pushes // kn.PER_CHUNK) + 1
+    room = cap - meta[lo:hi, kn.CAL_LIVE]
+    if (full + np.minimum(pushes, head.shape[1] - t - 1) <= room).all():
+        return B
+    no_room = (head[lo:hi, t + 1 :, 1] % kn.PER_CHUNK == 0).sum(axis=1)
+    short = int((full + np.minimum(pushes, no_room) - room).max())
     if short <= 0:
         return B
+    return B._replace(cal=_grown(cal, lo, hi, short))
+
+
+def _ensure_appeals(B: kn.Books, need: np.ndarray, lo: int, hi: int) -> kn.Books:
+    """Make room for ``need`` new entries in the appeals calendar of each locality from ``lo``
+    to ``hi`` (a record adds at most one)."""
+    cap = B.app.shape[1]
+    short = int((need[lo:hi] - (cap - B.app_meta[lo:hi, kn.CAL_LIVE])).max())
+    if short <= 0:
+        return B
+    return B._replace(app=_grown(B.app, lo, hi, short))
+
+
+def _grown(old: np.ndarray, lo: int, hi: int, short: int) -> np.ndarray:
+    """``old`` with at least ``short`` more rows a locality (twice as many, at least)."""
+    cap = old.shape[1]
     new = np.zeros((old.shape[0], max(2 * cap, cap + short), old.shape[2]), dtype=old.dtype)
     new[lo:hi, :cap] = old[lo:hi]
-    return B._replace(**{name: new})
+    return new
 
 
 class _GroupSum:

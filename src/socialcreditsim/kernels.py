@@ -220,18 +220,22 @@ class Books(NamedTuple):
 
     flows: np.ndarray  # int64 (n_loc, n_flows), reset each day
     stocks: np.ndarray  # int64 (n_loc, n_stocks)
-    cal_head: np.ndarray  # int32 (n_loc, n_days, 2): each day's first calendar entry, entries
-    cal: np.ndarray  # int32 (n_loc, cap, 2): entries (who, next)
-    cal_meta: np.ndarray  # int32 (n_loc, 3): free-list head, high-water mark, entries in use
+    cal_head: np.ndarray  # int32 (n_loc, n_days, 2): each day's first chunk of revisits, revisits
+    cal: np.ndarray  # int32 (n_loc, cap, 1 + PER_CHUNK): chunks (next, who x PER_CHUNK)
+    cal_meta: np.ndarray  # int32 (n_loc, 3): free-chunk list head, high-water mark, chunks in use
     listed: np.ndarray  # int32 (n_loc, lcap, 3): hash table of listed people (who, since, word)
     listed_meta: np.ndarray  # int32 (n_loc, 1): records in the table
-    app_head: np.ndarray  # int32 (n_loc, n_days, 2): appeals decided each day, as cal_head
+    app_head: np.ndarray  # int32 (n_loc, n_days, 2): each day's first appeal decided, appeals
     app: np.ndarray  # int32 (n_loc, cap, 5): successful appeals (who, next, record, day, listed)
-    app_meta: np.ndarray  # int32 (n_loc, 3): as cal_meta
+    app_meta: np.ndarray  # int32 (n_loc, 3): free-entry list head, high-water mark, entries in use
 
 
 CAL_WHO, CAL_NEXT = 0, 1
 CAL_FREE, CAL_TOP, CAL_LIVE = 0, 1, 2
+# revisits of a day come in chunks of one cache line, a link and PER_CHUNK people: walking a
+# day's revisits as a list of single entries waited on a cache miss for each (most of a
+# locality's calendar is out of cache by the next day)
+PER_CHUNK = 15
 AUDIT_COLUMNS = ("day", "who", "kind", "item", "truth", "value", "score")
 N_AUDIT = len(AUDIT_COLUMNS)
 LS_WHO, LS_SINCE, LS_WORD = 0, 1, 2  # word: lists.court_word
@@ -357,9 +361,54 @@ def _next_due(
 
 
 @nb.njit(cache=True)
+def _schedule(cal: np.ndarray, meta: np.ndarray, head: np.ndarray, day: int, off: int) -> None:
+    """Add a revisit of person ``off`` on ``day`` to the day's first chunk, or to a new chunk
+    put in front when that one is full: the day's revisits read backwards (``_take_day``) come
+    out last added first."""
+    n = head[day, 1]
+    fill = n % PER_CHUNK
+    if fill == 0:
+        c = meta[CAL_FREE]
+        if c >= 0:
+            meta[CAL_FREE] = cal[c, 0]
+        else:
+            c = meta[CAL_TOP]
+            meta[CAL_TOP] = c + 1
+        cal[c, 0] = head[day, 0]
+        head[day, 0] = c
+        meta[CAL_LIVE] += 1
+    else:
+        c = head[day, 0]
+    cal[c, 1 + fill] = off
+    head[day, 1] = n + 1
+
+
+@nb.njit(cache=True)
+def _take_day(cal: np.ndarray, meta: np.ndarray, head: np.ndarray, t: int, who: np.ndarray) -> int:
+    """The revisits of day ``t`` into ``who``, last added first, their chunks freed; returns
+    their number."""
+    n = head[t, 1]
+    fill = n - PER_CHUNK * ((n - 1) // PER_CHUNK) if n else 0  # people in the first chunk
+    c = head[t, 0]
+    head[t, 0], head[t, 1] = -1, 0
+    k = 0
+    while c >= 0:
+        for j in range(fill, 0, -1):
+            who[k] = cal[c, j]
+            k += 1
+        nxt = cal[c, 0]
+        cal[c, 0] = meta[CAL_FREE]
+        meta[CAL_FREE] = c
+        meta[CAL_LIVE] -= 1
+        c = nxt
+        fill = PER_CHUNK
+    return k
+
+
+@nb.njit(cache=True)
 def _push(cal: np.ndarray, meta: np.ndarray, head: np.ndarray, day: int, off: int) -> int:
-    """Add an entry for person ``off`` on ``day``; returns its index (further columns are the
-    caller's)."""
+    """Add an entry for person ``off`` on ``day`` to the appeals calendar; returns its index
+    (further columns are the caller's)."""
     e = meta[CAL_FREE]
     if e >= 0:
         meta[CAL_FREE] = cal[e, CAL_NEXT]
@@ -669,14 +718,8 @@ def _apply_locality(
     vis = np.zeros((n_vis, 8), dtype=np.int32)
     v_off, v_code, v_blk, v_shamed = vis[:, 0], vis[:, 1], vis[:, 2], vis[:, 3]
     first, chain, v_day = vis[:, 4], vis[:, 5], vis[:, 7]
-    k = 0
-    e = head[t, 0]
-    head[t, 0], head[t, 1] = -1, 0
-    while e >= 0:
-        v_off[k] = cal[e, CAL_WHO]
-        v_code[k] = V_REVISIT
-        k += 1
-        e = _free(cal, meta, e)
+    k = _take_day(cal, meta, head, t, v_off)
+    v_code[:k] = V_REVISIT
     if ap_on:  # the entries are freed now: their data is copied into the visits
         ahead, app, ameta = B.app_head[i], B.app[i], B.app_meta[i]
         e = ahead[t, 0]
@@ -981,7 +1024,7 @@ def _apply_locality(
         up, down = grade_up[g], grade_dn[g]
         due = _next_due(f, since, until, V, Lb, start, R, bl_exit, bl_min, up, down)
         if t < due < K.n_days:  # (an entry for the same day already pending is harmless)
-            _push(cal, meta, head, due, off)
+            _schedule(cal, meta, head, due, off)
     return aud, an
 
 
@@ -1221,7 +1264,7 @@ def _init_locality(
                 K.grade_dn[g],
             )
             if 0 < nxt < K.n_days:
-                _push(cal, meta, head, nxt, off)
+                _schedule(cal, meta, head, nxt, off)
     stocks[N_LIST_STOCKS + 4 * len(K.m_list) + g0] += n_plain + (n - n_seen)
     return aud, an
 

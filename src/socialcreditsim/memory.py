@@ -32,14 +32,18 @@ class NotEnoughMemory(RuntimeError):
 
 
 def capacities(sc: Scenario, scored_per_locality: int) -> tuple[int, int]:
-    """Initial calendar and listed-table slots per locality (both grow when a day needs it)."""
+    """Initial calendar chunks and listed-table slots per locality (both grow when a day needs
+    it)."""
     ini = sc.initial
     spread = 1.0 if ini.score_sd > 0 else 0.0
-    calendar = int(
+    revisits = int(
         256
         + scored_per_locality
         * (0.02 + min(1.0, ini.court_listed_share + ini.blacklisted_share + spread))
     )
+    n_days = (sc.time.end - sc.time.start).days + 1
+    # full chunks, and a chunk begun on each day at most
+    calendar = -(-revisits // kn.PER_CHUNK) + min(revisits, n_days)
     below_entry = 0.0
     if ini.score_sd > 0 and sc.blacklist.enabled:  # normal scores below the entry threshold
         z = (sc.blacklist.entry_below - sc.score.start) / ini.score_sd
@@ -67,11 +71,10 @@ def estimate_memory(scenario: Scenario, n_agents: int) -> dict[str, int]:
     n_loc = int(np.ceil(n_agents / L)) + 2 * n_regions  # each region's urban and rural tail
     scored = int(n_agents * (1 - pop.child_share))
     per_loc = min(L, n_agents) * (1 - pop.child_share)
+    # (the national year's calendar stays within its first capacity: 359 of 474 chunks in the
+    # busiest locality at 10^7 agents)
     calendar, listed = capacities(scenario, int(per_loc))
-    # what the calendar grows to, as measured on the national scenario: pending revisits
-    # (mostly grade crossings) reach about 1 in 8 scored people
-    if len(scenario.score.grades) > 1:
-        calendar = max(calendar, int(0.125 * per_loc))
+    appeals_entries = int(1.5 * per_loc / 8)  # pending: no more than revisits, 1 in 8 scored
     n_blocks = 2 * (len(scenario.groups) + 1) * pop.propensity_classes * pop.prosocial_classes
     n_bins = (scenario.score.max - scenario.score.min) // scenario.output.score_bin_width + 1
     n_groups = len(scenario.groups) + 1
@@ -87,12 +90,12 @@ def estimate_memory(scenario: Scenario, n_agents: int) -> dict[str, int]:
     return {
         "state": scored * STATE_BYTES,
         "listed people": n_loc * listed * 12,
-        "calendar": n_loc * (n_days * 8 + int(1.5 * calendar * 8)),  # 1.5: while growing
+        "calendar": n_loc * (n_days * 8 + calendar * 4 * (1 + kn.PER_CHUNK)),
         "layout": n_loc * (n_blocks + 1) * 4 * 2,
         "snapshots": n_loc * 2 * 8 * (n_bins + (6 + n_groups + pop.propensity_classes) * n_cols),
         "time series": n_days * (n_regions + 1) * n_metrics * (8 * 2 + 48),
         "audit": int(min(scenario.output.audit_sample, scored) * _audit_bytes(scenario, n_days)),
-        "appeals": n_loc * (n_days * 8 + int(1.5 * calendar * 20)) if appeals_on(scenario) else 0,
+        "appeals": n_loc * (n_days * 8 + appeals_entries * 20) if appeals_on(scenario) else 0,
         "runtime": RUNTIME_BYTES,
     }
 
