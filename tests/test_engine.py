@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 import socialcreditsim as scs
 from socialcreditsim import engine, lists
 from socialcreditsim.behaviours import BehaviourModel
+from socialcreditsim.engine import _grown
 from socialcreditsim.population import children_count
 from socialcreditsim.results import TABLES
 from socialcreditsim.sanctions import TARGET_CHILDREN, TARGET_PERSON, affected
@@ -788,6 +789,23 @@ def test_shards_of_localities_give_the_same_bytes(cuts: list[int], tmp_path: Pat
     assert all(p.state is None for p in parts)
     combined = engine.combine(sc, pop, 4, parts)
     assert _table_bytes(combined, tmp_path / "parts") == whole
+
+
+def test_a_calendar_that_grows_gives_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Started with 8 chunks of revisits a locality, enough for the start, the revisit calendar
+    grows as the days need (``engine._ensure_calendar``: room for the day's revisits, bounded
+    before they are made) and the run writes the same bytes as one sized from the start."""
+    small = ["time.end=2018-04-30", "population.locality_size=1024", "output.audit_sample=3000"]
+    sized = _table_bytes(scs.Sim("national", 30_000, seed=4, overrides=small).run(), tmp_path / "a")
+    capacities = engine.capacities
+    monkeypatch.setattr(engine, "capacities", lambda sc, n: (8, capacities(sc, n)[1]))
+    grown = []
+    monkeypatch.setattr(engine, "_grown", lambda *a: grown.append(a[0].shape) or _grown(*a))
+    small_start = scs.Sim("national", 30_000, seed=4, overrides=small).run()
+    assert len(grown) >= 2 and grown[0][1] == 8  # grown from 8 chunks, more than once
+    assert _table_bytes(small_start, tmp_path / "b") == sized
 
 
 def test_shards_balance_the_expected_work() -> None:
