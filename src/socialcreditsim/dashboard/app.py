@@ -78,7 +78,8 @@ def warm_up() -> None:
         _warming.start()
 
 
-WARM_UP = ("scipy.stats", "socialcreditsim.report", "socialcreditsim.disparities")
+# the first that results need first: the report's reader of run folders imports matplotlib
+WARM_UP = ("socialcreditsim.report", "socialcreditsim.disparities", "scipy.stats")
 _warming: threading.Thread | None = None
 
 
@@ -380,7 +381,9 @@ class Dashboard:
         if self.job is not None and not self.job.finished:
             status.object = f"wait: the {self.job.what} started before is still working"
             return
-        self.job, self.job_status, self.job_done = Job(what, work), status, done
+        doc = pn.state.curdoc  # the session's: safe to give a callback from another thread
+        finished = (lambda: doc.add_next_tick_callback(self.tick)) if doc else (lambda: None)
+        self.job, self.job_status, self.job_done = Job(what, work, finished), status, done
         status.object = f"{what}: starting"
         self.job.thread.start()
         self.run_button.disabled = self.compare_button.disabled = True

@@ -19,8 +19,15 @@ class Job:
 
     lock = threading.Lock()  # one at a time on this machine: the kernels use every core
 
-    def __init__(self, what: str, work: Callable[[Callable[[int, int], None]], Any]) -> None:
-        self.what, self.work = what, work
+    def __init__(
+        self,
+        what: str,
+        work: Callable[[Callable[[int, int], None]], Any],
+        finished: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``work(progress)`` is done in the job's thread, which calls ``finished()`` at its
+        end (the page shows the result then, not at its next look at the progress)."""
+        self.what, self.work, self.on_finish = what, work, finished
         self.done = self.total = 0
         self.started = time.monotonic()
         self.cancel = threading.Event()
@@ -47,6 +54,7 @@ class Job:
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self.finished = True
+            self.on_finish()
 
     def status(self) -> str:
         """The progress as the page shows it, with an estimate of the time left."""
