@@ -78,7 +78,7 @@ def warm_up() -> None:
         _warming.start()
 
 
-# the first that results need first: the report's reader of run folders imports matplotlib
+# what showing results needs first (the report's reader of run folders imports matplotlib)
 WARM_UP = ("socialcreditsim.report", "socialcreditsim.disparities", "scipy.stats")
 _warming: threading.Thread | None = None
 
@@ -701,8 +701,8 @@ class Dashboard:
         )  # fmt: skip
 
     def refresh_people(self) -> None:
-        """List the audited people the filters keep, once the People view is open (reading the
-        audit table costs a second at a million agents)."""
+        """List the audited people the filters keep, once the People view is open (the audit
+        table is read for it, once per run shown)."""
         res = self.results
         if res is None or not self.showing("People"):
             return
