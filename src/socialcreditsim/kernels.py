@@ -222,16 +222,17 @@ class Books(NamedTuple):
     stocks: np.ndarray  # int64 (n_loc, n_stocks)
     cal_head: np.ndarray  # int32 (n_loc, n_days, 2): each day's first chunk of revisits, revisits
     cal: np.ndarray  # int32 (n_loc, cap, 1 + PER_CHUNK): chunks (next, who x PER_CHUNK)
-    cal_meta: np.ndarray  # int32 (n_loc, 3): free-chunk list head, high-water mark, chunks in use
+    cal_meta: np.ndarray  # int32 (n_loc, 4): free-chunk list head, high-water mark, chunks in
+    # use, days not yet taken whose first chunk is full or absent
     listed: np.ndarray  # int32 (n_loc, lcap, 3): hash table of listed people (who, since, word)
     listed_meta: np.ndarray  # int32 (n_loc, 1): records in the table
     app_head: np.ndarray  # int32 (n_loc, n_days, 2): each day's first appeal decided, appeals
     app: np.ndarray  # int32 (n_loc, cap, 5): successful appeals (who, next, record, day, listed)
-    app_meta: np.ndarray  # int32 (n_loc, 3): free-entry list head, high-water mark, entries in use
+    app_meta: np.ndarray  # int32 (n_loc, 4): as cal_meta, in entries (the last column unused)
 
 
 CAL_WHO, CAL_NEXT = 0, 1
-CAL_FREE, CAL_TOP, CAL_LIVE = 0, 1, 2
+CAL_FREE, CAL_TOP, CAL_LIVE, CAL_NO_ROOM = 0, 1, 2, 3
 # revisits of a day come in chunks of one cache line, a link and PER_CHUNK people: walking a
 # day's revisits as a list of single entries waited on a cache miss for each (most of a
 # locality's calendar is out of cache by the next day)
@@ -367,6 +368,7 @@ def _schedule(cal: np.ndarray, meta: np.ndarray, head: np.ndarray, day: int, off
     out last added first."""
     n = head[day, 1]
     fill = n % PER_CHUNK
+    meta[CAL_NO_ROOM] += int(fill == PER_CHUNK - 1) - int(fill == 0)
     if fill == 0:
         c = meta[CAL_FREE]
         if c >= 0:
@@ -389,6 +391,7 @@ def _take_day(cal: np.ndarray, meta: np.ndarray, head: np.ndarray, t: int, who: 
     their number."""
     n = head[t, 1]
     fill = n - PER_CHUNK * ((n - 1) // PER_CHUNK) if n else 0  # people in the first chunk
+    meta[CAL_NO_ROOM] -= int(fill == 0 or fill == PER_CHUNK)
     c = head[t, 0]
     head[t, 0], head[t, 1] = -1, 0
     k = 0
