@@ -49,7 +49,7 @@ __all__ = [
 
 FILE = "checkpoint.npz"
 SPLIT = "shards.json"  # the ranges of localities of a run split into shards
-FORMAT = 1  # the layout of the arrays; a checkpoint of another layout is refused
+FORMAT = 2  # the layout of the arrays (2: revisits in chunks); another layout is refused
 
 
 class CheckpointError(ValueError):

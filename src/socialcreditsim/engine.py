@@ -522,7 +522,7 @@ def _books(
         meta = np.zeros((n_loc, 4), dtype=np.int32)
         meta[:, kn.CAL_FREE] = -1
         meta[:, kn.CAL_NO_ROOM] = days
-        heads = np.zeros((n_loc, days, 2), dtype=np.int32)  # first entry (-1: none), count
+        heads = np.zeros((n_loc, days, 2), dtype=np.int32)  # first chunk or entry (-1), count
         heads[lo:hi, :, 0] = -1
         return heads, np.zeros((n_loc, cap, columns), dtype=np.int32), meta
 
