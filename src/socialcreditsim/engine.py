@@ -518,16 +518,16 @@ def _books(
     by the operating system) for localities ``lo`` to ``hi`` only; the appeals calendar only
     if the scenario has appeals."""
 
-    def calendar(days: int, cap: int, columns: int) -> tuple[np.ndarray, ...]:
-        meta = np.zeros((n_loc, 4), dtype=np.int32)
+    def calendar(days: int, cap: int, columns: int, counters: int) -> tuple[np.ndarray, ...]:
+        meta = np.zeros((n_loc, counters), dtype=np.int32)
         meta[:, kn.CAL_FREE] = -1
-        meta[:, kn.CAL_NO_ROOM] = days
         heads = np.zeros((n_loc, days, 2), dtype=np.int32)  # first chunk or entry (-1), count
         heads[lo:hi, :, 0] = -1
         return heads, np.zeros((n_loc, cap, columns), dtype=np.int32), meta
 
-    heads, cal, meta = calendar(n_days, cap, 1 + kn.PER_CHUNK)
-    app_head, app, app_meta = calendar(n_days, 64, 5) if appeals else calendar(1, 1, 5)
+    heads, cal, meta = calendar(n_days, cap, 1 + kn.PER_CHUNK, 4)
+    meta[:, kn.CAL_NO_ROOM] = n_days  # no day has a chunk yet
+    app_head, app, app_meta = calendar(n_days, 64, 5, 3) if appeals else calendar(1, 1, 5, 3)
     listed = np.zeros((n_loc, lcap, 3), dtype=np.int32)
     listed[lo:hi] = kn.LS_EMPTY
     return kn.Books(

@@ -228,7 +228,7 @@ class Books(NamedTuple):
     listed_meta: np.ndarray  # int32 (n_loc, 1): records in the table
     app_head: np.ndarray  # int32 (n_loc, n_days, 2): each day's first appeal decided, appeals
     app: np.ndarray  # int32 (n_loc, cap, 5): successful appeals (who, next, record, day, listed)
-    app_meta: np.ndarray  # int32 (n_loc, 4): as cal_meta, in entries (the last column unused)
+    app_meta: np.ndarray  # int32 (n_loc, 3): free-entry list head, high-water mark, entries in use
 
 
 CAL_WHO, CAL_NEXT = 0, 1
