@@ -746,6 +746,25 @@ def test_dates_within_the_run() -> None:
     assert d.max() <= pd.Timestamp(START + dt.timedelta(days=29))
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    stride=st.one_of(st.integers(1, 64), st.integers(1, 2**32 - 1)),
+    a=st.integers(0, 2**32 - 1),
+    offset=st.integers(0, 2**32 - 1),
+)
+def test_the_audit_sample_test_is_the_remainder(stride: int, a: int, offset: int) -> None:
+    """The sample test by multiplication (``divisibility_magic``) says what ``a % stride ==
+    offset`` says, for every number below 2^32, near multiples too, and with a division above."""
+    offset %= stride
+    near = a - a % stride + offset  # a sampled number near a, and its neighbours
+    for n in (a, near - 1, near, near + 1, near + stride):
+        if 0 <= n < 2**32:
+            for n_max in (2**32 - 1, 2**33):
+                magic = kn.divisibility_magic(stride, n_max)
+                assert kn.in_sample(n, stride, offset, magic) == (n % stride == offset), (n, n_max)
+    assert not kn.in_sample(a, 0, 0, np.uint64(0))
+
+
 # ------------------------------------------------------------------------------- memory
 
 

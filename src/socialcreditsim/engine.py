@@ -485,6 +485,7 @@ def _params(
         block_court=beh.block_court,
         audit_stride=stride,
         audit_offset=offset,
+        audit_magic=kn.divisibility_magic(stride, pop.n_scored),
     )
 
 
