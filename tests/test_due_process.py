@@ -35,7 +35,7 @@ def test_listings_at_discretion_are_poisson_at_the_rate_of_each_group() -> None:
         groups=[{"name": "journalists", "share": 0.1, "discretionary_listing_per_year": targeted}],
         discretionary_listing={"per_year": general, "duration_days": 100},
         sanctions=[{"name": "flights", "trigger_lists": ["court"], "per_year_urban": 1.0}],
-        output={"audit_sample": 10**6},
+        output={"audit_sample": 10**6, "snapshot_every_days": 73},
     )
     res, sim = run(scenario, 200_000)
     n_g = _in_group(sim, 1)
@@ -51,6 +51,17 @@ def test_listings_at_discretion_are_poisson_at_the_rate_of_each_group() -> None:
     assert abs((group == "journalists").sum() - in_group) < Z * np.sqrt(in_group)
     assert "LISTED AT DISCRETION" in res.explain(int(orders["person"].iloc[0]))
     assert total(res, "blocked_attempts", item="flights") > 0
+    # the snapshots count the people listed at discretion as the daily stock does, nationally
+    # and summed over groups (they look people up only until a locality's stock is found)
+    snap = res.snapshots.set_index(["date", "dimension", "category", "metric"])["value"]
+    share, people = (snap.xs(m, level="metric") for m in ("share_listed_at_discretion", "people"))
+    listed = (share * people).groupby(level=["date", "dimension"]).sum().unstack()
+    ts = res.timeseries
+    stock = ts[(ts["metric"] == "court_listed_at_discretion") & (ts["region"] == "national")]
+    stock = stock.set_index("date")["value"].loc[listed.index]
+    assert len(stock) == 5 and stock.iloc[-1] > 100
+    for dimension in ("national", "group"):
+        np.testing.assert_allclose(listed[dimension], stock, rtol=1e-9)
 
 
 def test_appeals_follow_littles_law_with_the_closed_form_stay() -> None:

@@ -643,7 +643,7 @@ class _Snapshots:
         hist, stats, child = self.hist, self.stats, self.child
         par(
             kn.snapshot, K, L, kn.state_bytes(S), t, self.width, hist, stats, child,
-            self.block_rows, B.listed,
+            self.block_rows, B.listed, B.stocks,
         )  # fmt: skip
         self.scans.append((t, *(self.cells.sum(a) for a in (hist, stats, child))))
 

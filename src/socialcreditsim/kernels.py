@@ -1342,11 +1342,12 @@ def snapshot(
     child: np.ndarray,
     block_rows: np.ndarray,
     listed: np.ndarray,
+    stocks: np.ndarray,
 ) -> None:
     """Scan everybody once (``raw``: ``state_bytes``): the score histogram, and the numbers
     listed, hit and rewarded by category (row 0 everybody; ``block_rows[k]`` the age band, group
     and propensity class rows of block k). ``listed``: ``Books.listed``, which tells who is
-    listed at discretion."""
+    listed at discretion; ``stocks``: ``Books.stocks``, which tells how many are."""
     hit = _hit_table(K)
     score_bin = np.arange(K.smax - K.smin + 1) // bin_width  # a lookup, not a division
     biggest = 0
@@ -1358,8 +1359,9 @@ def snapshot(
     now = np.empty(biggest, dtype=np.int64)
     for i in range(lo, hi):
         _snapshot_locality(
-            K, L, raw, i, t, hist, stats, child, block_rows, hit, score_bin, at, now, listed[i]
-        )
+            K, L, raw, i, t, hist, stats, child, block_rows, hit, score_bin, at, now, listed[i],
+            stocks[i, S_DISC],
+        )  # fmt: skip
 
 
 @nb.njit(cache=True)
@@ -1378,6 +1380,7 @@ def _snapshot_locality(
     at: np.ndarray,
     now: np.ndarray,
     tab: np.ndarray,
+    disc: int,
 ) -> None:
     hist[i] = 0
     stats[i] = 0
@@ -1435,9 +1438,13 @@ def _snapshot_locality(
             hist[i, score_bin[s - smin]] += 1
             if fi & int(CL):
                 row[SN_COURT] += 1
-                slot = _slot(tab, tab[0, :1], b0 + int(at[j]) // REC, False)
-                if word_discretion(tab[slot, LS_WORD]):
-                    row[SN_DISC] += 1
+                # who of them is listed at discretion: looked up (a cache miss each) only
+                # until the locality's ``disc`` are found, in most places never
+                if disc > 0:
+                    slot = _slot(tab, tab[0, :1], b0 + int(at[j]) // REC, False)
+                    if word_discretion(tab[slot, LS_WORD]):
+                        row[SN_DISC] += 1
+                        disc -= 1
             if fi & int(BL):
                 row[SN_BL_W if fi & int(BLW) else SN_BL_R] += 1
             row[N_SNAP + grade_table[s - smin]] += 1
