@@ -787,6 +787,21 @@ def test_memory_estimate_counts_regions_and_bounds_the_audit() -> None:
     assert used < predicted < 50 * used, (used, predicted)
 
 
+def test_memory_estimate_takes_the_larger_of_the_days_and_the_end() -> None:
+    """The books of the days (listed people, calendar, snapshot counters) are freed before the
+    result tables are built, so the peak is the larger of the two: the end's tables count only
+    beyond the books, which grow with the agents while the tables do not."""
+    sc = scs.load_scenario("national")
+    small, mid, big = (scs.estimate_memory(sc, n) for n in (10**6, 10**7, 10**9))
+
+    def books(p: dict[str, int]) -> int:
+        return p["listed people"] + p["calendar"] + p["snapshots"] + p["appeals"]
+
+    end = small["result tables"] + books(small)
+    assert books(small) < books(mid) < end and mid["result tables"] + books(mid) == end
+    assert big["result tables"] == 0 and books(big) > end
+
+
 # ------------------------------------------------------------------------------- shards
 
 

@@ -56,13 +56,18 @@ def capacities(sc: Scenario, scored_per_locality: int) -> tuple[int, int]:
 
 LISTED_GROWTH = 0.01  # people listed during a run: about 1 in 100 more (measured, national)
 RUNTIME_BYTES = 255 * 2**20  # interpreter, NumPy, pandas, Arrow, Numba and the compiled kernels
+TABLE_CELL_BYTES = 48  # a metric's day in a region in the result tables, as they are built
 
 
 def estimate_memory(scenario: Scenario, n_agents: int) -> dict[str, int]:
-    """Predicted peak memory of a run, by part, in bytes, before any work is done.
+    """Predicted peak memory of a run, by part, in bytes, before any work is done; the parts
+    add up to the peak.
 
     Sized like the engine allocates (``capacities``); measured within 10% for N >= 10^7
-    (benchmarks/run.py prints both).
+    (benchmarks/run.py prints both). The peak comes either during the days, with the books
+    (listed people, calendar, snapshot counters, appeals), or at the end, when the result
+    tables are built and the books are gone: "result tables" is what the end needs beyond the
+    books (at 10^7 agents the end is the peak, from 10^8 on the days are).
     """
     pop = scenario.population
     n_days = (scenario.time.end - scenario.time.start).days + 1
@@ -87,15 +92,20 @@ def estimate_memory(scenario: Scenario, n_agents: int) -> dict[str, int]:
         + 6 * n_measures
         + max(1, len(scenario.score.grades))
     )
-    return {
-        "state": scored * STATE_BYTES,
+    books = {
         "listed people": n_loc * listed * 12,
         "calendar": n_loc * (n_days * 8 + calendar * 4 * (1 + kn.PER_CHUNK)),
-        "layout": n_loc * (n_blocks + 1) * 4 * 2,
         "snapshots": n_loc * 2 * 8 * (n_bins + (6 + n_groups + pop.propensity_classes) * n_cols),
-        "time series": n_days * (n_regions + 1) * n_metrics * (8 * 2 + 48),
-        "audit": int(min(scenario.output.audit_sample, scored) * _audit_bytes(scenario, n_days)),
         "appeals": n_loc * (n_days * 8 + appeals_entries * 20) if appeals_on(scenario) else 0,
+    }
+    cells = n_days * (n_regions + 1) * n_metrics  # a metric's day in a region (or the nation)
+    return {
+        "state": scored * STATE_BYTES,
+        **books,
+        "layout": n_loc * (n_blocks + 1) * 4 * 2,
+        "time series": cells * 8 * 2,  # each day's flows and stocks, kept all run
+        "audit": int(min(scenario.output.audit_sample, scored) * _audit_bytes(scenario, n_days)),
+        "result tables": max(0, cells * TABLE_CELL_BYTES - sum(books.values())),
         "runtime": RUNTIME_BYTES,
     }
 
