@@ -560,6 +560,7 @@ def _run(
         except NotEnoughMemory as exc:
             _fail(exc)
     if replicates > 1:
+        finish = _report_writer(report)
         with (
             _connect(cluster, need, quiet) as client,
             _reserve(out) as slot,
@@ -569,7 +570,7 @@ def _run(
                 sc, agents, seed, replicates, band=band, threads=threads, cluster=client
             )
             results = multi.run(progress=progress)
-            path = _save(results, slot, report)
+            path = _save(results, slot, finish)
         _done(path, quiet, _band_table(results.headline(), results.band, "headline figures"))
         return
     checkpoint = None
@@ -596,6 +597,7 @@ def _single(
     removed once the run folder is written."""
     sc = sim.scenario
     n_days = (sc.time.end - sc.time.start).days + 1
+    finish = _report_writer(report)
     with (
         _connect(cluster, None, quiet) as client,  # a shard of the run needs less than all of it
         _reserve(out) as slot,
@@ -625,18 +627,26 @@ def _single(
         except ckpt.CheckpointError as exc:
             _fail(exc)
         bar.update(task, description="writing the run folder" + (" and report" if report else ""))
-        path = _save(res, slot, report)
+        path = _save(res, slot, finish)
     if checkpoint is not None:
         shutil.rmtree(checkpoint.folder, ignore_errors=True)
     _done(path, quiet, _headline_table(res), _sanctions_table(res))
 
 
-def _save(results: Any, out: Reservation, report: bool) -> Path:
+def _report_writer(report: bool) -> Callable[..., Any] | None:
+    """The report writer where a report is asked for, loaded before the output is held and the
+    run begins: a Ctrl-C during Matplotlib's import was at times lost (the run went on, wrote
+    its folder and exited 0), which tests/test_folders.py caught."""
+    if not report:
+        return None
+    from .report import write_report  # matplotlib: only when a report is written
+
+    return write_report
+
+
+def _save(results: Any, out: Reservation, finish: Callable[..., Any] | None) -> Path:
     """Save any results object's folder atomically into the folder held for it, with its report
-    if asked; a folder in the way or a full disk is the user's error."""
-    finish = None
-    if report:
-        from .report import write_report as finish  # matplotlib: only when a report is written
+    (``finish``) if asked; a folder in the way or a full disk is the user's error."""
     try:
         return results.save(out, finish=finish)
     except (FileExistsError, OutputError) as exc:
@@ -1004,6 +1014,7 @@ def _study(
         _out().print(table)
         _out().print("dry run: nothing was run or written")
         raise typer.Exit()
+    finish = _report_writer(report)
     with (
         _stoppable(),
         _connect(cluster, need, quiet) as client,
@@ -1012,7 +1023,7 @@ def _study(
     ):
         study.cluster = client
         results = study.run(progress=bar)
-        path = _save(results, slot, report)
+        path = _save(results, slot, finish)
     return results, path
 
 
