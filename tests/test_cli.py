@@ -163,6 +163,53 @@ def test_interrupt_exits_130_and_writes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+# ``python -m`` on a module that replaces Sim.run by ``{body}`` (``run`` is the real one) and
+# runs the command: a signal's path through libraries, which the test runner's process cannot
+# show. (With -m, CPython ends by SIGINT where it marked a KeyboardInterrupt unhandled.)
+SIGNALLED = """
+import os, signal, sys
+from socialcreditsim import cli, engine
+run = engine.Sim.run
+def patched(self, progress=None, **kw):
+    {body}
+engine.Sim.run = patched
+sys.argv = ["socialcreditsim", *sys.argv[1:]]
+cli.main()
+"""
+SIGINT_SELF = "os.kill(os.getpid(), signal.SIGINT)"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a library that catches the KeyboardInterrupt and goes on (Numba's first load of the
+        # kernels did): the run ends, but its folder is not put in place
+        f"try:\n        {SIGINT_SELF}\n    except KeyboardInterrupt:\n        pass\n"
+        "    return run(self, progress=progress, **kw)",
+        # a KeyboardInterrupt raised inside exec() (SciPy's import, under Numba's): CPython then
+        # ends the process by SIGINT (-2) unless the command exits on its own
+        f"exec({SIGINT_SELF + '; import time; time.sleep(60)'!r})",
+    ],
+    ids=["swallowed by a library", "through exec"],
+)
+def test_ctrl_c_exits_130_and_writes_nothing_whatever_the_libraries_do(
+    tmp_path: Path, body: str
+) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "signalled.py").write_text(SIGNALLED.format(body=body))
+    out = tmp_path / "runs" / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "signalled", "run", *TINY, "--no-report", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path / "code",
+    )
+    assert done.returncode == 130, done.stderr
+    assert "interrupted; nothing was written" in done.stderr
+    assert list(out.parent.iterdir()) == []
+
+
 def test_explain_person_prints_story(run_dir: tuple[Path, str]) -> None:
     out, _ = run_dir
     audit = pd.read_parquet(out / "audit.parquet")

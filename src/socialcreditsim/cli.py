@@ -15,9 +15,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
+import os
 import re
 import shutil
 import signal
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -142,8 +145,23 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that what was half-written is removed on the way out."""
 
 
-def _on_sigterm(signum: int, frame: Any) -> NoReturn:
-    raise Terminated
+_signalled: list[int] = []  # the SIGINT and SIGTERM received, in order
+
+
+def _on_signal(signum: int, frame: Any) -> NoReturn:
+    """Ctrl-C raises KeyboardInterrupt and SIGTERM ``Terminated``, and both are recorded: a
+    library that catches the exception on its way up (a SIGINT in Numba's first load of the
+    kernels or in an import was at times lost: the run went on and wrote its folder) cannot
+    undo the record, which :func:`_stop_if_signalled` raises again."""
+    _signalled.append(signum)
+    _stop_if_signalled()
+
+
+def _stop_if_signalled() -> None:
+    """Raise the first signal received, if any (called after each day and before an output
+    folder is put in place)."""
+    if _signalled:
+        raise Terminated if _signalled[0] == signal.SIGTERM else KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -619,6 +637,8 @@ def _single(
         task = bar.add_task("preparing", total=n_days)
 
         def progress(day: int, total: int) -> None:
+            if threading.current_thread() is threading.main_thread():
+                _stop_if_signalled()
             date = sc.time.start + dt.timedelta(days=day - 1)
             bar.update(task, completed=day, total=total, description=f"simulated {date}")
 
@@ -647,8 +667,14 @@ def _report_writer(report: bool) -> Callable[..., Any] | None:
 def _save(results: Any, out: Reservation, finish: Callable[..., Any] | None) -> Path:
     """Save any results object's folder atomically into the folder held for it, with its report
     (``finish``) if asked; a folder in the way or a full disk is the user's error."""
+
+    def complete(folder: Path) -> None:
+        if finish is not None:
+            finish(folder)
+        _stop_if_signalled()  # the folder is not put in place after a Ctrl-C, even one lost
+
     try:
-        return results.save(out, finish=finish)
+        return results.save(out, finish=complete)
     except (FileExistsError, OutputError) as exc:
         _fail(exc)
 
@@ -1419,8 +1445,21 @@ def dashboard(
 
 def main() -> None:
     """Entry point of the ``socialcreditsim`` console script."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    app(prog_name="socialcreditsim")
+    _signalled.clear()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _on_signal)
+    try:
+        app(prog_name="socialcreditsim")
+    except SystemExit as exc:
+        if not _signalled:
+            raise
+        # stopped by a signal, everything cleaned up on the way: exit with the command's code
+        # now. CPython (3.11, 3.12) marks a KeyboardInterrupt that went through exec() as
+        # unhandled, even once caught (SciPy's import runs exec, under Numba's first load of
+        # the kernels), and would end the process by SIGINT instead, even after a SIGTERM
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exc.code if isinstance(exc.code, int) else 1)
 
 
 if __name__ == "__main__":
