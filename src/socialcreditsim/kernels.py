@@ -23,10 +23,13 @@ since) is stale and is dropped on its day, and two entries for the same day are 
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba.core.extending import intrinsic
 
 from .lists import (
     BL,
@@ -200,6 +203,20 @@ STATE_DTYPE = np.dtype([("score", "<i2"), ("last", "<i2"), ("flags", "u1")])
 REC = STATE_DTYPE.itemsize
 B_SCORE, B_LAST, B_FLAGS = (np.uint64(STATE_DTYPE.fields[f][1]) for f in State._fields)
 B_ONE = np.uint64(1)
+LITTLE_ENDIAN = sys.byteorder == "little"  # a record's fields by shifts of a word read whole
+
+
+@intrinsic
+def load_u64(typingctx, data, at):  # noqa: ANN001, ANN201, ARG001
+    """The 8 bytes of the uint8 array ``data`` from byte ``at`` as one uint64 (the machine's byte
+    order), at any alignment."""
+
+    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202, ARG001
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        where = builder.bitcast(builder.gep(array.data, [args[1]]), ir.IntType(64).as_pointer())
+        return builder.load(where, align=1)
+
+    return nb.types.uint64(data, at), codegen
 
 
 def new_state(n: int) -> State:
@@ -1303,6 +1320,9 @@ SN_N, SN_SCORE, SN_COURT, SN_BL_R, SN_BL_W, SN_SANC_R, SN_SANC_W, SN_REWARD, SN_
 N_SNAP = 9  # then one column per grade, then two per measure (in person, rightfully, wrongfully)
 # children per locality: number, sanctioned through a parent rightfully, wrongfully
 SC_N, SC_R, SC_W = range(3)
+# a score's histogram bin and grade in one uint32 (``snapshot``)
+GRADE_SHIFT = 20
+BIN_MASK = np.uint32((1 << GRADE_SHIFT) - 1)
 
 
 @nb.njit(cache=True)
@@ -1349,18 +1369,28 @@ def snapshot(
     and propensity class rows of block k). ``listed``: ``Books.listed``, which tells who is
     listed at discretion; ``stocks``: ``Books.stocks``, which tells how many are."""
     hit = _hit_table(K)
-    score_bin = np.arange(K.smax - K.smin + 1) // bin_width  # a lookup, not a division
-    biggest = 0
-    for i in range(lo, hi):
-        for k in range(L.blocks.shape[1] - 1):
-            biggest = max(biggest, L.blocks[i, k + 1] - L.blocks[i, k])
-    # per block: where the people counted one by one are in ``raw``, and q times their score now
-    at = np.empty(biggest, dtype=np.uint64)
-    now = np.empty(biggest, dtype=np.int64)
+    # a score's histogram bin and grade, in one lookup (not a division)
+    bins = np.arange(K.smax - K.smin + 1) // bin_width
+    bin_grade = (bins | (K.grade_table.astype(np.int64) << GRADE_SHIFT)).astype(np.uint32)
+    # 8 untouched records (the start score, no flag but the start grade's) as REC words, and
+    # the bytes that tell (the score and the flags, not the day)
+    plain = with_grade(np.uint8(0), K.grade_table[K.start - K.smin])
+    pattern = np.zeros(8 * REC, dtype=np.uint8)
+    mask = np.zeros(8 * REC, dtype=np.uint8)
+    for j in range(8):
+        r = j * REC
+        pattern[r + B_SCORE] = K.start & 0xFF
+        pattern[r + B_SCORE + B_ONE] = (K.start >> 8) & 0xFF
+        pattern[r + B_FLAGS] = plain
+        mask[r + B_SCORE] = mask[r + B_SCORE + B_ONE] = mask[r + B_FLAGS] = 0xFF
+    untouched = np.empty((2, REC), dtype=np.uint64)
+    for w in range(REC):
+        untouched[0, w] = load_u64(pattern, 8 * w)
+        untouched[1, w] = load_u64(mask, 8 * w)
     for i in range(lo, hi):
         _snapshot_locality(
-            K, L, raw, i, t, hist, stats, child, block_rows, hit, score_bin, at, now, listed[i],
-            stocks[i, S_DISC],
+            K, L, raw, i, t, hist, stats, child, block_rows, hit, bin_grade, untouched,
+            listed[i], stocks[i, S_DISC],
         )  # fmt: skip
 
 
@@ -1376,15 +1406,15 @@ def _snapshot_locality(
     child: np.ndarray,
     block_rows: np.ndarray,
     hit: np.ndarray,
-    score_bin: np.ndarray,
-    at: np.ndarray,
-    now: np.ndarray,
+    bin_grade: np.ndarray,
+    untouched: np.ndarray,
     tab: np.ndarray,
     disc: int,
 ) -> None:
     hist[i] = 0
     stats[i] = 0
     child[i] = 0
+    h = hist[i]
     smin, st, grade_table = K.smin, K.start, K.grade_table
     R = K.rate
     p, q = R.p, R.q
@@ -1396,78 +1426,99 @@ def _snapshot_locality(
     per_measure = N_SNAP + len(K.grade_up)
     g0 = grade_table[st - smin]
     plain = int(with_grade(np.uint8(0), g0))
-    everybody = 1 if hit[plain, 0] or hit[plain, 1] or hit[plain, 2] else 0  # none at once
+    everybody = hit[plain, 0] or hit[plain, 1] or hit[plain, 2]  # (none at once)
+    quiet = -1 if everybody else plain  # the flags of people counted by their score alone
     st_lo, st_hi = st & 0xFF, (st >> 8) & 0xFF
+    run = np.uint64(8 * REC)
     for k in range(len(blocks) - 1):
         b0, b1 = blocks[k], blocks[k + 1]
         recs = raw[REC * (start + b0) : REC * (start + b1)]
-        # 1. list the people not at the start score on no list (counted at once below), with q
-        # times their score now (scoring.exact_score). Runs of 8 untouched people, most people in
-        # most places, are skipped after a cheap check; in other runs, each person is gone
-        # through without branches, which would be mispredicted where touched and untouched
-        # people mix
-        n = 0
+        room = np.uint64(len(raw) - REC * (start + b0))  # bytes from recs[0] to the state's end
+        row[:] = 0
+        score_sum = 0
+        seen = 0
+        # runs of 8 people: a run of untouched people (most people in most places) is skipped
+        # after a test of REC words and counted at once below; in other runs each person's score
+        # now (scoring.exact_score) is found without branches, which would be mispredicted where
+        # touched and untouched people mix (an untouched person lands on the start score)
         size = np.uint64(len(recs))
-        for c in range(np.uint64(0), size, np.uint64(8 * REC)):
-            stop = min(c + np.uint64(8 * REC), size)
-            touched = everybody
+        whole = size - size % run
+        for c in range(np.uint64(0), size, run):
+            stop = min(c + run, size)
+            if everybody:
+                pass
+            elif c < whole:
+                differ = np.uint64(0)
+                for w in range(REC):
+                    word = load_u64(recs, c + np.uint64(8 * w))
+                    differ |= (word ^ untouched[0, w]) & untouched[1, w]
+                if differ == 0:
+                    continue
+            else:
+                tail = 0
+                for r in range(c, stop, np.uint64(REC)):
+                    tail |= (int(recs[r + B_SCORE]) ^ st_lo) | (int(recs[r + B_FLAGS]) ^ plain)
+                    tail |= int(recs[r + B_SCORE + B_ONE]) ^ st_hi
+                if tail == 0:
+                    continue
+            seen += (stop - c) // REC
+            wide = LITTLE_ENDIAN and c + run + np.uint64(8 - REC) <= room  # a word a record
             for r in range(c, stop, np.uint64(REC)):
-                touched |= (int(recs[r + B_SCORE]) ^ st_lo) | (int(recs[r + B_FLAGS]) ^ plain)
-                touched |= int(recs[r + B_SCORE + B_ONE]) ^ st_hi
-            if not touched:
-                continue
-            for r in range(c, stop, np.uint64(REC)):
-                s = int(recs[r + B_SCORE]) | (int(recs[r + B_SCORE + B_ONE]) << 8)
+                if wide:
+                    word = load_u64(recs, r)
+                    s = int((word >> np.uint64(8 * B_SCORE)) & np.uint64(0xFFFF))
+                    last = int((word >> np.uint64(8 * B_LAST)) & np.uint64(0xFFFF))
+                    fi = int((word >> np.uint64(8 * B_FLAGS)) & np.uint64(0xFF))
+                else:
+                    s = int(recs[r + B_SCORE]) | (int(recs[r + B_SCORE + B_ONE]) << 8)
+                    last = int(recs[r + B_LAST]) | (int(recs[r + B_LAST + B_ONE]) << 8)
+                    fi = int(recs[r + B_FLAGS])
                 s -= (s & 0x8000) << 1
-                last = int(recs[r + B_LAST]) | (int(recs[r + B_LAST + B_ONE]) << 8)
                 last -= (last & 0x8000) << 1
                 d = s - st
                 sign = d >> 63
                 gap = q * ((d ^ sign) - sign) - p * (t - last)
                 gap &= ~(gap >> 63)
-                now[n] = q * st + ((gap ^ sign) - sign)
-                at[n] = r
-                n += (int(recs[r + B_FLAGS]) != plain) | (gap > 0) | everybody
-        # 2. the people listed in 1
-        row[:] = 0
-        score_sum = 0
-        for j in range(n):
-            s = floor_score(now[j], R)
-            fi = int(recs[at[j] + B_FLAGS])
-            score_sum += now[j]
-            hist[i, score_bin[s - smin]] += 1
-            if fi & int(CL):
-                row[SN_COURT] += 1
-                # who of them is listed at discretion: looked up (a cache miss each) only
-                # until the locality's ``disc`` are found, in most places never
-                if disc > 0:
-                    slot = _slot(tab, tab[0, :1], b0 + int(at[j]) // REC, False)
-                    if word_discretion(tab[slot, LS_WORD]):
-                        row[SN_DISC] += 1
-                        disc -= 1
-            if fi & int(BL):
-                row[SN_BL_W if fi & int(BLW) else SN_BL_R] += 1
-            row[N_SNAP + grade_table[s - smin]] += 1
-            person, rewarded, kids = hit[fi, 0], hit[fi, 1], hit[fi, 2]
-            if person or rewarded:  # (most people listed here are hit by nothing)
-                for m in range(n_m):
-                    h = hit[fi, 3 + m]
-                    if h:
-                        row[per_measure + 2 * m + h - 1] += 1
-            if person:
-                row[SN_SANC_R if person == 1 else SN_SANC_W] += 1
-            if rewarded:
-                row[SN_REWARD] += 1
-            if kids:
-                off = b0 + int(at[j]) // REC
-                child[i, SC_R if kids == 1 else SC_W] += children_count(
-                    off, L.children[i], L.adults[i], L.parents[i], L.stride_inv[i]
-                )
-        n_plain = b1 - b0 - n
+                now = q * st + ((gap ^ sign) - sign)  # q times the score now
+                s = floor_score(now, R)
+                score_sum += now
+                # unsigned indices: no test for a negative one
+                bg = bin_grade[np.uint64(s - smin)]
+                h[np.uint64(bg & BIN_MASK)] += 1
+                row[np.uint64(N_SNAP) + np.uint64(bg >> np.uint32(GRADE_SHIFT))] += 1
+                if fi == quiet:
+                    continue
+                if fi & int(CL):
+                    row[SN_COURT] += 1
+                    # who of them is listed at discretion: looked up (a cache miss each) only
+                    # until the locality's ``disc`` are found, in most places never
+                    if disc > 0:
+                        slot = _slot(tab, tab[0, :1], b0 + int(r) // REC, False)
+                        if word_discretion(tab[slot, LS_WORD]):
+                            row[SN_DISC] += 1
+                            disc -= 1
+                if fi & int(BL):
+                    row[SN_BL_W if fi & int(BLW) else SN_BL_R] += 1
+                person, rewarded, kids = hit[fi, 0], hit[fi, 1], hit[fi, 2]
+                if person or rewarded:  # (most people listed here are hit by nothing)
+                    for m in range(n_m):
+                        a = hit[fi, 3 + m]
+                        if a:
+                            row[per_measure + 2 * m + a - 1] += 1
+                if person:
+                    row[SN_SANC_R if person == 1 else SN_SANC_W] += 1
+                if rewarded:
+                    row[SN_REWARD] += 1
+                if kids:
+                    child[i, SC_R if kids == 1 else SC_W] += children_count(
+                        b0 + int(r) // REC, L.children[i], L.adults[i], L.parents[i],
+                        L.stride_inv[i],
+                    )  # fmt: skip
+        n_plain = b1 - b0 - seen
         row[SN_N] = b1 - b0
         row[SN_SCORE] = score_sum + n_plain * q * st  # q times the sum of scores
         row[N_SNAP + g0] += n_plain
-        hist[i, score_bin[st - smin]] += n_plain
+        h[bin_grade[st - smin] & BIN_MASK] += n_plain
         stats[i, 0] += row
         for r in block_rows[k]:
             stats[i, r] += row
