@@ -1425,9 +1425,9 @@ def _snapshot_locality(
     n_m = hit.shape[1] - 3
     per_measure = N_SNAP + len(K.grade_up)
     g0 = grade_table[st - smin]
-    plain = int(with_grade(np.uint8(0), g0))
+    plain = np.int64(with_grade(np.uint8(0), g0))
     everybody = hit[plain, 0] or hit[plain, 1] or hit[plain, 2]  # (none at once)
-    quiet = -1 if everybody else plain  # the flags of people counted by their score alone
+    quiet = np.int64(-1) if everybody else plain  # the flags of those counted by score alone
     st_lo, st_hi = st & 0xFF, (st >> 8) & 0xFF
     run = np.uint64(8 * REC)
     for k in range(len(blocks) - 1):
@@ -1464,15 +1464,17 @@ def _snapshot_locality(
             seen += (stop - c) // REC
             wide = LITTLE_ENDIAN and c + run + np.uint64(8 - REC) <= room  # a word a record
             for r in range(c, stop, np.uint64(REC)):
+                # (np.int64: Numba's int() keeps a uint8 or uint64 unsigned, and compares an
+                # unsigned with a signed number as floats)
                 if wide:
                     word = load_u64(recs, r)
-                    s = int((word >> np.uint64(8 * B_SCORE)) & np.uint64(0xFFFF))
-                    last = int((word >> np.uint64(8 * B_LAST)) & np.uint64(0xFFFF))
-                    fi = int((word >> np.uint64(8 * B_FLAGS)) & np.uint64(0xFF))
+                    s = np.int64((word >> np.uint64(8 * B_SCORE)) & np.uint64(0xFFFF))
+                    last = np.int64((word >> np.uint64(8 * B_LAST)) & np.uint64(0xFFFF))
+                    fi = np.int64((word >> np.uint64(8 * B_FLAGS)) & np.uint64(0xFF))
                 else:
-                    s = int(recs[r + B_SCORE]) | (int(recs[r + B_SCORE + B_ONE]) << 8)
-                    last = int(recs[r + B_LAST]) | (int(recs[r + B_LAST + B_ONE]) << 8)
-                    fi = int(recs[r + B_FLAGS])
+                    s = np.int64(recs[r + B_SCORE]) | (np.int64(recs[r + B_SCORE + B_ONE]) << 8)
+                    last = np.int64(recs[r + B_LAST]) | (np.int64(recs[r + B_LAST + B_ONE]) << 8)
+                    fi = np.int64(recs[r + B_FLAGS])
                 s -= (s & 0x8000) << 1
                 last -= (last & 0x8000) << 1
                 d = s - st
