@@ -146,6 +146,7 @@ class Terminated(KeyboardInterrupt):
 
 
 _signalled: list[int] = []  # the SIGINT and SIGTERM received, in order
+STOPPED = (128 + signal.SIGINT, 128 + signal.SIGTERM)  # the exit codes of a command they stop
 
 
 def _on_signal(signum: int, frame: Any) -> NoReturn:
@@ -171,8 +172,8 @@ def _stoppable(what: str = "nothing was written") -> Iterator[None]:
         yield
     except KeyboardInterrupt as exc:
         if isinstance(exc, Terminated):
-            _fail(f"terminated; {what}", code=128 + signal.SIGTERM)
-        _fail(f"interrupted; {what}", code=130)
+            _fail(f"terminated; {what}", code=STOPPED[1])
+        _fail(f"interrupted; {what}", code=STOPPED[0])
 
 
 def _check_out(out: Path) -> None:
@@ -1451,7 +1452,7 @@ def main() -> None:
     try:
         app(prog_name="socialcreditsim")
     except SystemExit as exc:
-        if not _signalled:
+        if not _signalled or exc.code not in STOPPED:
             raise
         # stopped by a signal, everything cleaned up on the way: exit with the command's code
         # now. CPython (3.11, 3.12) marks a KeyboardInterrupt that went through exec() as
@@ -1459,7 +1460,7 @@ def main() -> None:
         # the kernels), and would end the process by SIGINT instead, even after a SIGTERM
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(exc.code if isinstance(exc.code, int) else 1)
+        os._exit(exc.code)
 
 
 if __name__ == "__main__":
