@@ -159,8 +159,8 @@ def _on_signal(signum: int, frame: Any) -> NoReturn:
 
 
 def _stop_if_signalled() -> None:
-    """Raise the first signal received, if any (called after each day and before an output
-    folder is put in place)."""
+    """Raise the first signal received, if any (called after each day of a single run, and
+    before any output folder is put in place)."""
     if _signalled:
         raise Terminated if _signalled[0] == signal.SIGTERM else KeyboardInterrupt
 
