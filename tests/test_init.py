@@ -14,6 +14,7 @@ import socialcreditsim as scs
 heavy = ("numba", "pandas", "pyarrow", "matplotlib")
 assert not [m for m in heavy if m in sys.modules], [m for m in heavy if m in sys.modules]
 assert set(scs.__all__) <= set(dir(scs))
+assert sorted(scs.__all__) == sorted(scs._HOME)
 for name in scs.__all__:
     assert getattr(scs, name).__name__ == name
 assert scs.Sim.__module__ == "socialcreditsim.engine"

@@ -39,7 +39,22 @@ _HOME = {
     "load_scenario": "scenario",
 }
 
-__all__ = sorted(_HOME)
+__all__ = [  # written out, as readers and linters look for it
+    "CompareResults",
+    "Comparison",
+    "MultiResults",
+    "MultiSim",
+    "NotEnoughMemory",
+    "Results",
+    "Scenario",
+    "ScenarioError",
+    "Sim",
+    "Sweep",
+    "SweepResults",
+    "builtin_scenarios",
+    "estimate_memory",
+    "load_scenario",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 
+from .jit import nb
 from .rng import randint, uniform
 
 __all__ = ["binomial", "multinomial", "shuffle", "SMALL_MEAN"]

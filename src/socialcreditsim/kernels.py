@@ -26,11 +26,11 @@ from __future__ import annotations
 import sys
 from typing import NamedTuple
 
-import numba as nb
 import numpy as np
 from llvmlite import ir
 from numba.core.extending import intrinsic
 
+from .jit import nb
 from .lists import (
     BL,
     BL_CORRECTED,

@@ -26,9 +26,9 @@ misidentification.
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 
+from .jit import nb
 from .rng import geometric_days
 
 __all__ = [

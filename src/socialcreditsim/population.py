@@ -20,10 +20,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
 
 from .draws import multinomial
+from .jit import nb
 from .rng import new_stream
 from .scenario import Scenario
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
+
+from .jit import nb
 
 __all__ = ["new_stream", "uniform", "poisson", "geometric_days", "randint"]
 

@@ -8,10 +8,10 @@ events happen and are counted but nothing is recorded there.
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 
 from .draws import shuffle
+from .jit import nb
 from .population import Population
 from .rng import new_stream
 from .scenario import Scenario

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
 
+from .jit import nb
 from .lists import BL, BLW, CL, TAINT, grade_bits
 from .scenario import Scenario
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import NamedTuple
 
-import numba as nb
 import numpy as np
+
+from .jit import nb
 
 __all__ = [
     "MAX_DENOMINATOR",
