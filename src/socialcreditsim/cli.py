@@ -49,7 +49,7 @@ from .memory import NotEnoughMemory, estimate_memory, estimate_shard_memory
 from .replicates import DEFAULT_BAND, MultiSim, check_band, job_memory
 from .results import Results
 from .scenario import ScenarioError, builtin_scenarios, load_scenario
-from .sweep import Sweep
+from .sweep import Sweep, SweepResults
 
 __all__ = ["app", "main"]
 
@@ -590,7 +590,9 @@ def _run(
             )
             results = multi.run(progress=progress)
             path = _save(results, slot, finish)
-        _done(path, quiet, _band_table(results.headline(), results.band, "headline figures"))
+        _done(
+            path, quiet, lambda: [_band_table(results.headline(), results.band, "headline figures")]
+        )
         return
     checkpoint = None
     if checkpoint_every is not None:
@@ -651,7 +653,7 @@ def _single(
         path = _save(res, slot, finish)
     if checkpoint is not None:
         shutil.rmtree(checkpoint.folder, ignore_errors=True)
-    _done(path, quiet, _headline_table(res), _sanctions_table(res))
+    _done(path, quiet, lambda: [_headline_table(res), _sanctions_table(res)])
 
 
 def _report_writer(report: bool) -> Callable[..., Any] | None:
@@ -680,12 +682,14 @@ def _save(results: Any, out: Reservation, finish: Callable[..., Any] | None) -> 
         _fail(exc)
 
 
-def _done(path: Path, quiet: bool, *tables: Table | None) -> None:
+def _done(path: Path, quiet: bool, tables: Callable[[], list[Table | None]]) -> None:
+    """Say where the results are; with the tables, built only when they are shown (their
+    queries took 0.4 s of a quiet 1M run)."""
     console = _out()
     if quiet:
         console.print(str(path), markup=False, highlight=False, soft_wrap=True)
         return
-    for table in tables:
+    for table in tables():
         if table is not None:
             console.print(table)
     console.print(f"results written to {path}", markup=False, highlight=False, soft_wrap=True)
@@ -1107,7 +1111,7 @@ def compare(
         dry_run,
         cluster,
     )
-    _done(path, quiet, *(_diff_table(results, arm) for arm in results.arms[1:]))
+    _done(path, quiet, lambda: [_diff_table(results, arm) for arm in results.arms[1:]])
 
 
 def _diff_table(results: Any, arm: str) -> Table:
@@ -1202,6 +1206,11 @@ def sweep(
         dry_run,
         cluster,
     )
+    _done(path, quiet, lambda: _sweep_tables(results))
+
+
+def _sweep_tables(results: SweepResults) -> list[Table]:
+    """The sweep's tables: outputs at each point, and the Sobol indices if asked."""
     table = Table(title="outputs at each point (median of the runs)")
     frame = results.table()
     for col in frame.columns:
@@ -1222,7 +1231,7 @@ def sweep(
                 f"{r.ST:.2f} ± {r.ST_conf:.2f}",
             )
         tables.append(sob)
-    _done(path, quiet, *tables)
+    return tables
 
 
 @app.command()
