@@ -494,3 +494,22 @@ def test_dry_run_on_a_cluster_shows_memory_per_worker() -> None:
     assert per[0] == sum(total.values()) > per[1] > per[2] > total["runtime"] + total["time series"]
     result = invoke("run", "--agents", "100000", "--dry-run", "--cluster", "tcp://10.0.0.1:8786")
     assert "per worker, over 16 workers" in result.stdout  # not contacted: a few sizes
+
+
+def test_the_command_runs_with_the_libraries_frozen_out_of_collections(monkeypatch) -> None:
+    import gc
+
+    import socialcreditsim.__main__ as entry
+    from socialcreditsim import cli
+
+    seen = {}
+    monkeypatch.setattr(
+        cli, "main", lambda: seen.update(frozen=gc.get_freeze_count(), on=gc.isenabled())
+    )
+    try:
+        entry.main()
+    finally:
+        gc.unfreeze()
+    # every object alive once the command line is loaded is frozen, and collections go on
+    assert seen["frozen"] > 10_000
+    assert seen["on"]
