@@ -1136,8 +1136,16 @@ def _attempts(
     stride = K.audit_stride
     if stride > 0:
         n_child, n_adult, n_par, s_inv = L.children[i], L.adults[i], L.parents[i], L.stride_inv[i]
+        # most of the sample is unlisted at the start grade: affected by nothing, in most
+        # scenarios, and skipped on one test
+        plain = with_grade(np.uint8(0), K.grade_table[K.start - K.smin])
+        plain_hit = False
+        for m in range(n_m):
+            plain_hit |= affected(plain, m_list[m], m_grade[m]) > 0
         first = start + (K.audit_offset - start) % stride
         for a in range(first, start + L.scored[i], stride):
+            if flags[a] == plain and not plain_hit:
+                continue
             nch = -1
             for m in range(n_m):
                 aff = affected(flags[a], m_list[m], m_grade[m])
