@@ -78,98 +78,94 @@ def snapshot_rows(
 ) -> pd.DataFrame:
     """Aggregate one whole-population scan, summed by cell (``engine.cells``: 2 x region, + 1
     when rural), into long rows by dimension and category; people counts are scaled to the
-    population unless the scenario asks for raw counts."""
+    population unless the scenario asks for raw counts. Built column by column: a row object
+    each (thousands a snapshot) set off a full collection of the garbage collector."""
     measures = compile_measures(sc)
     scale = 1.0 if sc.output.raw_counts else pop.scale
     q = recovery_fraction(sc.score.recovery_per_day)[1]  # the scan sums q times the scores
     grades = [g.name for g in sc.score.grades] or ["all"]
     groups = ["general"] + [g.name for g in sc.groups]
-    rows: list[tuple[str, str, str, float, float]] = []
 
-    def add(dim: str, cat: str, s: np.ndarray) -> None:
-        n = int(s[kn.SN_N])
-        if n == 0:
-            return
-        rows.append((dim, cat, "people", np.nan, n * scale))
-        rows.append((dim, cat, "mean_score", np.nan, s[kn.SN_SCORE] / (q * n)))
-        for col, name in (
-            (kn.SN_COURT, "share_court_listed"),
-            (kn.SN_BL_R, "share_blacklisted_rightful"),
-            (kn.SN_BL_W, "share_blacklisted_wrongful"),
-            (kn.SN_SANC_R, "share_sanctioned_rightful"),
-            (kn.SN_SANC_W, "share_sanctioned_wrongful"),
-            (kn.SN_REWARD, "share_rewarded"),
-        ):
-            rows.append((dim, cat, name, np.nan, s[col] / n))
-        rows.append((dim, cat, "share_listed_at_discretion", np.nan, s[kn.SN_DISC] / n))
-        for g, name in enumerate(grades):
-            rows.append((dim, cat, f"share_grade_{name}", np.nan, s[kn.N_SNAP + g] / n))
-        per_measure = kn.N_SNAP + len(grades)
-        for m, (name, reward) in enumerate(zip(measures.names, measures.is_reward, strict=True)):
-            right, wrong = s[per_measure + 2 * m], s[per_measure + 2 * m + 1]
-            if reward:
-                rows.append((dim, cat, f"share_rewarded:{name}", np.nan, (right + wrong) / n))
-            else:
-                rows.append((dim, cat, f"share_sanctioned_rightful:{name}", np.nan, right / n))
-                rows.append((dim, cat, f"share_sanctioned_wrongful:{name}", np.nan, wrong / n))
-
+    # the categories' counts (one row each), and the metrics of every category from them
     by_cell = stats[:, 0]
-    add("national", "national", by_cell.sum(axis=0))
-    for r, name in enumerate(pop.region_names):
-        add("region", name, by_cell[2 * r : 2 * r + 2].sum(axis=0))
-    for rural, name in ((0, "urban"), (1, "rural")):
-        add("urban_rural", name, by_cell[rural::2].sum(axis=0))
     rows_total = stats.sum(axis=0)  # rows: everybody, 2 age bands, groups, propensity classes
-    for a, name in enumerate(AGE_NAMES):
-        add("age_band", name, rows_total[1 + a])
-    for g, name in enumerate(groups):
-        add("group", name, rows_total[3 + g])
     k = len(pop.r_values)
-    for c in range(k):
-        add(
-            "propensity",
-            f"class {c + 1} of {k} (mean {pop.r_values[c]:.2f})",
-            rows_total[3 + len(groups) + c],
-        )
+    cats = (
+        [("national", "national", by_cell.sum(axis=0))]
+        + [("region", name, by_cell[2 * r : 2 * r + 2].sum(axis=0))
+           for r, name in enumerate(pop.region_names)]
+        + [("urban_rural", name, by_cell[rural::2].sum(axis=0))
+           for rural, name in ((0, "urban"), (1, "rural"))]
+        + [("age_band", name, rows_total[1 + a]) for a, name in enumerate(AGE_NAMES)]
+        + [("group", name, rows_total[3 + g]) for g, name in enumerate(groups)]
+        + [("propensity", f"class {c + 1} of {k} (mean {pop.r_values[c]:.2f})",
+            rows_total[3 + len(groups) + c]) for c in range(k)]
+    )  # fmt: skip
+    cats = [c for c in cats if c[2][kn.SN_N] != 0]
+    S = np.array([c[2] for c in cats]).reshape(len(cats), stats.shape[-1])
+    n = S[:, kn.SN_N]
+    metrics = {
+        "people": n * scale,
+        "mean_score": S[:, kn.SN_SCORE] / (q * n),
+        "share_court_listed": S[:, kn.SN_COURT] / n,
+        "share_blacklisted_rightful": S[:, kn.SN_BL_R] / n,
+        "share_blacklisted_wrongful": S[:, kn.SN_BL_W] / n,
+        "share_sanctioned_rightful": S[:, kn.SN_SANC_R] / n,
+        "share_sanctioned_wrongful": S[:, kn.SN_SANC_W] / n,
+        "share_rewarded": S[:, kn.SN_REWARD] / n,
+        "share_listed_at_discretion": S[:, kn.SN_DISC] / n,
+    }
+    for g, name in enumerate(grades):
+        metrics[f"share_grade_{name}"] = S[:, kn.N_SNAP + g] / n
+    per_measure = kn.N_SNAP + len(grades)
+    for m, (name, reward) in enumerate(zip(measures.names, measures.is_reward, strict=True)):
+        right, wrong = S[:, per_measure + 2 * m], S[:, per_measure + 2 * m + 1]
+        if reward:
+            metrics[f"share_rewarded:{name}"] = (right + wrong) / n
+        else:
+            metrics[f"share_sanctioned_rightful:{name}"] = right / n
+            metrics[f"share_sanctioned_wrongful:{name}"] = wrong / n
+    n_met = len(metrics)
+    dims = [np.repeat(np.array([c[0] for c in cats], dtype=object), n_met)]
+    names = [np.repeat(np.array([c[1] for c in cats], dtype=object), n_met)]
+    mets = [np.tile(np.array(list(metrics), dtype=object), len(cats))]
+    bins = [np.full(len(cats) * n_met, np.nan)]
+    values = [np.column_stack(list(metrics.values())).reshape(-1)]
+
+    def add(dim: str, cat: object, metric: object, b: np.ndarray, v: np.ndarray) -> None:
+        """Rows of one dimension; ``cat`` and ``metric``: one for all, or one a row."""
+        for col, x in ((dims, dim), (names, cat), (mets, metric)):
+            col.append(np.full(len(v), x, dtype=object) if isinstance(x, str) else x)
+        bins.append(b)
+        values.append(v)
+
     kids = child.sum(axis=0)
     if kids[kn.SC_N]:
-        rows.append(("age_band", "child", "people", np.nan, kids[kn.SC_N] * scale))
-        rows.append(
-            (
-                "age_band",
-                "child",
-                "share_sanctioned_rightful",
-                np.nan,
-                kids[kn.SC_R] / kids[kn.SC_N],
-            )
-        )
-        rows.append(
-            (
-                "age_band",
-                "child",
-                "share_sanctioned_wrongful",
-                np.nan,
-                kids[kn.SC_W] / kids[kn.SC_N],
-            )
-        )
+        add(
+            "age_band",
+            "child",
+            np.array(["people", "share_sanctioned_rightful", "share_sanctioned_wrongful"], object),
+            np.full(3, np.nan),
+            np.array([kids[kn.SC_N] * scale, kids[kn.SC_R] / kids[kn.SC_N],
+                      kids[kn.SC_W] / kids[kn.SC_N]]),
+        )  # fmt: skip
     width = sc.output.score_bin_width
     nat = hist.sum(axis=0)
-    for b in np.flatnonzero(nat):
-        rows.append(
-            ("national", "national", "score_histogram", sc.score.min + b * width, nat[b] * scale)
-        )
+    b = np.flatnonzero(nat)
+    add("national", "national", "score_histogram", sc.score.min + b * width, nat[b] * scale)
     reg = hist[0::2] + hist[1::2]
-    for r, b in zip(*np.nonzero(reg), strict=True):
-        rows.append(
-            (
-                "region",
-                pop.region_names[r],
-                "score_histogram",
-                sc.score.min + b * width,
-                reg[r, b] * scale,
-            )
-        )
-    frame = pd.DataFrame(rows, columns=["dimension", "category", "metric", "bin", "value"])
+    r, b = np.nonzero(reg)
+    regions = np.array(pop.region_names, dtype=object)
+    add("region", regions[r], "score_histogram", sc.score.min + b * width, reg[r, b] * scale)
+    frame = pd.DataFrame(
+        {
+            "dimension": np.concatenate(dims),
+            "category": np.concatenate(names),
+            "metric": np.concatenate(mets),
+            "bin": np.concatenate(bins).astype(float),
+            "value": np.concatenate(values).astype(float),
+        }
+    )
     frame.insert(0, "date", np.datetime64(date, "D").astype(DATE))
     return frame
 
