@@ -280,8 +280,8 @@ def run_shard(
             cap, lcap = capacities(sc, int(pop.loc_scored.max()))
             B = _books(pop.n_localities, lo, hi, n_days, cap, layout, lcap, appeals_on(sc))
             audit = [_stack(par(
-                kn.init_state, K, L, S, B, ini.court_listed_share, ini.blacklisted_share,
-                ini.score_sd
+                kn.init_state, K, L, S, kn.state_bytes(S), B, ini.court_listed_share,
+                ini.blacklisted_share, ini.score_sd
             ))]  # fmt: skip
             t_init = time.perf_counter() - t0
         else:
