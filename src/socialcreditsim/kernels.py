@@ -235,9 +235,9 @@ def store_u64(typingctx, data, at, value):  # noqa: ANN001, ANN201, ARG001
 
 @nb.njit(cache=True)
 def _untouched_words(K: Params) -> np.ndarray:
-    """8 untouched records (the start score, day 0, no flag but the start grade's) as REC
-    words, and the mask of the bytes that tell them from touched ones (the score and the flags,
-    not the day): ``init_state`` writes them, ``snapshot`` skips them."""
+    """Row 0: 8 untouched records (the start score, day 0, no flag but the start grade's) as
+    REC words; row 1: the mask of the bytes that tell them from touched ones (the score and the
+    flags, not the day). ``init_state`` writes them, ``snapshot`` skips them."""
     plain = with_grade(np.uint8(0), K.grade_table[K.start - K.smin])
     pattern = np.zeros(8 * REC, dtype=np.uint8)
     mask = np.zeros(8 * REC, dtype=np.uint8)
@@ -1269,8 +1269,8 @@ def _init_locality(
     aud = np.empty(((3 + len(K.m_list)) * n_sampled, len(AUDIT_COLUMNS)), dtype=np.int64)
     an = np.zeros(1, dtype=np.int64)
     n = L.scored[i]
-    # everybody untouched, 8 records at a time in REC words (a field at a time, through the
-    # strided arrays, took 4 s of the 1.4 billion start), then the few who are not
+    # everybody untouched, 8 records at a time in REC words (not a field at a time through
+    # the strided arrays), then the few who are not
     recs = raw[REC * start : REC * (start + n)]
     run = np.uint64(8 * REC)
     whole = np.uint64(len(recs)) // run * run
