@@ -244,7 +244,7 @@ def main() -> None:
         console.print(
             "Mesa is not installed: pip install -e '.[bench]' for the comparison", markup=False
         )
-    console.print(_targets(cli, national, result.get("mesa", {}).get("ratio")))
+    console.print(_targets(cli, cli_report - cli, national, result.get("mesa", {}).get("ratio")))
     out = HERE / "results" / ("full.json" if args.full else "quick.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
@@ -253,12 +253,18 @@ def main() -> None:
         _plot(rows, HERE.parent / "docs" / "scaling.png")
 
 
-def _targets(cli: float, national: tuple[float, int] | None, mesa_ratio: float | None) -> Any:
+def _targets(
+    cli: float, report: float, national: tuple[float, int] | None, mesa_ratio: float | None
+) -> Any:
     """The performance targets (issue 14) beside what was measured: the whole 1.4 billion
-    command with --full, the 1M-agent command, Mesa with the bench extra."""
+    command with --full, the 1M-agent command and what its report adds (the report reads the
+    same aggregate tables at any N), Mesa with the bench extra."""
     from rich.table import Table
 
-    checks = [("`run --agents 1000000 --no-report`, whole command", cli, "<=", 1.0, "s")]
+    checks = [
+        ("`run --agents 1000000 --no-report`, whole command", cli, "<=", 1.0, "s"),
+        ("the report's time on top (`run` without --no-report)", report, "<=", 10.0, "s"),
+    ]
     if national is not None:
         checks += [
             ("`run --agents 1411778724 --no-report`, whole command", national[0], "<=", 60.0, "s"),
