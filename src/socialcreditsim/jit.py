@@ -22,7 +22,9 @@ def _without_blas() -> None:
 
 
 def _load_arraymath() -> None:
-    ensure_blas = numba.np.linalg.ensure_blas
+    ensure_blas = getattr(numba.np.linalg, "ensure_blas", None)
+    if ensure_blas is None:  # a Numba without that check: nothing to skip
+        return
     numba.np.linalg.ensure_blas = _without_blas
     try:
         arraymath = importlib.import_module("numba.np.arraymath")
