@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from socialcreditsim import engine, load_scenario, memory
+from socialcreditsim import Results, engine, load_scenario, memory
 from socialcreditsim.cli import app
 
 TINY = ["--agents", "20000", "--end", "2018-03-31", "--threads", "1", "--seed", "3"]
@@ -62,6 +62,22 @@ def test_run_default_out_and_quiet(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert folder.name.startswith("national-20000-seed3-")
     assert {p.name for p in folder.iterdir()} == FILES | REPORT
     assert result.stdout.strip() == str(Path("runs") / folder.name)
+
+
+def test_a_quiet_run_builds_no_summary_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def not_shown(self: Results) -> None:
+        raise AssertionError("a quiet run computed a table it does not print")
+
+    monkeypatch.setattr(Results, "headline", not_shown)
+    monkeypatch.setattr(Results, "sanctions", not_shown)
+    out = tmp_path / "run"
+    result = invoke(
+        "run", *TINY, "--end", "2018-01-10", "--quiet", "--no-report", "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out)
 
 
 def test_run_refuses_nonempty_out(tmp_path: Path) -> None:

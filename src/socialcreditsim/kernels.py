@@ -234,11 +234,22 @@ def store_u64(typingctx, data, at, value):  # noqa: ANN001, ANN201, ARG001
 
 
 @nb.njit(cache=True)
+def _plain(K: Params) -> tuple[np.uint8, bool]:
+    """The flags of somebody untouched (at the start score: its grade, no list), and whether
+    any measure affects such a person."""
+    plain = with_grade(np.uint8(0), K.grade_table[K.start - K.smin])
+    hit = False
+    for m in range(len(K.m_list)):
+        hit |= affected(plain, K.m_list[m], K.m_grade[m]) > 0
+    return plain, hit
+
+
+@nb.njit(cache=True)
 def _untouched_words(K: Params) -> np.ndarray:
     """Row 0: 8 untouched records (the start score, day 0, no flag but the start grade's) as
     REC words; row 1: the mask of the bytes that tell them from touched ones (the score and the
     flags, not the day). ``init_state`` writes them, ``snapshot`` skips them."""
-    plain = with_grade(np.uint8(0), K.grade_table[K.start - K.smin])
+    plain = _plain(K)[0]
     pattern = np.zeros(8 * REC, dtype=np.uint8)
     mask = np.zeros(8 * REC, dtype=np.uint8)
     for j in range(8):
@@ -1173,10 +1184,7 @@ def _attempts(
         n_child, n_adult, n_par, s_inv = L.children[i], L.adults[i], L.parents[i], L.stride_inv[i]
         # most of the sample is unlisted at the start grade: affected by nothing, in most
         # scenarios, and skipped on one test
-        plain = with_grade(np.uint8(0), K.grade_table[K.start - K.smin])
-        plain_hit = False
-        for m in range(n_m):
-            plain_hit |= affected(plain, m_list[m], m_grade[m]) > 0
+        plain, plain_hit = _plain(K)
         first = start + (K.audit_offset - start) % stride
         for a in range(first, start + L.scored[i], stride):
             if flags[a] == plain and not plain_hit:
@@ -1249,10 +1257,7 @@ def _init_locality(
     score_sd: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     g0 = K.grade_table[K.start - K.smin]
-    plain = with_grade(np.uint8(0), g0)  # the flags of somebody at the start score, unlisted
-    plain_hit = False
-    for m in range(len(K.m_list)):
-        plain_hit |= affected(plain, K.m_list[m], K.m_grade[m]) > 0
+    plain, plain_hit = _plain(K)
     n_plain = 0
     rng = new_stream(K.seed, i, -1, P_INIT)
     start = L.scored_start[i]
