@@ -10,9 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minimal import minimal, run, total
+from socialcreditsim import behaviours
 from socialcreditsim.population import propensity_class_means
+from socialcreditsim.scenario import MAX_GROUPS
 
 Z = 5.0
 
@@ -406,3 +410,16 @@ def test_a_chilled_behaviour_borrows_awareness_from_its_neighbour() -> None:
         scs.load_scenario(
             minimal(behaviours=[_offence(1.0, 0.5, 0.0, name="rumours"), posts], groups=groups)
         )
+
+
+# ------------------------------------------------------------------------------ the day tables
+
+
+@given(st.lists(st.floats(0.0, 1e6, allow_subnormal=False), min_size=1, max_size=MAX_GROUPS + 1))
+@settings(max_examples=300, deadline=None)
+def test_the_sum_over_groups_is_numpys_to_the_bit(x: list[float]) -> None:
+    """The day tables add a rate over groups (at most MAX_GROUPS and the general population) in
+    the order NumPy's ``sum`` of the (L, B, G) arrays they replaced did: event rates, and so the
+    random draws, are the same as before."""
+    a = np.array(x)
+    assert behaviours._group_sum(a) == a[None, None, :].sum(axis=2)[0, 0]

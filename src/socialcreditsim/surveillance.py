@@ -12,6 +12,7 @@ import datetime as dt
 
 import numpy as np
 
+from .jit import nb
 from .scenario import Scenario, schedule_values
 
 __all__ = ["coverage", "attribution"]
@@ -45,9 +46,7 @@ def coverage(
     return cov_u, cov_r
 
 
-def attribution(
-    cov: np.ndarray | float, fnir: np.ndarray | float, fpir: np.ndarray | float
-) -> tuple[np.ndarray, np.ndarray]:
+@nb.njit(cache=True, inline="always")
+def attribution(cov: float, fnir: float, fpir: float) -> tuple[float, float]:
     """Per true event: probability it is recorded against its doer, and against a wrong person."""
-    cov = np.asarray(cov, dtype=float)
     return cov * (1 - fnir), cov * fnir * fpir
