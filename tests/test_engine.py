@@ -830,7 +830,7 @@ def test_a_calendar_that_grows_gives_the_same_bytes(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Started with 8 chunks of revisits a locality, enough for the start, the revisit calendar
-    grows as the days need (``engine._ensure_calendar``: room for the day's revisits, bounded
+    grows as the days need (``kernels.room_short``: room for the day's revisits, bounded
     before they are made, from the days with no room left that the kernels count) and the run
     writes the same bytes as one sized from the start."""
     small = ["time.end=2018-04-30", "population.locality_size=1024", "output.audit_sample=3000"]
@@ -840,14 +840,14 @@ def test_a_calendar_that_grows_gives_the_same_bytes(
     grown = []
     monkeypatch.setattr(engine, "_grown", lambda *a: grown.append(a[0].shape) or _grown(*a))
 
-    def checked(B: Any, need: np.ndarray, lo: int, hi: int, t: int) -> Any:
+    def checked(B: Any, counts: np.ndarray, disc: np.ndarray, lo: int, hi: int, t: int, *a) -> Any:
         # the kernels' count of days not yet taken with no room in their first chunk
         no_room = (B.cal_head[lo:hi, t:, 1] % kn.PER_CHUNK == 0).sum(axis=1)
         assert (B.cal_meta[lo:hi, kn.CAL_NO_ROOM] == no_room).all()
-        return ensure(B, need, lo, hi, t)
+        return make_room(B, counts, disc, lo, hi, t, *a)
 
-    ensure = engine._ensure_calendar
-    monkeypatch.setattr(engine, "_ensure_calendar", checked)
+    make_room = engine._make_room
+    monkeypatch.setattr(engine, "_make_room", checked)
     small_start = scs.Sim("national", 30_000, seed=4, overrides=small).run()
     assert len(grown) >= 2 and grown[0][1] == 8  # grown from 8 chunks, more than once
     assert _table_bytes(small_start, tmp_path / "b") == sized

@@ -299,12 +299,7 @@ def run_shard(
                 kn.plan_day, K, t, d.lam_right, d.lam_wrong, d.lam_missed, d.lam_deterred,
                 beh.lam_discretion, counts, discretion,
             )  # fmt: skip
-            recorded = counts[:, :, :2].sum(axis=(1, 2)) + discretion
-            decided = B.app_head[:, t, 1] if K.ap_on else 0  # a decision is a visit too
-            B = _ensure_calendar(B, recorded + decided, lo, hi, t)
-            B = _ensure_listed(B, recorded, lo, hi)
-            if K.ap_on:
-                B = _ensure_appeals(B, recorded, lo, hi)
+            B = _make_room(B, counts, discretion, lo, hi, t, K.ap_on)
             audit.append(_stack(par(
                 kn.apply_day, K, L, S, B, t, d.rate, d.q_right, counts, discretion,
                 d.know_right, d.know_wrong,
@@ -545,45 +540,28 @@ def _books(
     )
 
 
-def _ensure_listed(B: kn.Books, need: np.ndarray, lo: int, hi: int) -> kn.Books:
-    """Keep the tables of listed people of localities ``lo`` to ``hi`` under half full after
-    today's ``need`` new records (each recorded event lists at most one person); grow them
-    when they could not."""
-    cap = B.listed.shape[1]
-    live = int((B.listed_meta[lo:hi, kn.LM_LIVE] + need[lo:hi]).max())
-    if 2 * live <= cap:
-        return B
-    new = np.zeros((B.listed.shape[0], pow2(3 * live), 3), dtype=np.int32)
-    kn.rehash_listed(lo, hi, B.listed, new, B.listed_meta)
-    return B._replace(listed=new)
-
-
-def _ensure_calendar(B: kn.Books, need: np.ndarray, lo: int, hi: int, t: int) -> kn.Books:
-    """Make room in the revisit calendar of each locality from ``lo`` to ``hi`` for day ``t``,
-    on which ``need`` visits besides the day's revisits may each add a revisit. A chunk holds
-    the revisits of one day (``kn.PER_CHUNK``), so the day adds at most the chunks its revisits
-    fill, plus one for each later day with no room in its first chunk (kept count of by the
-    kernels: counting them here took 40 ms a day at 1.4 billion agents)."""
-    cal, meta, head = B.cal, B.cal_meta, B.cal_head
-    cap = cal.shape[1]
-    pushes = need[lo:hi] + head[lo:hi, t, 1]
-    full = -(-pushes // kn.PER_CHUNK) + 1
-    room = cap - meta[lo:hi, kn.CAL_LIVE]
-    no_room = meta[lo:hi, kn.CAL_NO_ROOM] - (head[lo:hi, t, 1] % kn.PER_CHUNK == 0)
-    short = int((full + np.minimum(pushes, no_room) - room).max())
-    if short <= 0:
-        return B
-    return B._replace(cal=_grown(cal, lo, hi, short))
-
-
-def _ensure_appeals(B: kn.Books, need: np.ndarray, lo: int, hi: int) -> kn.Books:
-    """Make room for ``need`` new entries in the appeals calendar of each locality from ``lo``
-    to ``hi`` (a record adds at most one)."""
-    cap = B.app.shape[1]
-    short = int((need[lo:hi] - (cap - B.app_meta[lo:hi, kn.CAL_LIVE])).max())
-    if short <= 0:
-        return B
-    return B._replace(app=_grown(B.app, lo, hi, short))
+def _make_room(
+    B: kn.Books,
+    counts: np.ndarray,
+    discretion: np.ndarray,
+    lo: int,
+    hi: int,
+    t: int,
+    appeals: bool,
+) -> kn.Books:
+    """The books of localities ``lo`` to ``hi`` with room for whatever day ``t``'s visits may
+    add (``kn.room_short``): revisit chunks, appeal entries, and listed-people tables kept
+    under half full (grown when they could not be)."""
+    cal_short, live, app_short = kn.room_short(B, counts, discretion, lo, hi, t, appeals)
+    if cal_short > 0:
+        B = B._replace(cal=_grown(B.cal, lo, hi, cal_short))
+    if app_short > 0:
+        B = B._replace(app=_grown(B.app, lo, hi, app_short))
+    if 2 * live > B.listed.shape[1]:
+        new = np.zeros((B.listed.shape[0], pow2(3 * live), 3), dtype=np.int32)
+        kn.rehash_listed(lo, hi, B.listed, new, B.listed_meta)
+        B = B._replace(listed=new)
+    return B
 
 
 def _grown(old: np.ndarray, lo: int, hi: int, short: int) -> np.ndarray:

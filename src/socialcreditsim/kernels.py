@@ -595,6 +595,34 @@ def rehash_listed(lo: int, hi: int, old: np.ndarray, new: np.ndarray, meta: np.n
 SEG = 16  # values per segment in ``_count_le``
 
 
+@nb.njit(cache=True)
+def room_short(
+    B: Books, counts: np.ndarray, discretion: np.ndarray, lo: int, hi: int, t: int, appeals: bool
+) -> tuple[int, int, int]:
+    """What day ``t``'s visits (``plan_day``'s ``counts`` and ``discretion``; with appeals, the
+    decisions due) may need in localities ``lo`` to ``hi``, at most: the calendar chunks it
+    lacks, the most records a listed-people table may then hold, the appeal entries it lacks.
+    Each recorded event lists at most one person and adds at most one appeal; a chunk holds one
+    day's revisits, so the day adds at most the chunks its revisits fill, plus one for each
+    later day with no room in its first chunk (``CAL_NO_ROOM``, kept by the kernels)."""
+    cal_cap, app_cap = B.cal.shape[1], B.app.shape[1]
+    cal_short, live, app_short = -(1 << 62), 0, -(1 << 62)
+    for i in range(lo, hi):
+        recorded = np.int64(discretion[i])
+        for b in range(counts.shape[1]):
+            recorded += counts[i, b, 0] + counts[i, b, 1]
+        pushes = recorded + np.int64(B.cal_head[i, t, 1])
+        if appeals:
+            pushes += B.app_head[i, t, 1]  # a decision is a visit too
+            app_short = max(app_short, recorded - (app_cap - np.int64(B.app_meta[i, CAL_LIVE])))
+        full = -(-pushes // PER_CHUNK) + 1
+        no_room = np.int64(B.cal_meta[i, CAL_NO_ROOM]) - (B.cal_head[i, t, 1] % PER_CHUNK == 0)
+        room = cal_cap - np.int64(B.cal_meta[i, CAL_LIVE])
+        cal_short = max(cal_short, full + min(pushes, no_room) - room)
+        live = max(live, np.int64(B.listed_meta[i, LM_LIVE]) + recorded)
+    return cal_short, live, app_short
+
+
 @nb.njit(cache=True, inline="always")
 def _count_le(a: np.ndarray, last: np.ndarray, x: float) -> int:
     """How many values of the sorted ``a`` are <= x (``np.searchsorted(a, x, side="right")``),
