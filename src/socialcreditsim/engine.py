@@ -296,7 +296,7 @@ def run_shard(
         for t in range(first, n_days):
             d = beh.day_tables(t, K.ap_on)
             par(
-                kn.plan_day, K, t, d.lam_right, d.lam_wrong, d.lam_missed, d.lam_deterred,
+                kn.plan_day, K.seed, t, d.lam_right, d.lam_wrong, d.lam_missed, d.lam_deterred,
                 beh.lam_discretion, counts, discretion,
             )  # fmt: skip
             B = _make_room(B, counts, discretion, lo, hi, t, K.ap_on)
