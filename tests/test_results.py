@@ -69,6 +69,25 @@ def test_save_then_load_keeps_dtypes(res: scs.Results, tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(getattr(back, name), getattr(res, name), check_exact=True)
 
 
+def test_tables_record_the_ranges_of_dates_and_people_only(
+    res: scs.Results, tmp_path: Path
+) -> None:
+    """Each row group of a saved table records the range of its dates and people, which readers
+    (DuckDB) use to skip row groups, and no other column's: those took half the time of the
+    write. A filter on any column still finds its rows."""
+    out = res.save(tmp_path / "run")
+    for name in TABLES:
+        meta = pq.ParquetFile(out / f"{name}.parquet").metadata
+        for k in range(meta.num_columns):
+            column = meta.row_group(0).column(k)
+            assert column.is_stats_set == (column.path_in_schema in ("date", "person")), name
+    loaded = scs.Results.load(out)
+    assert (
+        loaded.query("select count(*) as n from timeseries where metric = 'shamings'")["n"].item()
+        == (res.timeseries["metric"] == "shamings").sum()
+    )
+
+
 def test_save_refuses_an_existing_folder(res: scs.Results, tmp_path: Path) -> None:
     out = tmp_path / "run"
     out.mkdir()
