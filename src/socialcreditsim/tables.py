@@ -49,7 +49,11 @@ def long_timeseries(
     data = values.reshape(-1) if scale == 1.0 else values.reshape(-1) * scale
 
     def column(codes: np.ndarray, names: list[str], reps: int, tile: int) -> pd.Categorical:
-        return pd.Categorical.from_codes(np.tile(np.repeat(codes, reps), tile), names)
+        """Codes repeated and tiled, in the smallest integers that hold them (what pandas would
+        convert them to), taken as valid: they index ``names`` by construction."""
+        small = np.min_scalar_type(-len(names))
+        rows = np.tile(np.repeat(codes.astype(small), reps), tile)
+        return pd.Categorical.from_codes(rows, names, validate=False)
 
     parts = []
     for k in range(3):
@@ -57,7 +61,7 @@ def long_timeseries(
         parts.append((np.array([names.index(c[k]) for c in cols]), names))
     frame = pd.DataFrame(
         {
-            "date": np.repeat(np.array(days, dtype="datetime64[D]"), n_r * n_m).astype(DATE),
+            "date": np.repeat(np.array(days, dtype="datetime64[D]").astype(DATE), n_r * n_m),
             "region": column(np.arange(n_r), regions + ["national"], n_m, n_d),
             "metric": column(parts[0][0], parts[0][1], 1, n_d * n_r),
             "item": column(parts[1][0], parts[1][1], 1, n_d * n_r),
