@@ -80,6 +80,26 @@ def test_a_quiet_run_builds_no_summary_table(
     assert result.stdout.strip() == str(out)
 
 
+def test_a_run_that_writes_its_folder_never_imports_pandas(tmp_path: Path) -> None:
+    """``run --quiet --no-report`` builds its tables in Arrow and writes them as they are:
+    pandas (half a second to import) is for reading them. Fails as soon as a module the run
+    imports imports pandas at its top, or a table is built as a DataFrame."""
+    out = tmp_path / "run"
+    argv = ["socialcreditsim", "run", *TINY, "--end", "2018-01-10", "-q", "--no-report"]
+    code = (
+        "import sys\n"
+        f"sys.argv = {argv + ['--out', str(out)]!r}\n"
+        "from socialcreditsim.__main__ import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted(m for m in sys.modules if m == 'pandas' or m.startswith('pandas.')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+    assert {p.name for p in out.iterdir()} == FILES
+    assert len(Results.load(out).timeseries) > 0
+
+
 def test_run_refuses_nonempty_out(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("mine")
     result = invoke("run", *TINY, "--out", str(tmp_path))

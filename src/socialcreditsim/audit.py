@@ -11,15 +11,18 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 from .folders import DATE
 from .kernels import AUDIT_COLUMNS, AUDIT_KINDS
 from .lists import BLACKLIST_EXIT_REASONS, COURT_EXIT_REASONS, NEVER
+from .results import arrow_column, arrow_table
 from .rng import new_stream, randint
 from .series import WRONGFUL, Run, headline, outputs
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .population import Population
     from .sanctions import Measures
     from .scenario import Scenario
@@ -43,13 +46,13 @@ def audit_sample(n_scored: int, want: int, seed: int) -> tuple[int, int]:
     return stride, int(randint(new_stream(seed, 0, -2, P_AUDIT), stride))
 
 
-def people_frame(sc: Scenario, pop: Population, seed: int) -> pd.DataFrame:
-    """Who the audited people are."""
+def people_frame(sc: Scenario, pop: Population, seed: int) -> pa.Table:
+    """Who the audited people are (a table as ``tables`` builds them)."""
     stride, offset = audit_sample(pop.n_scored, sc.output.audit_sample, seed)
     scored = np.arange(offset, pop.n_scored, stride) if stride else np.zeros(0, dtype=np.int64)
     d = pop.describe(scored)
     groups = np.array(["general"] + [g.name for g in sc.groups], dtype=object)
-    return pd.DataFrame(
+    return arrow_table(
         {
             "person": pop.person_of_scored(scored),
             "region": d["region"].astype(str),
@@ -70,10 +73,12 @@ def audit_frame(
     behaviours: list[str],
     measures: Measures,
     grades: list[str],
-) -> pd.DataFrame:
+) -> pa.Table:
+    """The audit records as a table (as ``tables`` builds them), by person and date, each
+    person's records of a day in the order they were made."""
     cols = ["person", "date", "kind", "item", "truth", "value", "score"]
     if not chunks:
-        return pd.DataFrame({c: [] for c in cols})
+        return pa.Table.from_arrays([pa.nulls(0)] * len(cols), names=cols)
     rec = np.concatenate(chunks)
     raw = {name: rec[:, j] for j, name in enumerate(AUDIT_COLUMNS)}
     kind = raw["kind"]
@@ -101,19 +106,21 @@ def audit_frame(
         truth[mask] = np.array(labels, dtype=object)[truth_idx[mask]]
     other = ~np.isin(kind_names, ["court_list_exit", "blacklist_exit", "appeal"])
     truth[other] = np.array(TRUTH, dtype=object)[truth_idx[other]]
-    start = np.datetime64(days[0], "D")
-    frame = pd.DataFrame(
+    person = pop.person_of_scored(raw["who"])
+    date = (np.datetime64(days[0], "D") + raw["day"].astype("timedelta64[D]")).astype(DATE)
+    order = np.lexsort((date, person))  # stable: a person's records of a day keep their order
+    codes = kind.astype(np.min_scalar_type(-len(AUDIT_KINDS)))
+    return arrow_table(
         {
-            "person": pop.person_of_scored(raw["who"]),
-            "date": (start + raw["day"].astype("timedelta64[D]")).astype(DATE),
-            "kind": pd.Categorical(kind_names, categories=list(AUDIT_KINDS)),
-            "item": item.astype(str),
-            "truth": truth.astype(str),
-            "value": raw["value"],
-            "score": raw["score"],
+            "person": person[order],
+            "date": date[order],
+            "kind": arrow_column(codes[order], list(AUDIT_KINDS)),
+            "item": item[order],
+            "truth": truth[order],
+            "value": raw["value"][order],
+            "score": raw["score"][order],
         }
     )
-    return frame.sort_values(["person", "date"], kind="stable", ignore_index=True)
 
 
 def _fmt(x: float) -> str:
@@ -153,6 +160,8 @@ def _share(value: float, wrongful: float) -> float:
 def headline_rows(res: Run) -> pd.DataFrame:
     """The headline figures but the sanctions (``series.headline``), national, at the end of the
     run or summed over it, with their wrongful part where they have one."""
+    import pandas as pd
+
     values = outputs(res)
     rows = [
         (h.label, values[h.key], values[h.key + WRONGFUL] if h.wrongly else np.nan)
@@ -169,6 +178,8 @@ def headline_rows(res: Run) -> pd.DataFrame:
 def sanction_rows(res: Run) -> pd.DataFrame:
     """One row per sanction: people (and children) barred at the end, blocked attempts over the
     run (and since the list began, where the scenario gives the count before its start)."""
+    import pandas as pd
+
     nat = _National(res)
     sc = res.scenario
     rows = []

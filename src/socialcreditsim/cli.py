@@ -23,9 +23,8 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -39,17 +38,23 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import calibrate as calibration
 from . import checkpoint as ckpt
-from .compare import Comparison
 from .engine import Sim
 from .executor import DaskExecutor
 from .folders import OutputError, Reservation, check_output
 from .memory import NotEnoughMemory, estimate_memory, estimate_shard_memory
-from .replicates import DEFAULT_BAND, MultiSim, check_band, job_memory
 from .results import Results
 from .scenario import ScenarioError, builtin_scenarios, load_scenario
-from .sweep import Sweep, SweepResults
+from .series import DEFAULT_BAND, check_band
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .sweep import SweepResults
+
+# The modules of replicates, comparisons, sweeps and the calibration (and pandas, which they and
+# the summary tables are built on) are imported by the commands that use them: a run that only
+# writes its folder needs none of them, and pandas alone takes half a second to import.
 
 __all__ = ["app", "main"]
 
@@ -245,6 +250,8 @@ def _share(x: float) -> str:
 
 def _cell(v: Any) -> str:
     """One value of a query result, shown as a person would write it."""
+    import pandas as pd
+
     if isinstance(v, pd.Timestamp):
         return v.date().isoformat() if v == v.normalize() else str(v)
     if isinstance(v, float):
@@ -579,6 +586,8 @@ def _run(
         except NotEnoughMemory as exc:
             _fail(exc)
     if replicates > 1:
+        from .replicates import MultiSim
+
         finish = _report_writer(report)
         with (
             _connect(cluster, need, quiet) as client,
@@ -827,6 +836,7 @@ def query(
     """Run SQL over a run's tables (timeseries, snapshots, audit, people), in memory, with no
     access to files, the network or extensions."""
     import duckdb
+    import pandas as pd
 
     res = _load_run(run_dir)
     try:
@@ -1030,6 +1040,8 @@ def _study(
         _fail(exc)
     if cluster is not None and study.processes is not None:
         _fail("--processes and --cluster: on a cluster its workers run the runs; give one of them")
+    from .replicates import job_memory
+
     jobs = study.jobs()
     need = job_memory(jobs)
     if dry_run:
@@ -1093,6 +1105,8 @@ def compare(
 ) -> None:
     """Run scenarios (or one scenario and --variant's) side by side; print and write the paired
     differences of their figures, with bands and 95% intervals."""
+    from .compare import Comparison
+
     lo_hi = _band(band)
     results, path = _study(
         lambda: Comparison(
@@ -1185,6 +1199,8 @@ def sweep(
 ) -> None:
     """Run a scenario over a grid of field values, or estimate Sobol sensitivity indices;
     print and write the outputs at every point."""
+    from .sweep import Sweep
+
     lo_hi = _band(band)
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(scenario).stem)
     results, path = _study(
@@ -1303,6 +1319,8 @@ def calibrate(
     cluster: ClusterOption = None,
 ) -> None:
     """Fit scenario fields to published figures; write the calibrated scenario and the fit."""
+    from . import calibrate as calibration
+
     try:
         sc = load_scenario(scenario, set_ or None)
         goal, params, _ = calibration.prepare(  # every check, before any work

@@ -26,9 +26,10 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DATE",
@@ -266,6 +267,7 @@ def json_object(
 
 def read_parquet(folder: Path, name: str, columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """A table from ``folder/name.parquet`` that has ``columns``; errors name the file."""
+    import pandas as pd
     import pyarrow as pa
 
     file = folder / f"{name}.parquet"

@@ -35,8 +35,8 @@ from .executor import executor_for
 from .folders import read_parquet
 from .memory import NotEnoughMemory, available_memory, estimate_memory
 from .results import Finish, Results, save_folder
-from .scenario import Scenario, ScenarioError, check_whole
-from .series import headline_outputs, outputs
+from .scenario import Scenario, check_whole
+from .series import DEFAULT_BAND, check_band, headline_outputs, outputs
 
 if TYPE_CHECKING:
     import distributed
@@ -56,7 +56,6 @@ __all__ = [
     "run_jobs",
 ]
 
-DEFAULT_BAND = (10.0, 90.0)
 SERIES_COLUMNS = ["date", "metric", "item", "truth"]
 TEXT_COLUMNS = ("metric", "item", "truth")
 
@@ -69,22 +68,6 @@ def replicate_seeds(seed: int, replicates: int) -> list[int]:
 def check_processes(processes: Any) -> int | None:
     """``processes``: None (one per core) or a whole number from 1 to 1,024."""
     return None if processes is None else check_whole(processes, "processes", 1, 1024)
-
-
-def check_band(band: Sequence[float]) -> tuple[float, float]:
-    """A band as (lower, upper) percentiles, 0 <= lower < 50 < upper <= 100."""
-    import numbers
-
-    if isinstance(band, (str, bytes)) or not isinstance(band, Sequence) or len(band) != 2:
-        raise ScenarioError(f"band: expected two percentiles (LO, HI), e.g. (10, 90); got {band!r}")
-    if any(isinstance(x, bool) or not isinstance(x, numbers.Real) for x in band):
-        raise ScenarioError(f"band: percentiles must be numbers; got {band!r}")
-    lo, hi = (float(x) for x in band)
-    if not 0 <= lo < 50 < hi <= 100:
-        raise ScenarioError(
-            f"need percentiles LO:HI with 0 <= LO < 50 < HI <= 100, e.g. 10:90; got {lo:g}:{hi:g}"
-        )
-    return lo, hi
 
 
 def percentiles(values: np.ndarray, band: Sequence[float], axis: int = 0) -> np.ndarray:

@@ -16,6 +16,10 @@ A run folder holds
 
 Folders are written under a temporary name and renamed when complete, so an interrupted run
 leaves nothing that looks finished.
+
+A run's tables are built in Arrow (``tables.py``) and written to Parquet as they are; each
+becomes a DataFrame when it is first read (``Results.timeseries`` and the others), so a run
+that only writes its folder never imports pandas.
 """
 
 from __future__ import annotations
@@ -23,12 +27,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -45,6 +48,7 @@ from .scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
     import matplotlib.figure
+    import pandas as pd
 
 __all__ = ["Results", "TABLES", "library_versions"]
 
@@ -73,7 +77,7 @@ def library_versions() -> dict[str, str]:
         "socialcreditsim": version.__version__,
         "numpy": np.__version__,
         "numba": numba.__version__,
-        "pandas": pd.__version__,
+        "pandas": metadata.version("pandas"),  # (without importing it: a run does not need it)
         "pyarrow": pa.__version__,
         "pydantic": pydantic.__version__,
     }
@@ -85,11 +89,49 @@ def library_versions() -> dict[str, str]:
 STATISTICS = ("date", "person")
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """One table as zstd-compressed Parquet."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+def write_parquet(frame: pd.DataFrame | pa.Table, path: Path) -> None:
+    """One table (a DataFrame, or a run's table as the engine builds it) as zstd-compressed
+    Parquet."""
+    table = frame
+    if not isinstance(table, pa.Table):
+        table = pa.Table.from_pandas(frame, preserve_index=False)
     stats = [c for c in STATISTICS if c in table.column_names]
     pq.write_table(table, path, compression="zstd", write_statistics=stats)
+
+
+def arrow_column(x: np.ndarray | list[str], names: list[str] | None = None) -> pa.Array:
+    """A column as an Arrow array made from its buffers, as pandas would have made it: a NaN
+    is null, text is UTF-8; with ``names``, ``x`` holds codes into them (a dictionary array,
+    pandas' categories). ``pa.array`` and ``pa.table`` would import pandas, to ask whether the
+    column is one of its own: half a second that a run writing its folder does not need."""
+    if names is not None:
+        return pa.DictionaryArray.from_arrays(arrow_column(x), arrow_column(names))
+    x = np.asarray(x)
+    if x.dtype.kind in "OU":  # text: UTF-8 bytes and where each value starts
+        data = [str(v).encode() for v in x.tolist()]
+        ends = np.cumsum([0] + [len(b) for b in data], dtype=np.int64)
+        buffers = [None, pa.py_buffer(ends.astype(np.int32)), pa.py_buffer(b"".join(data))]
+        return pa.Array.from_buffers(pa.string(), len(x), buffers)
+    x = np.ascontiguousarray(x)
+    if x.dtype == np.bool_:  # (Arrow keeps a bit a value)
+        return pa.Array.from_buffers(pa.bool_(), len(x), [None, _bits(x)])
+    valid, nulls = None, 0
+    if x.dtype.kind == "f":
+        missing = np.isnan(x)
+        nulls = int(missing.sum())
+        valid = _bits(~missing) if nulls else None
+    buffers = [valid, pa.py_buffer(x)]
+    return pa.Array.from_buffers(pa.from_numpy_dtype(x.dtype), len(x), buffers, null_count=nulls)
+
+
+def _bits(x: np.ndarray) -> pa.Buffer:
+    return pa.py_buffer(np.packbits(x, bitorder="little"))
+
+
+def arrow_table(columns: dict[str, pa.Array | np.ndarray]) -> pa.Table:
+    """A table of named columns (NumPy ones made with :func:`arrow_column`)."""
+    arrays = [c if isinstance(c, pa.Array) else arrow_column(c) for c in columns.values()]
+    return pa.Table.from_arrays(arrays, names=list(columns))
 
 
 def read_manifest(path: Path, kind: str, keys: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -131,17 +173,46 @@ def save_folder(
     return destination(out)
 
 
-@dataclass
+def _table(name: str) -> property:
+    """A table of ``Results`` as a DataFrame, made from the Arrow table the engine built when
+    it is first read: a run that only writes its folder never imports pandas (half a second)."""
+
+    def read(self: Results) -> pd.DataFrame:
+        table = self._tables[name]
+        if isinstance(table, pa.Table):
+            table = self._tables[name] = table.to_pandas()
+        return table
+
+    return property(read, doc=f"The ``{name}`` table (a DataFrame).")
+
+
 class Results:
     """Tables of one run, with the manifest that says how they were made."""
 
-    timeseries: pd.DataFrame
-    snapshots: pd.DataFrame
-    audit: pd.DataFrame
-    people: pd.DataFrame
-    manifest: dict[str, Any]
-    path: Path | None = None
-    _scenario: Scenario | None = field(default=None, repr=False)
+    timeseries = _table("timeseries")
+    snapshots = _table("snapshots")
+    audit = _table("audit")
+    people = _table("people")
+
+    def __init__(
+        self,
+        timeseries: pd.DataFrame | pa.Table,
+        snapshots: pd.DataFrame | pa.Table,
+        audit: pd.DataFrame | pa.Table,
+        people: pd.DataFrame | pa.Table,
+        manifest: dict[str, Any],
+        path: Path | None = None,
+        _scenario: Scenario | None = None,
+    ):
+        self._tables = {"timeseries": timeseries, "snapshots": snapshots, "audit": audit,
+                        "people": people}  # fmt: skip
+        self.manifest = manifest
+        self.path = path
+        self._scenario = _scenario
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return f"Results(scenario={m.get('scenario')!r}, seed={m.get('seed')}, path={self.path})"
 
     @property
     def scenario(self) -> Scenario:
@@ -159,7 +230,7 @@ class Results:
     def write(self, folder: Path) -> None:
         """Write the tables, the resolved scenario and the manifest into ``folder``."""
         for name in TABLES:
-            write_parquet(getattr(self, name), folder / f"{name}.parquet")
+            write_parquet(self._tables[name], folder / f"{name}.parquet")
         (folder / "scenario.toml").write_text(self.scenario.to_toml())
         (folder / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
 
@@ -230,6 +301,8 @@ class Results:
     def query(self, sql: str, limit: int | None = None) -> pd.DataFrame:
         """DuckDB SQL over the tables (timeseries, snapshots, audit, people): the first
         ``limit`` rows of the result, or all of them."""
+        import pandas as pd
+
         frames, rows = [], 0
         for frame in self.query_batches(sql):
             frames.append(frame)

@@ -1,19 +1,23 @@
 """How a run's counters and records become its tables (MODEL.md section 8): the daily series in
 long form, the rows of each snapshot, and the :class:`~socialcreditsim.results.Results` that holds
-them with the manifest. The engine calls this once, at the end of a run (``engine.combine``)."""
+them with the manifest. The engine calls this once, at the end of a run (``engine.combine``).
+
+The tables are built in Arrow, written to Parquet as they are and made DataFrames when first
+read: the columns pandas would make (categories as dictionaries, dates in milliseconds, a
+missing number as null), without importing it."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 from . import kernels as kn
 from .audit import audit_frame, people_frame
 from .folders import DATE
 from .population import Population
-from .results import Results, library_versions
+from .results import Results, arrow_column, arrow_table, library_versions
 from .sanctions import Measures, compile_measures
 from .scenario import Scenario
 from .scoring import recovery_fraction
@@ -31,7 +35,7 @@ def long_timeseries(
     flows: np.ndarray,
     stocks: np.ndarray,
     scale: float,
-) -> pd.DataFrame:
+) -> pa.Table:
     """The daily counters by region (``flows`` and ``stocks``: days x regions x counters, as
     ``layout`` names them) as the long table, one row per (date, region, metric, item, truth),
     with the national sums and the red list (the sum of its grades) added, times ``scale``."""
@@ -48,18 +52,17 @@ def long_timeseries(
     n_d, n_r, n_m = values.shape
     data = values.reshape(-1) if scale == 1.0 else values.reshape(-1) * scale
 
-    def column(codes: np.ndarray, names: list[str], reps: int, tile: int) -> pd.Categorical:
-        """Codes repeated and tiled, in the smallest integers that hold them (what pandas would
-        convert them to), taken as valid: they index ``names`` by construction."""
+    def column(codes: np.ndarray, names: list[str], reps: int, tile: int) -> pa.Array:
+        """Codes repeated and tiled, in the smallest integers that hold them (what pandas
+        would make of them), over ``names``."""
         small = np.min_scalar_type(-len(names))
-        rows = np.tile(np.repeat(codes.astype(small), reps), tile)
-        return pd.Categorical.from_codes(rows, names, validate=False)
+        return arrow_column(np.tile(np.repeat(codes.astype(small), reps), tile), names)
 
     parts = []
     for k in range(3):
         names = sorted({c[k] for c in cols})
         parts.append((np.array([names.index(c[k]) for c in cols]), names))
-    frame = pd.DataFrame(
+    return arrow_table(
         {
             "date": np.repeat(np.array(days, dtype="datetime64[D]").astype(DATE), n_r * n_m),
             "region": column(np.arange(n_r), regions + ["national"], n_m, n_d),
@@ -69,7 +72,6 @@ def long_timeseries(
             "value": data,
         }
     )
-    return frame
 
 
 def snapshot_rows(
@@ -79,7 +81,7 @@ def snapshot_rows(
     hist: np.ndarray,
     stats: np.ndarray,
     child: np.ndarray,
-) -> pd.DataFrame:
+) -> pa.Table:
     """Aggregate one whole-population scan, summed by cell (``engine.cells``: 2 x region, + 1
     when rural), into long rows by dimension and category; people counts are scaled to the
     population unless the scenario asks for raw counts. Built column by column: a row object
@@ -161,8 +163,10 @@ def snapshot_rows(
     r, b = np.nonzero(reg)
     regions = np.array(pop.region_names, dtype=object)
     add("region", regions[r], "score_histogram", sc.score.min + b * width, reg[r, b] * scale)
-    frame = pd.DataFrame(
+    n_rows = sum(len(v) for v in values)
+    return arrow_table(
         {
+            "date": np.full(n_rows, np.datetime64(date, "D").astype(DATE)),
             "dimension": np.concatenate(dims),
             "category": np.concatenate(names),
             "metric": np.concatenate(mets),
@@ -170,8 +174,6 @@ def snapshot_rows(
             "value": np.concatenate(values).astype(float),
         }
     )
-    frame.insert(0, "date", np.datetime64(date, "D").astype(DATE))
-    return frame
 
 
 def build_results(
@@ -183,7 +185,7 @@ def build_results(
     layout: TimeseriesLayout,
     flows: np.ndarray,
     stocks: np.ndarray,
-    snapshots: list[pd.DataFrame],
+    snapshots: list[pa.Table],
     audit: list[np.ndarray],
     measures: Measures,
     behaviour_names: list[str],
@@ -217,7 +219,7 @@ def build_results(
     manifest["audited"] = len(people)
     return Results(
         timeseries=ts,
-        snapshots=pd.concat(snapshots, ignore_index=True) if snapshots else pd.DataFrame(),
+        snapshots=pa.concat_tables(snapshots) if snapshots else pa.Table.from_arrays([], []),
         audit=audit_frame(audit, population, days, behaviour_names, measures, layout.grades),
         people=people,
         manifest=manifest,
