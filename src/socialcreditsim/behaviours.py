@@ -121,6 +121,8 @@ class BehaviourModel:
         if rules.published is not None:
             after = np.array([d >= rules.published for d in days])
             aware[:, after] = np.maximum(aware[:, after], rules.awareness_when_published)
+        aware = np.ascontiguousarray(aware[:, :, fear])  # a chilled behaviour: who know its
+        # scored neighbour
         group_aware = np.ones((len(bs), len(groups) + 1))
         for gi, g in enumerate(groups):
             for bi in range(len(bs)):
@@ -143,8 +145,7 @@ class BehaviourModel:
             fear=fear,
             response=response,
             responds=response > 0,
-            aware=np.ascontiguousarray(aware[:, :, fear]),  # a chilled behaviour: who know its
-            # scored neighbour
+            aware=aware,
             rate=np.array([schedule_values(b.rate, days) for b in bs], dtype=float)
             .reshape(len(bs), -1)
             .T
@@ -178,29 +179,31 @@ class BehaviourModel:
 
 
 class _Static(NamedTuple):
-    """What the day tables are made of, as ``BehaviourModel`` holds it (the kernel's input)."""
+    """What the day tables are made of, as ``BehaviourModel`` holds it (the kernel's input):
+    L localities, B behaviours, G groups (the general population first), T days."""
 
-    joined_day: np.ndarray
-    follows_rollout: np.ndarray
-    urban: np.ndarray
-    cov_u: np.ndarray
-    cov_r: np.ndarray
-    is_camera: np.ndarray
-    fnir: np.ndarray
-    fpir: np.ndarray
-    record: np.ndarray
-    lag: np.ndarray
-    fear: np.ndarray
-    response: np.ndarray
-    responds: np.ndarray
-    aware: np.ndarray
-    rate: np.ndarray
-    loc_mult: np.ndarray
-    people: np.ndarray
-    group_weight: np.ndarray
-    group_record: np.ndarray
-    group_aware: np.ndarray
-    by_group: bool
+    joined_day: np.ndarray  # (L,) the day each locality joins the system
+    follows_rollout: np.ndarray  # (B,) recorded only where the locality has joined
+    urban: np.ndarray  # (L,)
+    cov_u: np.ndarray  # (T,) camera coverage, urban
+    cov_r: np.ndarray  # (T,) ... rural
+    is_camera: np.ndarray  # (B,)
+    fnir: np.ndarray  # (B,)
+    fpir: np.ndarray  # (B,)
+    record: np.ndarray  # (T, B) probability an event is recorded (channels but cameras)
+    lag: np.ndarray  # (B,) perception lag, days
+    fear: np.ndarray  # (B,) the behaviour whose recording deters it (itself, or for a chilled
+    # one its scored neighbour)
+    response: np.ndarray  # (B,) deterrence plus chilling elasticity
+    responds: np.ndarray  # (B,) response > 0
+    aware: np.ndarray  # (2, T, B) who know the rule, rural and urban
+    rate: np.ndarray  # (T, B) events per person-day, before the factors below
+    loc_mult: np.ndarray  # (L, B) urban or rural multiplier
+    people: np.ndarray  # (L, B) people weighted by their block factors
+    group_weight: np.ndarray  # (L, B, G) ... by group
+    group_record: np.ndarray  # (G,) record probability multiplier
+    group_aware: np.ndarray  # (B, G) awareness multiplier
+    by_group: bool  # some group's awareness differs: rates by group
 
 
 @nb.njit(cache=True, inline="always")
