@@ -109,12 +109,11 @@ def audit_frame(
     person = pop.person_of_scored(raw["who"])
     date = (np.datetime64(days[0], "D") + raw["day"].astype("timedelta64[D]")).astype(DATE)
     order = np.lexsort((date, person))  # stable: a person's records of a day keep their order
-    codes = kind.astype(np.min_scalar_type(-len(AUDIT_KINDS)))
     return arrow_table(
         {
             "person": person[order],
             "date": date[order],
-            "kind": arrow_column(codes[order], list(AUDIT_KINDS)),
+            "kind": arrow_column(kind[order], list(AUDIT_KINDS)),
             "item": item[order],
             "truth": truth[order],
             "value": raw["value"][order],

@@ -135,7 +135,7 @@ class BehaviourModel:
             urban=pop.loc_urban,
             cov_u=np.asarray(cov_u, dtype=float),
             cov_r=np.asarray(cov_r, dtype=float),
-            is_camera=self.channel == CAMERA,
+            channel=self.channel,
             fnir=np.array([sv.fnir if b.fnir is None else b.fnir for b in bs], dtype=float),
             fpir=np.array([sv.fpir if b.fpir is None else b.fpir for b in bs], dtype=float),
             record=np.array([schedule_values(b.record_probability, days) for b in bs], dtype=float)
@@ -144,7 +144,6 @@ class BehaviourModel:
             lag=np.array([b.perception_lag_days for b in bs], dtype=float),
             fear=fear,
             response=response,
-            responds=response > 0,
             aware=aware,
             rate=np.array([schedule_values(b.rate, days) for b in bs], dtype=float)
             .reshape(len(bs), -1)
@@ -187,7 +186,7 @@ class _Static(NamedTuple):
     urban: np.ndarray  # (L,)
     cov_u: np.ndarray  # (T,) camera coverage, urban
     cov_r: np.ndarray  # (T,) ... rural
-    is_camera: np.ndarray  # (B,)
+    channel: np.ndarray  # (B,) index in CHANNELS
     fnir: np.ndarray  # (B,)
     fpir: np.ndarray  # (B,)
     record: np.ndarray  # (T, B) probability an event is recorded (channels but cameras)
@@ -195,7 +194,6 @@ class _Static(NamedTuple):
     fear: np.ndarray  # (B,) the behaviour whose recording deters it (itself, or for a chilled
     # one its scored neighbour)
     response: np.ndarray  # (B,) deterrence plus chilling elasticity
-    responds: np.ndarray  # (B,) response > 0
     aware: np.ndarray  # (2, T, B) who know the rule, rural and urban
     rate: np.ndarray  # (T, B) events per person-day, before the factors below
     loc_mult: np.ndarray  # (L, B) urban or rural multiplier
@@ -235,7 +233,7 @@ def _day_tables(
         cov = T.cov_u[t] if T.urban[i] else T.cov_r[t]
         for b in range(n_b):
             j = 1.0 if joined or not T.follows_rollout[b] else 0.0
-            if T.is_camera[b]:
+            if T.channel[b] == CAMERA:
                 right, wrong = attribution(cov, T.fnir[b], T.fpir[b])
             else:
                 right, wrong = T.record[t, b], 0.0
@@ -288,5 +286,5 @@ def _day_tables(
             lam_right[i, b] = right
             lam_wrong[i, b] = wrong
             lam_missed[i, b] = max(0.0, total - right - wrong)
-            lam_deterred[i, b] = max(0.0, base * people - total) if T.responds[b] else 0.0
+            lam_deterred[i, b] = max(0.0, base * people - total) if T.response[b] > 0 else 0.0
     return rate, q_right, lam_right, lam_wrong, lam_missed, lam_deterred, know_right, know_wrong

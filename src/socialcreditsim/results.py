@@ -102,10 +102,12 @@ def write_parquet(frame: pd.DataFrame | pa.Table, path: Path) -> None:
 def arrow_column(x: np.ndarray | list[str], names: list[str] | None = None) -> pa.Array:
     """A column as an Arrow array made from its buffers, as pandas would have made it: a NaN
     is null, text is UTF-8; with ``names``, ``x`` holds codes into them (a dictionary array,
-    pandas' categories). ``pa.array`` and ``pa.table`` would import pandas, to ask whether the
-    column is one of its own: half a second that a run writing its folder does not need."""
+    pandas' categories, the codes in the smallest integers that hold them, as pandas keeps
+    them). ``pa.array`` and ``pa.table`` would import pandas, to ask whether the column is one
+    of its own: half a second that a run writing its folder does not need."""
     if names is not None:
-        return pa.DictionaryArray.from_arrays(arrow_column(x), arrow_column(names))
+        codes = np.asarray(x).astype(np.min_scalar_type(-len(names)), copy=False)
+        return pa.DictionaryArray.from_arrays(arrow_column(codes), arrow_column(names))
     x = np.asarray(x)
     if x.dtype.kind in "OU":  # text: UTF-8 bytes and where each value starts
         data = [str(v).encode() for v in x.tolist()]

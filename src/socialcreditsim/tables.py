@@ -53,8 +53,7 @@ def long_timeseries(
     data = values.reshape(-1) if scale == 1.0 else values.reshape(-1) * scale
 
     def column(codes: np.ndarray, names: list[str], reps: int, tile: int) -> pa.Array:
-        """Codes repeated and tiled, in the smallest integers that hold them (what pandas
-        would make of them), over ``names``."""
+        """Codes into ``names``, repeated and tiled (in the small integers the column keeps)."""
         small = np.min_scalar_type(-len(names))
         return arrow_column(np.tile(np.repeat(codes.astype(small), reps), tile), names)
 
