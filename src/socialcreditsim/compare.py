@@ -115,7 +115,9 @@ def make_arms(
 
 def _paired(base: np.ndarray, arm: np.ndarray, band: Sequence[float]) -> dict[str, float]:
     """Medians of both arms and the paired differences' median, band and 95% interval."""
-    from scipy import stats  # only here: importing it costs the CLI a third of a second
+    # Student's t quantile (what scipy.stats.t.ppf returns): scipy.special loads in a fifth of
+    # the second scipy.stats takes, and only here
+    from scipy.special import stdtrit
 
     out = {"baseline_median": float(np.median(base)), "arm_median": float(np.median(arm))}
     d = arm - base
@@ -123,9 +125,7 @@ def _paired(base: np.ndarray, arm: np.ndarray, band: Sequence[float]) -> dict[st
         return out
     med, lo, hi = percentiles(d, band)
     mean, n = float(d.mean()), len(d)
-    half = (
-        stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * d.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-    )
+    half = stdtrit(n - 1, 0.5 + CONFIDENCE / 2) * d.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
     rel = med / out["baseline_median"] if out["baseline_median"] else np.nan
     return out | {
         "diff_median": med,
