@@ -63,6 +63,19 @@ def test_results_come_in_item_order(where: str, client: distributed.Client) -> N
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 
+def _loaded(module: str) -> bool:
+    return module in sys.modules
+
+
+def test_preloaded_workers_start_with_their_modules_imported() -> None:
+    """The report's figures are drawn in such workers: forked from a server that imported
+    Matplotlib once, they do not each spend a second or two importing it."""
+    with ex.LocalExecutor(2, preload=["matplotlib.pyplot"]) as pool:
+        assert pool.map(_loaded, ["matplotlib.pyplot"] * 2) == [True, True]
+    with ex.LocalExecutor(2) as pool:  # spawned: what the task's module imports, no more
+        assert pool.map(_loaded, ["matplotlib.pyplot"] * 2) == [False, False]
+
+
 def _stepping(x: int, tell: Callable[[int, int], None]) -> int:
     """Three steps of 0.4 s, each reported as it is done."""
     for step in (1, 2, 3):

@@ -242,8 +242,10 @@ def test_interrupted_write_leaves_the_old_report(
 
 
 def test_the_same_run_gives_the_same_report_bytes(run_dir: Path, tmp_path: Path) -> None:
+    """Also when the figures are drawn in worker processes (the command line's way), not in
+    this one as for ``run_dir``."""
     again = scs.Results.load(run_dir).save(tmp_path / "again")
-    report.write_report(again)
+    report.write_report(again, processes=2)
     assert (again / "report.html").read_bytes() == (run_dir / "report.html").read_bytes()
     for file in (run_dir / "figures").iterdir():
         assert (again / "figures" / file.name).read_bytes() == file.read_bytes(), file.name

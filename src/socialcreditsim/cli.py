@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import math
 import os
 import re
@@ -671,9 +672,10 @@ def _report_writer(report: bool) -> Callable[..., Any] | None:
     its folder and exited 0), which tests/test_folders.py caught."""
     if not report:
         return None
-    from .report import write_report  # matplotlib: only when a report is written
+    from .report import warm, write_report  # matplotlib: only when a report is written
 
-    return write_report
+    warm()  # the report's worker processes get ready on another core while the run goes on
+    return functools.partial(write_report, processes=None)
 
 
 def _save(results: Any, out: Reservation, finish: Callable[..., Any] | None) -> Path:
@@ -1259,7 +1261,7 @@ def report(
 
     try:
         with _stoppable("the previous report is unchanged"):
-            path = write_report(folder)
+            path = write_report(folder, processes=None)
     except (FileNotFoundError, ValueError) as exc:
         _fail(exc)
     except OSError as exc:

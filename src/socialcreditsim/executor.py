@@ -7,7 +7,9 @@ and calibration (``replicates.run_jobs``) and a run split into shards (``engine`
 through it, so they run alike on:
 
 * :class:`LocalExecutor`: this machine, in this process (one worker) or in spawned worker
-  processes (several); on any error, Ctrl-C or SIGTERM the workers are terminated at once.
+  processes (several), or in processes forked from a server that imported the modules they
+  need once (``preload``: the report's figures); on any error, Ctrl-C or SIGTERM the workers are
+  terminated at once.
 * :class:`DaskExecutor`: a Dask cluster (the optional ``cluster`` extra): ``local:N`` starts a
   ``LocalCluster`` of N single-threaded worker processes on this machine (closed on exit), a
   scheduler address (``tcp://host:8786``) or a scheduler file (as ``dask-scheduler
@@ -24,12 +26,15 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue
 import re
+import signal
+import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +53,7 @@ __all__ = [
     "Executor",
     "LocalExecutor",
     "executor_for",
+    "start_preloaded",
 ]
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler before giving up
@@ -152,11 +158,15 @@ class LocalExecutor(Executor):
     """This machine: in this process with one worker, else ``processes`` spawned processes.
 
     ``threads`` is what each task is told to use: as given, else automatic in this process and
-    one in each worker process (one process per core)."""
+    one in each worker process (one process per core). With ``preload`` (module names), the
+    workers are forked from a server process that imported those modules once
+    (:func:`start_preloaded`), where the platform has one: they begin at once instead of
+    importing them each."""
 
-    def __init__(self, processes: int = 1, threads: int | None = None):
+    def __init__(self, processes: int = 1, threads: int | None = None, preload: Sequence[str] = ()):
         self.workers = max(1, processes)
         self.threads = threads if threads is not None or self.workers == 1 else 1
+        self.preload = tuple(preload)
 
     def map(
         self,
@@ -180,12 +190,12 @@ class LocalExecutor(Executor):
                     out.append(fn(item, lambda done, _total, i=i: told.tell(i, done)))
             return out
         results: list[Any] = [None] * len(items)
-        # spawned workers start clean (no threads inherited from this process) and load the
-        # kernels from Numba's on-disk cache
-        ctx = multiprocessing.get_context("spawn")
+        ctx = _context(self.preload)
         with contextlib.ExitStack() as stack:
             pool = stack.enter_context(
-                ProcessPoolExecutor(min(self.workers, len(items)), mp_context=ctx)
+                ProcessPoolExecutor(
+                    min(self.workers, len(items)), mp_context=ctx, initializer=_worker_start
+                )
             )
             steps_queue = None if told is None else stack.enter_context(ctx.Manager()).Queue()
             pending: dict[Future[R], int] = {
@@ -208,12 +218,53 @@ class LocalExecutor(Executor):
                             progress(done, len(items))
             except BaseException:
                 _stop_workers(pool)  # a SIGTERM reaches this process only, not its workers
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(wait=True, cancel_futures=True)
                 raise
         return results
 
     def close(self) -> None:
         """Nothing to release: each :meth:`map` closes its own worker processes."""
+
+
+def _worker_start() -> None:
+    """In each worker process: Ctrl-C is the parent's to act on (it stops the workers at once),
+    and the worker ends when the parent does, even killed. A worker waiting for its next task
+    holds both ends of its task queue, so it would wait for ever, and hold the parent's output
+    pipes open (a shell pipeline, or a test reading the killed command's output, never ends)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_end_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _end_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])  # ready when the parent's end closes
+    os._exit(1)
+
+
+def _context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
+    """How worker processes start. Spawned workers start clean (no threads inherited from this
+    process) and load the kernels from Numba's on-disk cache; forked from the server of
+    :func:`start_preloaded`, they start as clean (the server has one thread) with ``preload``
+    imported."""
+    if preload and "forkserver" in multiprocessing.get_all_start_methods():
+        start_preloaded(preload)
+        return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("spawn")
+
+
+def start_preloaded(modules: Sequence[str]) -> None:
+    """Start, in the background, the server that forks this process's preloaded workers, with
+    ``modules`` imported (Python's ``forkserver``), so that a :class:`LocalExecutor` with
+    ``preload`` later starts its workers at once: call it before other work, as the command line
+    does when a run is to write its report. The first call's modules count; the server lasts as
+    long as this process. Nothing where the platform has no forkserver."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    from multiprocessing import forkserver
+
+    forkserver.set_forkserver_preload(list(modules))
+    forkserver.ensure_running()
 
 
 def _drain(steps: Any, told: Steps, wait: float = 0.0) -> None:

@@ -12,6 +12,7 @@ carries its exact value (``<td data-value="...">``) beside the rounded one it sh
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import os
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import plots, version
+from .executor import LocalExecutor, start_preloaded
 from .folders import read_json
 from .lists import BLACKLIST_EXIT_REASONS, COURT_EXIT_REASONS
 from .results import Results
@@ -60,11 +62,15 @@ class Figure:
 
 @dataclass
 class _Section:
+    """A figure of the report as drawn: its image files' bytes (None: a table only) and the
+    HTML of its table ("" if none)."""
+
     name: str
     title: str
     caption: str
-    figure: Any
-    table: pd.DataFrame | None
+    png: bytes | None
+    svg: bytes | None
+    table: str
 
 
 # ------------------------------------------------------------------------------ run folders
@@ -903,34 +909,84 @@ SWEEP_FIGURES: tuple[Figure, ...] = (
 # ------------------------------------------------------------------------------ writing
 
 
-def write_report(folder: str | Path) -> Path:
+def write_report(folder: str | Path, processes: int | None = 1) -> Path:
     """Write ``folder/report.html`` and ``folder/figures/*.png|svg`` for a run, replicates,
-    comparison or sweep folder; returns the HTML's path."""
+    comparison or sweep folder; returns the HTML's path.
+
+    Drawing is nearly all of a report's time: ``processes`` draws the figures in that many
+    worker processes (None: one per core, as the command line does), with the same bytes. Like
+    any multiprocessing, that needs a script's work under ``if __name__ == "__main__":``."""
     folder = Path(folder)
     if not (folder / "manifest.json").is_file():
         raise FileNotFoundError(
             f"{folder} has no manifest.json: not a run, comparison or sweep folder"
         )
     manifest = read_json(folder)
-    kind = manifest.get("kind")
-    source: Any
-    if kind == "compare":
-        source, figures = _Compare(folder), COMPARE_FIGURES
-        title = f"Comparison: {' vs '.join(source.cmp.arms)}"
-    elif kind == "sweep":
-        source, figures = _Sweep(folder), SWEEP_FIGURES
-        title = f"{source.scenario.meta.name}: {source.sw.method} sweep"
+    figures = _figures(manifest.get("kind"))
+    n = processes or len(os.sched_getaffinity(0))
+    if min(n, len(figures)) > 1:
+        with LocalExecutor(min(n, len(figures)), preload=(__name__,)) as ex:
+            drawn = ex.map(functools.partial(_draw_in_worker, str(folder)), figures)
+        source = _source(folder, manifest)
     else:
-        source, figures = RunFolder(folder, manifest), RUN_FIGURES
-        title = f"{manifest['scenario']}: {'replicates' if source.replicates else 'run'}"
-    texts = source.texts()
-    sections = []
-    for spec in figures:
-        built = spec.build(source)
-        if built is not None:
-            caption = spec.caption.format(**texts)
-            sections.append(_Section(spec.name, spec.title, caption, *built))
-    return _write(folder, title, source.header(), sections)
+        source = _source(folder, manifest)
+        drawn = [_draw(source, spec) for spec in figures]
+    sections = [s for s in drawn if s is not None]
+    return _write(folder, _title(source), source.header(), sections)
+
+
+def warm() -> None:
+    """Start the server that forks the report's worker processes with this module imported
+    (``executor.start_preloaded``), so that a report written later starts drawing at once."""
+    start_preloaded((__name__,))
+
+
+def _figures(kind: str | None) -> tuple[Figure, ...]:
+    return {"compare": COMPARE_FIGURES, "sweep": SWEEP_FIGURES}.get(kind or "", RUN_FIGURES)
+
+
+def _source(folder: Path, manifest: dict[str, Any]) -> Any:
+    """What a folder's figures read, by its kind."""
+    kind = manifest.get("kind")
+    if kind == "compare":
+        return _Compare(folder)
+    if kind == "sweep":
+        return _Sweep(folder)
+    return RunFolder(folder, manifest)
+
+
+def _title(source: Any) -> str:
+    if isinstance(source, _Compare):
+        return f"Comparison: {' vs '.join(source.cmp.arms)}"
+    if isinstance(source, _Sweep):
+        return f"{source.scenario.meta.name}: {source.sw.method} sweep"
+    return f"{source.manifest['scenario']}: {'replicates' if source.replicates else 'run'}"
+
+
+def _draw(source: Any, spec: Figure) -> _Section | None:
+    """One figure of the report, drawn as PNG and SVG, with its caption and table."""
+    built = spec.build(source)
+    if built is None:
+        return None
+    figure, table = built
+    png = svg = None
+    if figure is not None:
+        png, svg = _render(figure)
+    shown = ""
+    if table is not None and len(table):
+        shown = _table(table, open_=len(table) <= 20 or figure is None)
+    return _Section(spec.name, spec.title, spec.caption.format(**source.texts()), png, svg, shown)
+
+
+_WORKER_SOURCE: dict[str, Any] = {}  # in a report's worker process: its folder's source
+
+
+def _draw_in_worker(folder: str, spec: Figure) -> _Section | None:
+    """:func:`_draw` in a worker process, which reads the folder once for all its figures."""
+    if folder not in _WORKER_SOURCE:
+        _WORKER_SOURCE.clear()
+        _WORKER_SOURCE[folder] = _source(Path(folder), read_json(Path(folder)))
+    return _draw(_WORKER_SOURCE[folder], spec)
 
 
 def _write(
@@ -953,19 +1009,18 @@ def _write_into(
     body = []
     for s in sections:
         caption = html.escape(s.caption)
-        if s.figure is None:
+        if s.png is None or s.svg is None:
             shown = f'<p class="caption">{caption}</p>'
         else:
-            data = _save(s.figure, out / s.name)
+            (out / f"{s.name}.png").write_bytes(s.png)
+            (out / f"{s.name}.svg").write_bytes(s.svg)
+            data = base64.b64encode(s.svg).decode("ascii")
             shown = (
                 f'<figure data-name="{s.name}"><img src="data:image/svg+xml;base64,{data}"'
                 f' alt="{html.escape(s.title)}"><figcaption>{caption}</figcaption></figure>'
             )
-        table = ""
-        if s.table is not None and len(s.table):
-            table = _table(s.table, open_=len(s.table) <= 20 or s.figure is None)
         body.append(
-            f'<section id="{s.name}"><h2>{html.escape(s.title)}</h2>{shown}{table}</section>'
+            f'<section id="{s.name}"><h2>{html.escape(s.title)}</h2>{shown}{s.table}</section>'
         )
     toc = "".join(f'<li><a href="#{s.name}">{html.escape(s.title)}</a></li>' for s in sections)
     facts = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in header)
@@ -1012,17 +1067,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _save(fig: Any, stem: Path) -> str:
-    """Write the figure as PNG and SVG; returns the SVG in base64."""
-    buf = io.BytesIO()
+def _render(fig: Any) -> tuple[bytes, bytes]:
+    """The figure as PNG and as SVG."""
+    png, svg = io.BytesIO(), io.BytesIO()
     with plt.rc_context(plots.STYLE):
-        fig.savefig(stem.with_suffix(".png"), dpi=150, metadata={"Software": None})
+        fig.savefig(png, format="png", dpi=150, metadata={"Software": None})
         fig.set_layout_engine("none")  # laid out by the first save: the second reuses it
-        fig.savefig(buf, format="svg", metadata={"Date": None})
+        fig.savefig(svg, format="svg", metadata={"Date": None})
     plt.close(fig)
-    svg = buf.getvalue()
-    stem.with_suffix(".svg").write_bytes(svg)
-    return base64.b64encode(svg).decode("ascii")
+    return png.getvalue(), svg.getvalue()
 
 
 def _table(frame: pd.DataFrame, open_: bool) -> str:

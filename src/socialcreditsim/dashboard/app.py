@@ -552,7 +552,12 @@ class Dashboard:
             self.show_report_download()
             return "report.html"
 
-        self.start("report", lambda progress: write_report(path), self.report_status, done)
+        self.start(
+            "report",
+            lambda progress: write_report(path, processes=None),
+            self.report_status,
+            done,
+        )
 
     # ---------------------------------------------------------------- compare
     def build_compare_view(self) -> None:
