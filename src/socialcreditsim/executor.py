@@ -245,8 +245,9 @@ def _end_with(sentinel: int) -> None:
 def _context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
     """How worker processes start. Spawned workers start clean (no threads inherited from this
     process) and load the kernels from Numba's on-disk cache; forked from the server of
-    :func:`start_preloaded`, they start as clean (the server has one thread) with ``preload``
-    imported."""
+    :func:`start_preloaded`, they start as clean, with ``preload`` imported (the server runs no
+    Python thread but its loop; the native threads its imports start, OpenBLAS's and Arrow's
+    allocator's, prepare for a fork)."""
     if preload and "forkserver" in multiprocessing.get_all_start_methods():
         start_preloaded(preload)
         return multiprocessing.get_context("forkserver")

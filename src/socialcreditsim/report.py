@@ -923,16 +923,17 @@ def write_report(folder: str | Path, processes: int | None = 1) -> Path:
         )
     manifest = read_json(folder)
     figures = _figures(manifest.get("kind"))
-    n = processes or len(os.sched_getaffinity(0))
-    if min(n, len(figures)) > 1:
-        with LocalExecutor(min(n, len(figures)), preload=(__name__,)) as ex:
+    n = min(len(os.sched_getaffinity(0)) if processes is None else processes, len(figures))
+    if n > 1:  # the workers read the folder; this process only writes what they drew
+        with LocalExecutor(n, preload=(__name__,)) as ex:
             drawn = ex.map(functools.partial(_draw_in_worker, str(folder)), figures)
-        source = _source(folder, manifest)
+        title, header = drawn[0][1:]
+        sections = [d[0] for d in drawn]
     else:
         source = _source(folder, manifest)
-        drawn = [_draw(source, spec) for spec in figures]
-    sections = [s for s in drawn if s is not None]
-    return _write(folder, _title(source), source.header(), sections)
+        title, header = _title(source), source.header()
+        sections = [_draw(source, spec) for spec in figures]
+    return _write(folder, title, header, [s for s in sections if s is not None])
 
 
 def warm() -> None:
@@ -981,12 +982,16 @@ def _draw(source: Any, spec: Figure) -> _Section | None:
 _WORKER_SOURCE: dict[str, Any] = {}  # in a report's worker process: its folder's source
 
 
-def _draw_in_worker(folder: str, spec: Figure) -> _Section | None:
-    """:func:`_draw` in a worker process, which reads the folder once for all its figures."""
-    if folder not in _WORKER_SOURCE:
+def _draw_in_worker(
+    folder: str, spec: Figure
+) -> tuple[_Section | None, str, list[tuple[str, str]]]:
+    """:func:`_draw` in a worker process, which reads the folder once for all its figures;
+    with the report's title and header, which are cheap once the folder is read."""
+    source = _WORKER_SOURCE.get(folder)
+    if source is None:
         _WORKER_SOURCE.clear()
-        _WORKER_SOURCE[folder] = _source(Path(folder), read_json(Path(folder)))
-    return _draw(_WORKER_SOURCE[folder], spec)
+        source = _WORKER_SOURCE[folder] = _source(Path(folder), read_json(Path(folder)))
+    return _draw(source, spec), _title(source), source.header()
 
 
 def _write(
