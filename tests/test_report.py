@@ -251,6 +251,25 @@ def test_the_same_run_gives_the_same_report_bytes(run_dir: Path, tmp_path: Path)
         assert (again / "figures" / file.name).read_bytes() == file.read_bytes(), file.name
 
 
+def test_without_worker_processes_the_report_is_drawn_here(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where worker processes cannot start (no /dev/shm in a sandbox, say), the same report,
+    and a warning that says why it took longer."""
+    again = scs.Results.load(run_dir).save(tmp_path / "again")
+    monkeypatch.setattr(report, "RUN_FIGURES", report.RUN_FIGURES[:3])
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(report.LocalExecutor, "map", refuse)
+    with pytest.warns(RuntimeWarning, match="drawn in this process.*Function not implemented"):
+        report.write_report(again, processes=2)
+    for spec in report.RUN_FIGURES[1:3]:
+        file = f"{spec.name}.svg"
+        assert (again / "figures" / file).read_bytes() == (run_dir / "figures" / file).read_bytes()
+
+
 def test_date_ticks_fixed_before_drawing_give_the_same_files(
     run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,7 +17,9 @@ import html
 import io
 import os
 import shutil
+import warnings
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -926,9 +928,18 @@ def write_report(folder: str | Path, processes: int | None = 1) -> Path:
     manifest = read_json(folder)
     figures = _figures(manifest.get("kind"))
     n = min(len(os.sched_getaffinity(0)) if processes is None else processes, len(figures))
+    drawn = None
     if n > 1:  # the workers read the folder; this process only writes what they drew
-        with LocalExecutor(n, preload=(__name__,)) as ex:
-            drawn = ex.map(functools.partial(_draw_in_worker, str(folder)), figures)
+        try:
+            with LocalExecutor(n, preload=(__name__,)) as ex:
+                drawn = ex.map(functools.partial(_draw_in_worker, str(folder)), figures)
+        except (OSError, BrokenProcessPool) as exc:  # no worker processes here (no /dev/shm, ...)
+            warnings.warn(
+                f"the report is drawn in this process: its worker processes failed ({exc})",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    if drawn is not None:
         title, header = drawn[0][1:]
         sections = [d[0] for d in drawn]
     else:
