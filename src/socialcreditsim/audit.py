@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from .columns import arrow_column, arrow_table
 from .folders import DATE
 from .kernels import AUDIT_COLUMNS, AUDIT_KINDS
 from .lists import BLACKLIST_EXIT_REASONS, COURT_EXIT_REASONS, NEVER
-from .results import arrow_column, arrow_table
 from .rng import new_stream, randint
 from .series import WRONGFUL, Run, headline, outputs
 

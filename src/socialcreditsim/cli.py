@@ -45,8 +45,7 @@ from .executor import DaskExecutor
 from .folders import OutputError, Reservation, check_output
 from .memory import NotEnoughMemory, estimate_memory, estimate_shard_memory
 from .results import Results
-from .scenario import ScenarioError, builtin_scenarios, load_scenario
-from .series import DEFAULT_BAND, check_band
+from .scenario import DEFAULT_BAND, ScenarioError, builtin_scenarios, check_band, load_scenario
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -35,8 +35,8 @@ from .executor import executor_for
 from .folders import read_parquet
 from .memory import NotEnoughMemory, available_memory, estimate_memory
 from .results import Finish, Results, save_folder
-from .scenario import Scenario, check_whole
-from .series import DEFAULT_BAND, check_band, headline_outputs, outputs
+from .scenario import DEFAULT_BAND, Scenario, check_band, check_whole
+from .series import headline_outputs, outputs
 
 if TYPE_CHECKING:
     import distributed

@@ -99,43 +99,6 @@ def write_parquet(frame: pd.DataFrame | pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd", write_statistics=stats)
 
 
-def arrow_column(x: np.ndarray | list[str], names: list[str] | None = None) -> pa.Array:
-    """A column as an Arrow array made from its buffers, as pandas would have made it: a NaN
-    is null, text is UTF-8; with ``names``, ``x`` holds codes into them (a dictionary array,
-    pandas' categories, the codes in the smallest integers that hold them, as pandas keeps
-    them). ``pa.array`` and ``pa.table`` would import pandas, to ask whether the column is one
-    of its own: half a second that a run writing its folder does not need."""
-    if names is not None:
-        codes = np.asarray(x).astype(np.min_scalar_type(-len(names)), copy=False)
-        return pa.DictionaryArray.from_arrays(arrow_column(codes), arrow_column(names))
-    x = np.asarray(x)
-    if x.dtype.kind in "OU":  # text: UTF-8 bytes and where each value starts
-        data = [str(v).encode() for v in x.tolist()]
-        ends = np.cumsum([0] + [len(b) for b in data], dtype=np.int64)
-        buffers = [None, pa.py_buffer(ends.astype(np.int32)), pa.py_buffer(b"".join(data))]
-        return pa.Array.from_buffers(pa.string(), len(x), buffers)
-    x = np.ascontiguousarray(x)
-    if x.dtype == np.bool_:  # (Arrow keeps a bit a value)
-        return pa.Array.from_buffers(pa.bool_(), len(x), [None, _bits(x)])
-    valid, nulls = None, 0
-    if x.dtype.kind == "f":
-        missing = np.isnan(x)
-        nulls = int(missing.sum())
-        valid = _bits(~missing) if nulls else None
-    buffers = [valid, pa.py_buffer(x)]
-    return pa.Array.from_buffers(pa.from_numpy_dtype(x.dtype), len(x), buffers, null_count=nulls)
-
-
-def _bits(x: np.ndarray) -> pa.Buffer:
-    return pa.py_buffer(np.packbits(x, bitorder="little"))
-
-
-def arrow_table(columns: dict[str, pa.Array | np.ndarray]) -> pa.Table:
-    """A table of named columns (NumPy ones made with :func:`arrow_column`)."""
-    arrays = [c if isinstance(c, pa.Array) else arrow_column(c) for c in columns.values()]
-    return pa.Table.from_arrays(arrays, names=list(columns))
-
-
 def read_manifest(path: Path, kind: str, keys: tuple[str, ...] = ()) -> dict[str, Any]:
     """The manifest of a comparison or sweep folder; FileNotFoundError if it is not one,
     DamagedFolder if it cannot be read."""

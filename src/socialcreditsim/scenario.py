@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,8 +28,10 @@ from pydantic import (
 )
 
 __all__ = [
+    "DEFAULT_BAND",
     "Scenario",
     "ScenarioError",
+    "check_band",
     "Schedule",
     "builtin_scenarios",
     "check_strings",
@@ -42,6 +45,26 @@ CENSUS_2020_POPULATION = 1_411_778_724
 
 class ScenarioError(ValueError):
     """A scenario that cannot be run: the message names the file, the field and what is allowed."""
+
+
+# the percentiles of an output over replicates that summaries show (replicates, compare, sweep)
+DEFAULT_BAND = (10.0, 90.0)
+
+
+def check_band(band: Sequence[float]) -> tuple[float, float]:
+    """A band as (lower, upper) percentiles, 0 <= lower < 50 < upper <= 100."""
+    import numbers
+
+    if isinstance(band, (str, bytes)) or not isinstance(band, Sequence) or len(band) != 2:
+        raise ScenarioError(f"band: expected two percentiles (LO, HI), e.g. (10, 90); got {band!r}")
+    if any(isinstance(x, bool) or not isinstance(x, numbers.Real) for x in band):
+        raise ScenarioError(f"band: percentiles must be numbers; got {band!r}")
+    lo, hi = (float(x) for x in band)
+    if not 0 <= lo < 50 < hi <= 100:
+        raise ScenarioError(
+            f"need percentiles LO:HI with 0 <= LO < 50 < HI <= 100, e.g. 10:90; got {lo:g}:{hi:g}"
+        )
+    return lo, hi
 
 
 class _Model(BaseModel):

@@ -29,14 +29,12 @@ wrongful part only. ``mean_score`` is the national mean score on the last day.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from .lists import BLACKLIST_EXIT_REASONS, COURT_EXIT_REASONS
-from .scenario import ScenarioError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,7 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CUMULATIVE",
-    "DEFAULT_BAND",
     "Headline",
     "NAMED_SERIES",
     "Run",
@@ -53,7 +50,6 @@ __all__ = [
     "SeriesError",
     "SeriesSpec",
     "TimeseriesLayout",
-    "check_band",
     "check_output",
     "headline",
     "headline_outputs",
@@ -63,26 +59,6 @@ __all__ = [
     "series_spec",
     "simulated_series",
 ]
-
-# the percentiles of an output over replicates that summaries show (replicates, compare, sweep)
-DEFAULT_BAND = (10.0, 90.0)
-
-
-def check_band(band: Sequence[float]) -> tuple[float, float]:
-    """A band as (lower, upper) percentiles, 0 <= lower < 50 < upper <= 100."""
-    import numbers
-
-    if isinstance(band, (str, bytes)) or not isinstance(band, Sequence) or len(band) != 2:
-        raise ScenarioError(f"band: expected two percentiles (LO, HI), e.g. (10, 90); got {band!r}")
-    if any(isinstance(x, bool) or not isinstance(x, numbers.Real) for x in band):
-        raise ScenarioError(f"band: percentiles must be numbers; got {band!r}")
-    lo, hi = (float(x) for x in band)
-    if not 0 <= lo < 50 < hi <= 100:
-        raise ScenarioError(
-            f"need percentiles LO:HI with 0 <= LO < 50 < HI <= 100, e.g. 10:90; got {lo:g}:{hi:g}"
-        )
-    return lo, hi
-
 
 # published series name -> (metric, sanction or item, cumulative); sanction-based ones check the
 # scenario has that sanction

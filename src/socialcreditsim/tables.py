@@ -15,9 +15,10 @@ import pyarrow as pa
 
 from . import kernels as kn
 from .audit import audit_frame, people_frame
+from .columns import arrow_column, arrow_table
 from .folders import DATE
 from .population import Population
-from .results import Results, arrow_column, arrow_table, library_versions
+from .results import Results, library_versions
 from .sanctions import Measures, compile_measures
 from .scenario import Scenario
 from .scoring import recovery_fraction
