@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -14,7 +15,7 @@ import pytest
 
 import socialcreditsim as scs
 from minimal import minimal, records, total
-from socialcreditsim import report
+from socialcreditsim import executor, report
 from socialcreditsim.replicates import MultiResults, MultiSim
 
 SHORT = ["time.end=2018-05-31", "output.audit_sample=100"]
@@ -260,14 +261,24 @@ def test_without_worker_processes_the_report_is_drawn_here(
     monkeypatch.setattr(report, "RUN_FIGURES", report.RUN_FIGURES[:3])
 
     def refuse(*args: object, **kwargs: object) -> None:
-        raise OSError(38, "Function not implemented")
+        raise OSError(38, "Function not implemented")  # what SemLock says without /dev/shm
 
-    monkeypatch.setattr(report.LocalExecutor, "map", refuse)
+    monkeypatch.setattr(executor, "ProcessPoolExecutor", refuse)
     with pytest.warns(RuntimeWarning, match="drawn in this process.*Function not implemented"):
         report.write_report(again, processes=2)
     for spec in report.RUN_FIGURES[1:3]:
         file = f"{spec.name}.svg"
         assert (again / "figures" / file).read_bytes() == (run_dir / "figures" / file).read_bytes()
+
+
+def test_an_error_in_a_worker_is_the_reports_error(tmp_path: Path, run_dir: Path) -> None:
+    """Not taken for workers that cannot start: no drawing again here, no warning."""
+    damaged = scs.Results.load(run_dir).save(tmp_path / "damaged")
+    (damaged / "timeseries.parquet").unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(FileNotFoundError, match="timeseries.parquet: missing"):
+            report.write_report(damaged, processes=2)
 
 
 def test_date_ticks_fixed_before_drawing_give_the_same_files(

@@ -52,6 +52,7 @@ __all__ = [
     "DaskExecutor",
     "Executor",
     "LocalExecutor",
+    "WorkersUnavailable",
     "executor_for",
     "start_preloaded",
 ]
@@ -69,6 +70,12 @@ Progress = Callable[[int, int], None]
 class ClusterError(ValueError):
     """A cluster that cannot be used: Dask is missing, the address is malformed or the scheduler
     cannot be reached. The message starts with ``cluster:`` and says what to do."""
+
+
+class WorkersUnavailable(RuntimeError):
+    """Worker processes could not start on this machine (no ``/dev/shm`` for their queues'
+    semaphores in some sandboxes and containers, a limit on processes): work that can run in
+    this process instead does so (the report's figures)."""
 
 
 class Steps:
@@ -192,16 +199,19 @@ class LocalExecutor(Executor):
         results: list[Any] = [None] * len(items)
         ctx = _context(self.preload)
         with contextlib.ExitStack() as stack:
-            pool = stack.enter_context(
-                ProcessPoolExecutor(
-                    min(self.workers, len(items)), mp_context=ctx, initializer=_worker_start
+            try:
+                pool = stack.enter_context(
+                    ProcessPoolExecutor(
+                        min(self.workers, len(items)), mp_context=ctx, initializer=_worker_start
+                    )
                 )
-            )
-            steps_queue = None if told is None else stack.enter_context(ctx.Manager()).Queue()
-            pending: dict[Future[R], int] = {
-                pool.submit(fn, item, *(() if told is None else (_QueueTell(steps_queue, i),))): i
-                for i, item in enumerate(items)
-            }
+                steps_queue = None if told is None else stack.enter_context(ctx.Manager()).Queue()
+                pending: dict[Future[R], int] = {}
+                for i, item in enumerate(items):
+                    tell = () if told is None else (_QueueTell(steps_queue, i),)
+                    pending[pool.submit(fn, item, *tell)] = i
+            except OSError as exc:  # (not an error of a task: those come with their results)
+                raise WorkersUnavailable(f"worker processes cannot start here: {exc}") from exc
             try:
                 done = 0
                 while pending:

@@ -31,7 +31,7 @@ import pandas as pd
 from matplotlib.ticker import FixedFormatter, FixedLocator
 
 from . import plots, version
-from .executor import LocalExecutor, start_preloaded
+from .executor import LocalExecutor, WorkersUnavailable, start_preloaded
 from .folders import read_json
 from .lists import BLACKLIST_EXIT_REASONS, COURT_EXIT_REASONS
 from .results import Results
@@ -933,7 +933,7 @@ def write_report(folder: str | Path, processes: int | None = 1) -> Path:
         try:
             with LocalExecutor(n, preload=(__name__,)) as ex:
                 drawn = ex.map(functools.partial(_draw_in_worker, str(folder)), figures)
-        except (OSError, BrokenProcessPool) as exc:  # no worker processes here (no /dev/shm, ...)
+        except (WorkersUnavailable, BrokenProcessPool) as exc:  # they cannot start, or died
             warnings.warn(
                 f"the report is drawn in this process: its worker processes failed ({exc})",
                 RuntimeWarning,
