@@ -286,3 +286,46 @@ def test_a_worker_killed_during_a_sharded_run_changes_nothing(
     res = sim.run(progress=kill_once, cluster=client, shards=4)
     assert killed and killed[0][0] < killed[0][1]  # the kill came before the shards finished
     assert _parquet_bytes(res, tmp_path / "a") == _parquet_bytes(alone, tmp_path / "b")
+
+
+def _forkserver_in_group(pgid: int) -> bool:
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and os.getpgid(int(proc.name)) == pgid:
+                if b"forkserver" in (proc / "cmdline").read_bytes():
+                    return True
+        except (OSError, ProcessLookupError):
+            continue
+    return False
+
+
+def test_ctrl_c_while_the_report_workers_get_ready_is_one_message(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal reaches the whole process group, the report's forkserver too, which
+    is importing Matplotlib for the first seconds of a run (``start_preloaded``): the command
+    alone acts on it, says so once, and leaves no process and no temporary file behind."""
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "socialcreditsim", "run", "national", "--agents", "1000000",
+         "--end", "2018-12-31", "-q", "--out", str(tmp_path / "run")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},
+    )  # fmt: skip
+    t0 = time.monotonic()
+    while not _forkserver_in_group(proc.pid):
+        assert proc.poll() is None and time.monotonic() - t0 < 60, proc.stderr.read()
+        time.sleep(0.01)
+    time.sleep(0.5)  # well into its imports (about two seconds)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted; nothing was written" in err
+    assert "Traceback" not in err, err
+    t0 = time.monotonic()
+    while True:  # every process of the group ends
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() - t0 < 10, "processes outlived the command"
+        time.sleep(0.05)
+    assert list((tmp_path / "tmp").iterdir()) == []

@@ -228,7 +228,7 @@ class LocalExecutor(Executor):
                             progress(done, len(items))
             except BaseException:
                 _stop_workers(pool)  # a SIGTERM reaches this process only, not its workers
-                pool.shutdown(wait=True, cancel_futures=True)
+                pool.shutdown(wait=False, cancel_futures=True)
                 raise
         return results
 
@@ -237,11 +237,10 @@ class LocalExecutor(Executor):
 
 
 def _worker_start() -> None:
-    """In each worker process: Ctrl-C is the parent's to act on (it stops the workers at once),
-    and the worker ends when the parent does, even killed. A worker waiting for its next task
-    holds both ends of its task queue, so it would wait for ever, and hold the parent's output
-    pipes open (a shell pipeline, or a test reading the killed command's output, never ends)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """In each worker process: end when the parent does, even killed. A worker waiting for its
+    next task holds both ends of its task queue, so it would wait for ever, and hold the
+    parent's output pipes open (a shell pipeline, or a test reading the killed command's output,
+    never ends)."""
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_end_with, args=(parent.sentinel,), daemon=True).start()
@@ -275,7 +274,18 @@ def start_preloaded(modules: Sequence[str]) -> None:
     from multiprocessing import forkserver
 
     forkserver.set_forkserver_preload(list(modules))
-    forkserver.ensure_running()
+    # the server, and the workers it forks, ignore SIGINT (an ignored signal stays ignored
+    # across exec; a blocked one does not stay blocked here): Ctrl-C in a terminal reaches the
+    # whole process group, and is this process's to act on (it stops its workers); a server
+    # still importing its modules printed a traceback (handlers are set in the main thread only)
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def _drain(steps: Any, told: Steps, wait: float = 0.0) -> None:
