@@ -12,7 +12,6 @@ exits with 130 and SIGTERM with 143, leaving nothing half-written (``folders.py`
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import datetime as dt
 import functools
@@ -1487,9 +1486,6 @@ def main() -> None:
         # now. CPython (3.11, 3.12) marks a KeyboardInterrupt that went through exec() as
         # unhandled, even once caught (SciPy's import runs exec, under Numba's first load of
         # the kernels), and would end the process by SIGINT instead, even after a SIGTERM
-        # (what a normal exit runs first: multiprocessing removes its forkserver's temporary
-        # folder, which the report's workers came from)
-        atexit._run_exitfuncs()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(exc.code)
