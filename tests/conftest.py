@@ -1,16 +1,34 @@
-"""Shared fixtures: the browser the report test drives, installed by the test setup itself."""
+"""Shared fixtures: a temporary directory of the session, and the browser the report test drives,
+installed by the test setup itself."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 INSTALL = "apt-get install -y --no-install-recommends chromium"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temporary_directory(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The tests' temporary files, and those of the commands and workers they start, go below
+    pytest's own folder, which pytest prunes: a command stopped by a signal leaves
+    multiprocessing's empty folder behind (cli.py says why), and the tests stop many."""
+    folder = str(tmp_path_factory.mktemp("tmp"))
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = tempfile.tempdir = folder
+    yield
+    tempfile.tempdir = None
+    if before is None:
+        del os.environ["TMPDIR"]
+    else:
+        os.environ["TMPDIR"] = before
 
 
 def _find_chromium() -> str | None:

@@ -35,7 +35,11 @@ from socialcreditsim.folders import (
 
 RUN = [sys.executable, "-m", "socialcreditsim", "run", "national", "--agents", "20000",
        "--seed", "1", "--end", "2018-03-31", "--threads", "1", "-q"]  # fmt: skip
-ENV = {**os.environ, "COLUMNS": "200"}
+
+
+def env() -> dict[str, str]:
+    """The commands' environment, read when each starts (conftest.py sets TMPDIR)."""
+    return {**os.environ, "COLUMNS": "200"}
 
 
 def partials(parent: Path) -> list[Path]:
@@ -48,7 +52,7 @@ def start(out: Path, *extra: str, **kw: object) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=ENV,
+        env=env(),
         **kw,  # type: ignore[arg-type]
     )
 
@@ -146,7 +150,7 @@ def test_cli_refuses_an_unwritable_output_before_the_run(tmp_path: Path) -> None
 def whole_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One uninterrupted run folder, report included."""
     out = tmp_path_factory.mktemp("whole") / "run"
-    done = subprocess.run([*RUN, "--out", str(out)], capture_output=True, text=True, env=ENV)
+    done = subprocess.run([*RUN, "--out", str(out)], capture_output=True, text=True, env=env())
     assert done.returncode == 0, done.stderr
     return out
 
@@ -197,7 +201,7 @@ def test_sigterm_and_ctrl_c_say_so_and_leave_nothing(
 ) -> None:
     # the kernels compiled and cached first (a test before may have killed a run while Numba
     # wrote its cache): the signal is to stop a run, not a first-use compile
-    warm = subprocess.run([*RUN, "--no-report", "--out", str(tmp_path / "warm")], env=ENV)
+    warm = subprocess.run([*RUN, "--no-report", "--out", str(tmp_path / "warm")], env=env())
     assert warm.returncode == 0
     shutil.rmtree(tmp_path / "warm")
     out = tmp_path / "run"
@@ -217,7 +221,7 @@ def test_two_runs_on_one_out_cannot_both_write_it(tmp_path: Path) -> None:
     first = start(out)  # with the report: it takes a while after the output is reserved
     wait_for(lambda: partials(tmp_path))
     second = subprocess.run(
-        [*RUN, "--no-report", "--out", str(out)], capture_output=True, text=True, env=ENV
+        [*RUN, "--no-report", "--out", str(out)], capture_output=True, text=True, env=env()
     )
     assert second.returncode == 2
     assert f"--out {out}: another run (process {first.pid}) is writing this folder" in " ".join(
@@ -242,7 +246,7 @@ def test_a_file_too_large_to_write_is_one_message_and_nothing_left(tmp_path: Pat
     out = tmp_path / "run"
     done = subprocess.run(
         [*RUN, "--end", "2018-01-20", "--out", str(out)],
-        capture_output=True, text=True, env=ENV, preexec_fn=_limit_file_size,
+        capture_output=True, text=True, env=env(), preexec_fn=_limit_file_size,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "File too large" in done.stderr and "nothing was written" in done.stderr
@@ -270,7 +274,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def test_a_full_disk_is_one_message_and_nothing_left(small_disk: Path) -> None:
     out = small_disk / "run"
     done = subprocess.run(
-        [*RUN, "--end", "2018-01-20", "--out", str(out)], capture_output=True, text=True, env=ENV
+        [*RUN, "--end", "2018-01-20", "--out", str(out)], capture_output=True, text=True, env=env()
     )
     assert done.returncode == 2, done.stderr
     assert "No space left on device" in done.stderr and "nothing was written" in done.stderr
