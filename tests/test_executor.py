@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -303,6 +304,7 @@ def test_ctrl_c_while_the_report_workers_get_ready_is_one_message(tmp_path: Path
     """Ctrl-C in a terminal reaches the whole process group, the report's forkserver too, which
     is importing Matplotlib for the first seconds of a run (``start_preloaded``): the command
     alone acts on it, says so once, and leaves no process behind."""
+    temporary = set(Path(tempfile.gettempdir()).iterdir())
     proc = subprocess.Popen(
         [sys.executable, "-m", "socialcreditsim", "run", "national", "--agents", "1000000",
          "--end", "2018-12-31", "-q", "--out", str(tmp_path / "run")],
@@ -326,3 +328,5 @@ def test_ctrl_c_while_the_report_workers_get_ready_is_one_message(tmp_path: Path
             break
         assert time.monotonic() - t0 < 10, "processes outlived the command"
         time.sleep(0.05)
+    # nor its temporary folder, which held the forkserver's socket
+    assert set(Path(tempfile.gettempdir()).iterdir()) == temporary

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,6 +206,7 @@ def test_sigterm_and_ctrl_c_say_so_and_leave_nothing(
     assert warm.returncode == 0
     shutil.rmtree(tmp_path / "warm")
     out = tmp_path / "run"
+    temporary = set(Path(tempfile.gettempdir()).iterdir())
     proc = start(out)
     wait_for(lambda: partials(tmp_path))  # the output is reserved: the run has begun
     time.sleep(1.0)
@@ -214,6 +216,8 @@ def test_sigterm_and_ctrl_c_say_so_and_leave_nothing(
     assert f"{word}; nothing was written" in err
     assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+    # nor in the temporary directory: the report's forkserver kept its socket there
+    assert set(Path(tempfile.gettempdir()).iterdir()) == temporary
 
 
 def test_two_runs_on_one_out_cannot_both_write_it(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ import multiprocessing.connection
 import os
 import queue
 import re
+import shutil
 import signal
 import threading
 import uuid
@@ -55,6 +56,7 @@ __all__ = [
     "WorkersUnavailable",
     "executor_for",
     "start_preloaded",
+    "stop_preloaded",
 ]
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler before giving up
@@ -286,6 +288,24 @@ def start_preloaded(modules: Sequence[str]) -> None:
         forkserver.ensure_running()
     finally:
         signal.signal(signal.SIGINT, handler)
+
+
+def stop_preloaded() -> None:
+    """Kill the server of :func:`start_preloaded`, if it runs, and remove multiprocessing's
+    temporary folder, which holds its socket: for a process about to end by ``os._exit``, where
+    the exit handlers that would do both do not run (they remove the folder first, and a server
+    still serving then printed a traceback). Best effort: it reads multiprocessing's private
+    state, and a process that is ending has nothing better to do on failure."""
+    from multiprocessing import forkserver, process
+
+    with contextlib.suppress(AttributeError, OSError):
+        server = forkserver._forkserver
+        if server._forkserver_pid is not None:
+            os.kill(server._forkserver_pid, signal.SIGKILL)
+            server._stop()  # closes its pipe, reaps it and removes its socket
+    folder = process.current_process()._config.get("tempdir")
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _drain(steps: Any, told: Steps, wait: float = 0.0) -> None:
