@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ INSTALL = "apt-get install -y --no-install-recommends chromium"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _temporary_directory(tmp_path_factory: pytest.TempPathFactory) -> None:
+def _temporary_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The tests' temporary files, and those of the commands and workers they start, go below
     pytest's own folder, which pytest prunes: a command stopped by a signal leaves
     multiprocessing's empty folder behind (cli.py says why), and the tests stop many."""
