@@ -183,6 +183,23 @@ def test_explain_mentions_the_persons_events(res: scs.Results) -> None:
     assert n_event_lines == (mine["kind"] == "event").sum()
 
 
+def test_explain_says_when_a_measure_on_children_finds_none(res: scs.Results) -> None:
+    """A sanction on children is recorded for whoever is affected, children or not (it follows
+    their lists and grade); the story says so for a person without children."""
+    on_children = {m.name for m in res.scenario.sanctions if m.target == "children"}
+    au = res.audit
+    barred = au[(au["kind"] == "measure_start") & au["item"].isin(on_children)]
+    kids = res.people.set_index("person")["children"]
+    told = {0: 0, 1: 0}
+    for person in barred["person"].unique():
+        text = res.explain(int(person))
+        none = "(for their children; they have none)" in text
+        assert none == (kids[person] == 0), text
+        assert none or "(for their children)" in text
+        told[int(none)] += 1
+    assert told[0] and told[1], told  # both kinds of people are in the sample
+
+
 def test_explain_a_quiet_person_and_a_stranger(res: scs.Results) -> None:
     quiet = sorted(set(res.people["person"]) - set(res.audit["person"]))
     assert quiet

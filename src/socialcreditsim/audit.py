@@ -322,11 +322,11 @@ def explain(res: Run, person: int) -> str:
             case "measure_start":
                 lines.append(
                     f"{d}  {'at the start: ' if at_start else ''}"
-                    f"{_measure_text(sc, r.item, True)}"
+                    f"{_measure_text(sc, r.item, True, kids)}"
                     + (" -- wrongfully, through a wrong record." if wrong else ".")
                 )
             case "measure_end":
-                lines.append(f"{d}  {_measure_text(sc, r.item, False)}.")
+                lines.append(f"{d}  {_measure_text(sc, r.item, False, kids)}.")
             case "attempts":
                 lines.append(f"{d}  {_attempt_text(sc, r.item, int(r.value))}.")
     return "\n".join(lines)
@@ -392,10 +392,16 @@ def _expiry(res: Run, day: int) -> str:
     return f"until {end} unless they pay"
 
 
-def _measure_text(sc: Scenario, name: str, start: bool) -> str:
+def _measure_text(sc: Scenario, name: str, start: bool, kids: int) -> str:
+    """A measure's start or end; one that bars children is recorded whether or not the person
+    has any (it follows their lists and grade), and the text says when they have none."""
     reward = name in {m.name for m in sc.rewards}
     m = next(m for m in sc.sanctions + sc.rewards if m.name == name)
-    whom = {"person": "", "children": " (for their children)", "both": " (and their children)"}
+    whom = {
+        "person": "",
+        "children": " (for their children)" if kids else " (for their children; they have none)",
+        "both": " (and their children)" if kids else "",
+    }
     if reward:
         return f"{'now receives' if start else 'no longer receives'} reward '{name}'"
     return f"{'barred from' if start else 'no longer barred from'} '{name}'{whom[m.target]}"
