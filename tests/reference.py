@@ -31,7 +31,8 @@ The day, for each person (decisions that MODEL.md leaves open are marked *choice
 3. Court records list the person with ``listing_probability`` per record. A person not listed
    is listed (an entry; expiry on day ``t + duration_days``, never if 0). A person listed before
    today whose listing is extended (``extend_on_new_record``) gets expiry ``t + duration``; being
-   listed before today, they keep today's compliance chance (step 4).
+   listed before today, they keep today's compliance chance (step 4). Without extension the
+   listing stays as it was, and if it ends today (step 4) the record lists the person anew.
 4. List transitions on the day's final score ``x``: a person listed before today leaves by
    expiry on the listing's expiry day (expiry wins over compliance that day, *choice*), else by
    compliance with daily probability ``h = h0 + pressure``, ``h0 = 1 - exp(-compliance / 365)``,
@@ -400,6 +401,12 @@ class Reference:
             d["court_list_exits", "expired", ""][t] += expire.size
             self._stays("court_list", "expired", t - self.cl_entry[expire])
             self.cl[expire] = False
+            if new.size and not P.extend:  # today's records on listings that ended today
+                back = new[~self.cl[new]]
+                self.cl[back] = True
+                self.cl_entry[back] = t
+                self.cl_until[back] = t + P.duration if P.duration > 0 else NEVER
+                d["court_list_entries", "", ""][t] += back.size
         if P.blacklist:
             out = self.bl & (x >= P.exit_at * P.q) & (t >= self.bl_since + P.min_stay)
             enter = ~self.bl & (x < P.entry_below * P.q)

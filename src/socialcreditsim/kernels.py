@@ -1013,34 +1013,28 @@ def _apply_locality(
                 _audit(aud, an, t, a, CORRECTION, rc >> 1 if rc >= 0 else -1, truth, v_day[v], s)
             v = chain[v]
         listed_today = False
+        waits = court >= 0  # a court record that found the person on a listing it leaves as it was
         if court >= 0 and not (f & int(CL) and cdisc):  # an order, not a debt, holds them
-            kind = -1
-            hazard = 0.0
-            if not (f & int(CL)) or K.court_extend:
+            if not (f & int(CL)):
+                f, until = _court_entry(
+                    K, rng, t, f, off, a, s, m_rate, L, i, flows, fb, sampled, aud, an
+                )
+                waits = False
+                listed_today = True
+                cday, cdisc = t, False
+            elif K.court_extend:
                 nch = children_count(off, n_child, n_adult, n_par, s_inv)
                 hazard = K.court_base + _pressure(
                     K.court_pay, m_list, m_target, m_rate, m_reward, nch
                 )
-            if not (f & int(CL)):
-                f |= int(CL)
-                flows[fb + F_COURT_IN] += 1
-                kind = COURT_ENTRY
-                listed_today = True
-                cday, cdisc = t, False
-                until, expires = court_until(
-                    rng, t, K.court_duration, hazard, K.repair_after, K.repair
-                )
-                f = (f | int(CLX)) if expires else (f & ~int(CLX))
-            elif K.court_extend:
-                kind = COURT_EXTENDED
                 until, expires = court_extended(
                     rng, t, until, (f & int(CLX)) != 0, K.court_duration, hazard, cday,
                     K.repair_after, K.repair,
                 )  # fmt: skip
                 f = (f | int(CLX)) if expires else (f & ~int(CLX))
-            if kind >= 0 and sampled:  # value: the day the listing expires if nobody pays
-                expiry = t + K.court_duration if K.court_duration > 0 else NEVER
-                _audit(aud, an, t, a, kind, 0, 1, expiry, s)
+                waits = False
+                if sampled:
+                    _audit(aud, an, t, a, COURT_EXTENDED, 0, 1, _expiry(t, K.court_duration), s)
         if ordered >= 0:  # (re)listed at discretion: no debt, so no compliance; it expires
             f |= int(CL | CLX)
             flows[fb + F_DISC_IN] += 1
@@ -1050,6 +1044,9 @@ def _apply_locality(
             court_corrected = False
             if sampled:
                 _audit(aud, an, t, a, DISCRETION_ENTRY, 0, 0, until, s)
+        # a record that waits lists the person anew when their listing ends today (step 5): a
+        # judgment lists whoever is not on the list, and exits come after the day's records
+        relist = waits and not listed_today and (court_corrected or t >= until)
 
         # appeals of today's records that lower the score or list the person, and of an order
         if ap_on:
@@ -1061,7 +1058,7 @@ def _apply_locality(
                     wrongful = code & 1
                     g = K.block_group[v_blk[v]] if know_right.shape[2] > 1 else 0
                     know = know_wrong[i, b, g] if wrongful else know_right[i, b, g]
-                    listed = court == v and listed_today and ordered < 0
+                    listed = court == v and (listed_today or relist) and ordered < 0
                     _appeal(K, B, i, t, off, a, rng, code, wrongful == 1, know, listed, s,
                             flows, fb, sampled, aud, an)  # fmt: skip
                 elif code == V_DISCRETION and v == ordered:
@@ -1098,6 +1095,11 @@ def _apply_locality(
             flows[fb + F_COURT_OUT + reason] += 1
             if sampled:
                 _audit(aud, an, t, a, COURT_EXIT, 0, reason, 0, s)
+        if relist:
+            f, until = _court_entry(
+                K, rng, t, f, off, a, s, m_rate, L, i, flows, fb, sampled, aud, an
+            )
+            cday, cdisc = t, False
         if (f & int(BL)) and bl_corrected and s >= bl_entry:  # a minimum stay does not hold
             f &= ~int(BL | BLW)
             flows[fb + F_BL_OUT + BL_CORRECTED] += 1
@@ -1147,6 +1149,43 @@ def _apply_locality(
         if t < due < K.n_days:  # (an entry for the same day already pending is harmless)
             _schedule(cal, meta, head, due, off)
     return aud, an
+
+
+@nb.njit(cache=True, inline="always")
+def _expiry(t: int, duration: int) -> int:
+    """The day a court listing made or extended on day t expires if nobody pays."""
+    return t + duration if duration > 0 else NEVER
+
+
+@nb.njit(cache=True)
+def _court_entry(
+    K: Params,
+    rng: np.ndarray,
+    t: int,
+    f: int,
+    off: int,
+    a: int,
+    s: int,
+    m_rate: np.ndarray,
+    L: Layout,
+    i: int,
+    flows: np.ndarray,
+    fb: int,
+    sampled: bool,
+    aud: np.ndarray,
+    an: np.ndarray,
+) -> tuple[int, int]:
+    """A court record lists person ``off`` (``a`` in the state) on day t: counted and audited;
+    returns the flags (CLX: the listing will expire rather than end by compliance or repair)
+    and the day the listing ends."""
+    nch = children_count(off, L.children[i], L.adults[i], L.parents[i], L.stride_inv[i])
+    hazard = K.court_base + _pressure(K.court_pay, K.m_list, K.m_target, m_rate, K.m_reward, nch)
+    flows[fb + F_COURT_IN] += 1
+    until, expires = court_until(rng, t, K.court_duration, hazard, K.repair_after, K.repair)
+    f |= int(CL)
+    if sampled:
+        _audit(aud, an, t, a, COURT_ENTRY, 0, 1, _expiry(t, K.court_duration), s)
+    return ((f | int(CLX)) if expires else (f & ~int(CLX))), until
 
 
 @nb.njit(cache=True)
