@@ -1013,20 +1013,21 @@ def _apply_locality(
                 _audit(aud, an, t, a, CORRECTION, rc >> 1 if rc >= 0 else -1, truth, v_day[v], s)
             v = chain[v]
         listed_today = False
-        waits = court >= 0  # a court record that found the person on a listing it leaves as it was
+        waits = court >= 0  # a court record of today that leaves the listing as it was
+        hazard = 0.0  # a court-listed person's daily chance to pay
+        if court >= 0:
+            nch = children_count(off, n_child, n_adult, n_par, s_inv)
+            hazard = K.court_base + _pressure(K.court_pay, m_list, m_target, m_rate, m_reward, nch)
         if court >= 0 and not (f & int(CL) and cdisc):  # an order, not a debt, holds them
             if not (f & int(CL)):
                 f, until = _court_entry(
-                    K, rng, t, f, off, a, s, m_rate, L, i, flows, fb, sampled, aud, an
-                )
+                    rng, t, f, hazard, K.court_duration, K.repair_after, K.repair, a, s, flows,
+                    fb, sampled, aud, an,
+                )  # fmt: skip
                 waits = False
                 listed_today = True
                 cday, cdisc = t, False
             elif K.court_extend:
-                nch = children_count(off, n_child, n_adult, n_par, s_inv)
-                hazard = K.court_base + _pressure(
-                    K.court_pay, m_list, m_target, m_rate, m_reward, nch
-                )
                 until, expires = court_extended(
                     rng, t, until, (f & int(CLX)) != 0, K.court_duration, hazard, cday,
                     K.repair_after, K.repair,
@@ -1097,8 +1098,9 @@ def _apply_locality(
                 _audit(aud, an, t, a, COURT_EXIT, 0, reason, 0, s)
         if relist:
             f, until = _court_entry(
-                K, rng, t, f, off, a, s, m_rate, L, i, flows, fb, sampled, aud, an
-            )
+                rng, t, f, hazard, K.court_duration, K.repair_after, K.repair, a, s, flows, fb,
+                sampled, aud, an,
+            )  # fmt: skip
             cday, cdisc = t, False
         if (f & int(BL)) and bl_corrected and s >= bl_entry:  # a minimum stay does not hold
             f &= ~int(BL | BLW)
@@ -1157,34 +1159,31 @@ def _expiry(t: int, duration: int) -> int:
     return t + duration if duration > 0 else NEVER
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _court_entry(
-    K: Params,
     rng: np.ndarray,
     t: int,
     f: int,
-    off: int,
+    hazard: float,
+    duration: int,
+    repair_after: int,
+    repair: float,
     a: int,
     s: int,
-    m_rate: np.ndarray,
-    L: Layout,
-    i: int,
     flows: np.ndarray,
     fb: int,
     sampled: bool,
     aud: np.ndarray,
     an: np.ndarray,
 ) -> tuple[int, int]:
-    """A court record lists person ``off`` (``a`` in the state) on day t: counted and audited;
-    returns the flags (CLX: the listing will expire rather than end by compliance or repair)
-    and the day the listing ends."""
-    nch = children_count(off, L.children[i], L.adults[i], L.parents[i], L.stride_inv[i])
-    hazard = K.court_base + _pressure(K.court_pay, K.m_list, K.m_target, m_rate, K.m_reward, nch)
+    """A court record lists person ``a`` on day t (``hazard``: their daily chance to pay):
+    counted and audited; returns the flags (CLX: the listing will expire rather than end by
+    compliance or repair) and the day the listing ends."""
     flows[fb + F_COURT_IN] += 1
-    until, expires = court_until(rng, t, K.court_duration, hazard, K.repair_after, K.repair)
+    until, expires = court_until(rng, t, duration, hazard, repair_after, repair)
     f |= int(CL)
     if sampled:
-        _audit(aud, an, t, a, COURT_ENTRY, 0, 1, _expiry(t, K.court_duration), s)
+        _audit(aud, an, t, a, COURT_ENTRY, 0, 1, _expiry(t, duration), s)
     return ((f | int(CLX)) if expires else (f & ~int(CLX))), until
 
 
