@@ -289,15 +289,38 @@ def test_a_worker_killed_during_a_sharded_run_changes_nothing(
     assert _parquet_bytes(res, tmp_path / "a") == _parquet_bytes(alone, tmp_path / "b")
 
 
-def _forkserver_in_group(pgid: int) -> bool:
+def _in_group(pgid: int, word: bytes) -> bool:
+    """Whether a process of the group has ``word`` in its command line."""
     for proc in Path("/proc").iterdir():
         try:
             if proc.name.isdigit() and os.getpgid(int(proc.name)) == pgid:
-                if b"forkserver" in (proc / "cmdline").read_bytes():
+                if word in (proc / "cmdline").read_bytes():
                     return True
         except (OSError, ProcessLookupError):
             continue
     return False
+
+
+def _ctrl_c_when(proc: subprocess.Popen[str], word: bytes, wait: float) -> str:
+    """Ctrl-C to the command's process group ``wait`` seconds after a process with ``word`` in
+    its command line appears; the command's error output, once every process of the group
+    has ended."""
+    t0 = time.monotonic()
+    while not _in_group(proc.pid, word):
+        assert proc.poll() is None and time.monotonic() - t0 < 60, proc.stderr.read()
+        time.sleep(0.01)
+    time.sleep(wait)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    t0 = time.monotonic()
+    while True:  # every process of the group ends
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() - t0 < 10, "processes outlived the command"
+        time.sleep(0.05)
+    return err
 
 
 def test_ctrl_c_while_the_report_workers_get_ready_is_one_message(tmp_path: Path) -> None:
@@ -310,23 +333,27 @@ def test_ctrl_c_while_the_report_workers_get_ready_is_one_message(tmp_path: Path
          "--end", "2018-12-31", "-q", "--out", str(tmp_path / "run")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
-    t0 = time.monotonic()
-    while not _forkserver_in_group(proc.pid):
-        assert proc.poll() is None and time.monotonic() - t0 < 60, proc.stderr.read()
-        time.sleep(0.01)
-    time.sleep(0.5)  # well into its imports (about two seconds)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    err = _ctrl_c_when(proc, b"forkserver", 0.5)  # well into its imports (about two seconds)
     assert proc.returncode == 130, err
     assert "interrupted; nothing was written" in err
     assert "Traceback" not in err, err
-    t0 = time.monotonic()
-    while True:  # every process of the group ends
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            break
-        assert time.monotonic() - t0 < 10, "processes outlived the command"
-        time.sleep(0.05)
-    # nor its temporary folder, which held the forkserver's socket
+    # and no temporary folder (it held the forkserver's socket)
+    assert set(Path(tempfile.gettempdir()).iterdir()) == temporary
+
+
+def test_ctrl_c_while_replicates_start_is_one_message(tmp_path: Path) -> None:
+    """The same for replicates, whose workers are spawned and import the engine for their first
+    second (``LocalExecutor``): they start with Ctrl-C blocked, and the command stops them and
+    releases what their pool held."""
+    temporary = set(Path(tempfile.gettempdir()).iterdir())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "socialcreditsim", "run", "national", "--agents", "200000",
+         "--end", "2018-03-31", "--replicates", "2", "--no-report", "--out", str(tmp_path / "r")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    err = _ctrl_c_when(proc, b"multiprocessing.spawn", 0.2)  # a worker is importing
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "leaked" not in err, err  # the pool's semaphores are released on the way out
     assert set(Path(tempfile.gettempdir()).iterdir()) == temporary

@@ -35,7 +35,7 @@ import signal
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,16 +202,18 @@ class LocalExecutor(Executor):
         ctx = _context(self.preload)
         with contextlib.ExitStack() as stack:
             try:
-                pool = stack.enter_context(
-                    ProcessPoolExecutor(
-                        min(self.workers, len(items)), mp_context=ctx, initializer=_worker_start
+                with _deaf_children():  # the pool starts its processes as tasks are submitted
+                    pool = stack.enter_context(
+                        ProcessPoolExecutor(
+                            min(self.workers, len(items)), mp_context=ctx, initializer=_worker_start
+                        )
                     )
-                )
-                steps_queue = None if told is None else stack.enter_context(ctx.Manager()).Queue()
-                pending: dict[Future[R], int] = {}
-                for i, item in enumerate(items):
-                    tell = () if told is None else (_QueueTell(steps_queue, i),)
-                    pending[pool.submit(fn, item, *tell)] = i
+                    manager = None if told is None else stack.enter_context(ctx.Manager())
+                    steps_queue = None if manager is None else manager.Queue()
+                    pending: dict[Future[R], int] = {}
+                    for i, item in enumerate(items):
+                        tell = () if told is None else (_QueueTell(steps_queue, i),)
+                        pending[pool.submit(fn, item, *tell)] = i
             except OSError as exc:  # (not an error of a task: those come with their results)
                 raise WorkersUnavailable(f"worker processes cannot start here: {exc}") from exc
             try:
@@ -236,6 +238,23 @@ class LocalExecutor(Executor):
 
     def close(self) -> None:
         """Nothing to release: each :meth:`map` closes its own worker processes."""
+
+
+@contextlib.contextmanager
+def _deaf_children() -> Iterator[None]:
+    """Processes started inside keep SIGINT blocked for good (the signal mask passes through
+    fork and exec): a Ctrl-C in a terminal reaches the whole process group, and spawned workers
+    still importing printed tracebacks; it is this process's to act on (it stops its workers).
+    This thread gets a Ctrl-C of that moment when the block ends (a blocked signal waits), or
+    another thread takes it at once."""
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()  # when it starts its process, it unblocks SIGINT after
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _worker_start() -> None:
@@ -291,18 +310,22 @@ def start_preloaded(modules: Sequence[str]) -> None:
 
 
 def stop_preloaded() -> None:
-    """Kill the server of :func:`start_preloaded`, if it runs, and remove multiprocessing's
-    temporary folder, which holds its socket: for a process about to end by ``os._exit``, where
-    the exit handlers that would do both do not run (they remove the folder first, and a server
-    still serving then printed a traceback). Best effort: it reads multiprocessing's private
-    state, and a process that is ending has nothing better to do on failure."""
-    from multiprocessing import forkserver, process
+    """What multiprocessing's exit handlers do, for a process about to end by ``os._exit``,
+    where they do not run: kill the server of :func:`start_preloaded`, if it runs, release the
+    named semaphores of worker pools' queues (else its resource tracker warns of leaked
+    semaphores), and remove multiprocessing's temporary folder, which held the server's socket.
+    The handlers themselves removed the folder first, and a server still serving then printed a
+    traceback. Best effort: it reads multiprocessing's private state, and a process that is
+    ending has nothing better to do on failure."""
+    from multiprocessing import forkserver, process, util
 
     with contextlib.suppress(AttributeError, OSError):
         server = forkserver._forkserver
         if server._forkserver_pid is not None:
             os.kill(server._forkserver_pid, signal.SIGKILL)
             server._stop()  # closes its pipe, reaps it and removes its socket
+    with contextlib.suppress(Exception):
+        util._run_finalizers(0)  # those of priority 0 and up: semaphores, queues' threads
     folder = process.current_process()._config.get("tempdir")
     if folder:
         shutil.rmtree(folder, ignore_errors=True)
