@@ -19,8 +19,8 @@ INSTALL = "apt-get install -y --no-install-recommends chromium"
 @pytest.fixture(scope="session", autouse=True)
 def _temporary_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The tests' temporary files, and those of the commands and workers they start, go below
-    pytest's own folder, which pytest prunes: a command stopped by a signal leaves
-    multiprocessing's empty folder behind (cli.py says why), and the tests stop many."""
+    pytest's own folder, which pytest prunes: a command killed (SIGKILL) leaves its
+    multiprocessing folder behind, and the tests kill several."""
     folder = str(tmp_path_factory.mktemp("tmp"))
     before = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = tempfile.tempdir = folder
