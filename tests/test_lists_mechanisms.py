@@ -148,12 +148,12 @@ def test_a_judgment_on_the_day_a_listing_ends_lists_the_person_anew() -> None:
                 "score_change": 0,
                 "propensity": "none",
             }
-        ],  # fmt: skip
+        ],
         court_list={
             "duration_days": duration,
             "extend_on_new_record": False,
             "compliance_per_year": 0.0,
-        },  # fmt: skip
+        },
         output={"audit_sample": 2_000},
     )
     res, sim = run(sc, n_agents=n)
