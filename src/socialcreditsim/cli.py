@@ -41,7 +41,7 @@ from rich.table import Table
 
 from . import checkpoint as ckpt
 from .engine import Sim
-from .executor import DaskExecutor, stop_preloaded
+from .executor import DaskExecutor, release_before_exit
 from .folders import OutputError, Reservation, check_output
 from .memory import NotEnoughMemory, estimate_memory, estimate_shard_memory
 from .results import Results
@@ -1486,7 +1486,7 @@ def main() -> None:
         # now. CPython (3.11, 3.12) marks a KeyboardInterrupt that went through exec() as
         # unhandled, even once caught (SciPy's import runs exec, under Numba's first load of
         # the kernels), and would end the process by SIGINT instead, even after a SIGTERM
-        stop_preloaded()
+        release_before_exit()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(exc.code)

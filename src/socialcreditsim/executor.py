@@ -55,8 +55,8 @@ __all__ = [
     "LocalExecutor",
     "WorkersUnavailable",
     "executor_for",
+    "release_before_exit",
     "start_preloaded",
-    "stop_preloaded",
 ]
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler before giving up
@@ -309,7 +309,7 @@ def start_preloaded(modules: Sequence[str]) -> None:
         signal.signal(signal.SIGINT, handler)
 
 
-def stop_preloaded() -> None:
+def release_before_exit() -> None:
     """What multiprocessing's exit handlers do, for a process about to end by ``os._exit``,
     where they do not run: kill the server of :func:`start_preloaded`, if it runs, release the
     named semaphores of worker pools' queues (else its resource tracker warns of leaked
