@@ -840,11 +840,11 @@ def test_a_calendar_that_grows_gives_the_same_bytes(
     grown = []
     monkeypatch.setattr(engine, "_grown", lambda *a: grown.append(a[0].shape) or _grown(*a))
 
-    def checked(B: Any, counts: np.ndarray, disc: np.ndarray, lo: int, hi: int, t: int, *a) -> Any:
+    def checked(par: Any, B: Any, counts: Any, disc: Any, lo: int, hi: int, t: int, *a) -> Any:
         # the kernels' count of days not yet taken with no room in their first chunk
         no_room = (B.cal_head[lo:hi, t:, 1] % kn.PER_CHUNK == 0).sum(axis=1)
         assert (B.cal_meta[lo:hi, kn.CAL_NO_ROOM] == no_room).all()
-        return make_room(B, counts, disc, lo, hi, t, *a)
+        return make_room(par, B, counts, disc, lo, hi, t, *a)
 
     make_room = engine._make_room
     monkeypatch.setattr(engine, "_make_room", checked)

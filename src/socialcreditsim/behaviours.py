@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .jit import nb
+from .jit import Kernel, nb
 from .population import Population
 from .rollout import join_days
 from .scenario import Scenario, schedule_values
@@ -156,6 +156,7 @@ class BehaviourModel:
             group_aware=group_aware,
             by_group=bool((group_aware != 1.0).any()),
         )
+        self._tables = Kernel(_day_tables)
 
         # listings at discretion (MODEL.md section 10): per block by its group, and their
         # expected number a day in each locality; everywhere, whatever the rollout
@@ -174,7 +175,7 @@ class BehaviourModel:
         first = self.perceived is None
         if self.perceived is None:
             self.perceived = np.empty_like(self._static.people)
-        return DayTables(*_day_tables(self._static, t, first, appeals, self.perceived))
+        return DayTables(*self._tables(self._static, t, first, appeals, self.perceived))
 
 
 class _Static(NamedTuple):

@@ -299,7 +299,7 @@ def run_shard(
                 kn.plan_day, K.seed, t, d.lam_right, d.lam_wrong, d.lam_missed, d.lam_deterred,
                 beh.lam_discretion, counts, discretion,
             )  # fmt: skip
-            B = _make_room(B, counts, discretion, lo, hi, t, K.ap_on)
+            B = _make_room(par, B, counts, discretion, lo, hi, t, K.ap_on)
             audit.append(_stack(par(
                 kn.apply_day, K, L, S, B, t, d.rate, d.q_right, counts, discretion,
                 d.know_right, d.know_wrong,
@@ -541,6 +541,7 @@ def _books(
 
 
 def _make_room(
+    par: kn.Parallel,
     B: kn.Books,
     counts: np.ndarray,
     discretion: np.ndarray,
@@ -552,7 +553,7 @@ def _make_room(
     """The books of localities ``lo`` to ``hi`` with room for whatever day ``t``'s visits may
     add (``kn.room_short``): revisit chunks, appeal entries, and listed-people tables kept
     under half full (grown when they could not be)."""
-    cal_short, live, app_short = kn.room_short(B, counts, discretion, lo, hi, t, appeals)
+    cal_short, live, app_short = par.one(kn.room_short, B, counts, discretion, lo, hi, t, appeals)
     if cal_short > 0:
         B = B._replace(cal=_grown(B.cal, lo, hi, cal_short))
     if app_short > 0:

@@ -30,7 +30,7 @@ import numpy as np
 from llvmlite import ir
 from numba.core.extending import intrinsic
 
-from .jit import nb
+from .jit import Kernel, nb
 from .lists import (
     BL,
     BL_CORRECTED,
@@ -1654,7 +1654,7 @@ def group_sum(rows: np.ndarray, key: np.ndarray, lo: int, hi: int, out: np.ndarr
 
 class Parallel:
     """Runs a nogil kernel over localities ``lo`` to ``hi``, cut into ranges, on a pool of
-    threads."""
+    threads; each kernel through a ``jit.Kernel`` of its own, for this run only."""
 
     def __init__(self, lo: int, hi: int, threads: int):
         from concurrent.futures import ThreadPoolExecutor
@@ -1664,15 +1664,27 @@ class Parallel:
         edges = np.linspace(lo, hi, n_chunks + 1).astype(np.int64)
         self.ranges = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        self._kernels: dict = {}
 
     def __call__(self, kernel, *args) -> list:  # noqa: ANN001
         """The kernel's results, one per range, in locality order."""
+        run = self._kernel(kernel)
         if self.pool is None:
-            return [kernel(lo, hi, *args) for lo, hi in self.ranges]
-        return [
-            f.result() for f in [self.pool.submit(kernel, lo, hi, *args) for lo, hi in self.ranges]
-        ]
+            return [run(lo, hi, *args) for lo, hi in self.ranges]
+        futures = [self.pool.submit(run, lo, hi, *args) for lo, hi in self.ranges]
+        return [f.result() for f in futures]
+
+    def one(self, kernel, *args):  # noqa: ANN001, ANN201
+        """The kernel called once, with these arguments, in this thread."""
+        return self._kernel(kernel)(*args)
+
+    def _kernel(self, dispatcher) -> Kernel:  # noqa: ANN001
+        run = self._kernels.get(dispatcher)
+        if run is None:
+            run = self._kernels[dispatcher] = Kernel(dispatcher)
+        return run
 
     def close(self) -> None:
+        self._kernels.clear()
         if self.pool is not None:
             self.pool.shutdown()

@@ -24,6 +24,7 @@ that only writes its folder never imports pandas.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -67,6 +68,11 @@ MANIFEST_KEYS = ("scenario", "seed", "n_agents", "scale", "counts", "start", "en
 
 def library_versions() -> dict[str, str]:
     """The versions of Python and of the libraries that make and write a run's numbers."""
+    return dict(_versions())
+
+
+@functools.cache  # (reading the installed packages' metadata took 0.7 ms a run)
+def _versions() -> dict[str, str]:
     import platform
 
     import numba
