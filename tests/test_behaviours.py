@@ -423,3 +423,28 @@ def test_the_sum_over_groups_is_numpys_to_the_bit(x: list[float]) -> None:
     random draws, are the same as before."""
     a = np.array(x)
     assert behaviours._group_sum(a) == a[None, None, :].sum(axis=2)[0, 0]
+
+
+@pytest.mark.parametrize("appeals", [False, True])
+def test_day_tables_filled_day_after_day_are_the_fresh_ones(appeals: bool) -> None:
+    """A run fills the same tables every day (``out``); each day's are those of a model that
+    makes new ones, to the bit, with the awareness tables of appeals or without; tables made
+    without them cannot take them."""
+    import datetime as dt
+
+    import socialcreditsim as scs
+    from socialcreditsim.engine import build_population
+
+    sc = scs.load_scenario("national", ["population.locality_size=4096"])
+    pop = build_population(sc, 50_000, 3)
+    days = [sc.time.start + dt.timedelta(days=t) for t in range(90)]
+    fresh, filled = (behaviours.BehaviourModel(sc, pop, days, 3) for _ in range(2))
+    out = filled.empty_tables(appeals)
+    for t in range(len(days)):
+        want = fresh.day_tables(t, appeals)
+        assert filled.day_tables(t, appeals, out) is out
+        for name, a, b in zip(want._fields, want, out, strict=True):
+            assert a.shape == b.shape and np.array_equal(a, b), (t, name)
+    if not appeals:
+        with pytest.raises(ValueError, match="empty_tables"):
+            filled.day_tables(90, True, out)

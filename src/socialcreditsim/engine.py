@@ -293,8 +293,9 @@ def run_shard(
         t_days = time.perf_counter()
         counts = np.zeros((pop.n_localities, len(beh.names), 4), dtype=np.int64)
         discretion = np.zeros(pop.n_localities, dtype=np.int64)
+        d = beh.empty_tables(K.ap_on)
         for t in range(first, n_days):
-            d = beh.day_tables(t, K.ap_on)
+            beh.day_tables(t, K.ap_on, d)
             par(
                 kn.plan_day, K.seed, t, d.lam_right, d.lam_wrong, d.lam_missed, d.lam_deterred,
                 beh.lam_discretion, counts, discretion,
@@ -304,8 +305,8 @@ def run_shard(
                 kn.apply_day, K, L, S, B, t, d.rate, d.q_right, counts, discretion,
                 d.know_right, d.know_wrong,
             )))  # fmt: skip
-            flows[t] = regions.sum(B.flows)
-            stocks[t] = regions.sum(B.stocks)
+            regions.sum(B.flows, flows[t])
+            regions.sum(B.stocks, stocks[t])
             if snap.due(t):
                 snap.take(par, K, L, S, B, t)
             if checkpoint is not None and checkpoint.due(t, n_days):
@@ -580,8 +581,10 @@ class _GroupSum:
     def __init__(self, key: np.ndarray, n: int, lo: int, hi: int):
         self.key, self.n, self.lo, self.hi = key.astype(np.int64), n, lo, hi
 
-    def sum(self, per_loc: np.ndarray) -> np.ndarray:
-        out = np.empty((self.n,) + per_loc.shape[1:], dtype=per_loc.dtype)
+    def sum(self, per_loc: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The sums, into ``out`` if given (a C-contiguous array of the sums' shape)."""
+        if out is None:
+            out = np.empty((self.n,) + per_loc.shape[1:], dtype=per_loc.dtype)
         rows = per_loc.reshape(len(per_loc), -1)
         kn.group_sum(rows, self.key, self.lo, self.hi, out.reshape(self.n, -1))
         return out
