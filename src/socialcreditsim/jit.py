@@ -45,12 +45,13 @@ class Kernel:
     ``apply_day`` call on an empty range took 14 us, 4 us of them the compiled code and the
     unboxing of its four NamedTuples' 70 arrays. Once the dispatcher has made a call with a
     tuple among its arguments, later calls go straight to the compiled code it used as long as
-    every tuple argument is the object then passed (tuples are immutable; their arrays are the
-    run's own) and every other argument has the fingerprint the dispatcher types by (an array's
-    dtype, dimensions, layout and flags; a number's kind): 6 us for that call. Any other call
-    goes through the dispatcher, which may compile, and is remembered in turn. Kernels without
-    tuple arguments always go through the dispatcher, which types plain arrays and numbers
-    quickly. Hold one for a run only: it keeps the tuples it was last called with."""
+    each argument is the object then passed or, if not a tuple, has the fingerprint the
+    dispatcher types by (an array's dtype, dimensions, layout and flags; a number's kind): 6 us
+    for that call. Tuples are immutable, and the engine never changes the dtype or shape of an
+    array in place. Any other call goes through the dispatcher, which may compile, and is
+    remembered in turn. Kernels without tuple arguments always go through the dispatcher,
+    which types plain arrays and numbers quickly. Hold one for a run only: it keeps the
+    arguments it was last called with."""
 
     def __init__(self, dispatcher: Any):
         self.dispatcher = dispatcher
