@@ -19,6 +19,8 @@ from socialcreditsim.columns import arrow_column
         np.array([True, False, True, True, False, False, True, False, True]),
         np.array(["2018-01-01", "2020-02-29"], dtype="datetime64[ms]"),
         np.array(["", "Zürich", "北京", "a"], dtype=object),
+        np.array(["rightful", "", "wrongful", "rightful", "北京", "", "wrongful"], dtype=object),
+        np.random.default_rng(3).choice(["event", "grade_change", "Zürich", ""], 1000),
         np.array(["national", "Guangdong"]),
         np.array([], dtype=object),
     ],

@@ -1137,13 +1137,17 @@ def _loc_name(data: Any, loc: tuple[Any, ...]) -> str:
 def builtin_scenarios() -> dict[str, str]:
     """Built-in scenario names and their one-line descriptions."""
     out = {}
-    for entry in sorted(
-        resources.files("socialcreditsim.scenarios").iterdir(), key=lambda p: p.name
-    ):
-        if entry.name.endswith(".toml"):
-            meta = tomllib.loads(entry.read_text()).get("meta", {})
-            out[entry.name.removesuffix(".toml")] = meta.get("description", "").split("\n")[0]
+    for name in _builtin_names():
+        text = resources.files("socialcreditsim.scenarios").joinpath(f"{name}.toml").read_text()
+        out[name] = tomllib.loads(text).get("meta", {}).get("description", "").split("\n")[0]
     return out
+
+
+def _builtin_names() -> list[str]:
+    """The built-in scenarios' names, from their files' names (reading and parsing every file
+    to load one took 20 ms of each command)."""
+    files = resources.files("socialcreditsim.scenarios").iterdir()
+    return sorted(f.name.removesuffix(".toml") for f in files if f.name.endswith(".toml"))
 
 
 def load_scenario(
@@ -1229,7 +1233,7 @@ def _read(source: str | Path) -> tuple[str, str]:
             raise ScenarioError(f"{path}: not a text file (not UTF-8: {exc.reason})") from None
         except OSError as exc:
             raise ScenarioError(f"{path}: cannot be read: {exc.strerror or exc}") from None
-    names = builtin_scenarios()
+    names = _builtin_names()
     if str(source) not in names:
         raise ScenarioError(
             f"'{source}' is neither a scenario file nor a built-in scenario; "
