@@ -10,7 +10,9 @@ from typing import NamedTuple
 
 import numba as nb
 import numpy as np
+import pytest
 
+from socialcreditsim import jit
 from socialcreditsim.jit import Kernel
 
 CHECK = """
@@ -68,10 +70,18 @@ def test_kernel_calls_the_compiled_code_only_for_arguments_it_has_typed() -> Non
     assert run(p, x, 1) == _weighted(p, x, 1)
 
 
-def test_kernel_without_tuples_or_compiled_code_calls_the_function() -> None:
+def test_kernel_without_tuples_or_compiled_code_calls_the_function(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A kernel of plain arrays goes through Numba's dispatcher, which types them quickly;
-    a plain function (Numba's JIT disabled) is called as it is."""
+    a plain function (Numba's JIT disabled) is called as it is; and with a Numba that no
+    longer offers the dispatcher's fingerprints, every call goes through the dispatcher."""
     total = nb.njit(lambda x: x.sum())
     run = Kernel(total)
     assert run(np.arange(5)) == 10 and run._bound is None
     assert Kernel(lambda x: x + 1)(1) == 2
+    monkeypatch.setattr(jit, "compute_fingerprint", None)
+    p = _Pair(np.arange(4, dtype=np.int64), np.ones(4, dtype=np.int64))
+    run = Kernel(_weighted)
+    x = np.arange(4, dtype=np.int64)
+    assert run(p, x, 1) == run(p, x, 1) == _weighted(p, x, 1) and run._bound is None

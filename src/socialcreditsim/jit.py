@@ -15,7 +15,11 @@ from typing import Any
 
 import numba as nb
 import numba.np.linalg
-from numba._dispatcher import compute_fingerprint
+
+try:  # (Numba's own, not public: without it every call goes through the dispatcher)
+    from numba._dispatcher import compute_fingerprint
+except ImportError:  # pragma: no cover - a Numba that moved it
+    compute_fingerprint = None
 
 __all__ = ["Kernel", "nb"]
 
@@ -56,7 +60,8 @@ class Kernel:
     def __init__(self, dispatcher: Any):
         self.dispatcher = dispatcher
         self._bound: tuple[tuple, tuple, Any] | None = None  # (arguments, fingerprints, entry)
-        self._binds = hasattr(dispatcher, "overloads")  # (not a function: NUMBA_DISABLE_JIT=1)
+        # (not a plain function, as with NUMBA_DISABLE_JIT=1)
+        self._binds = compute_fingerprint is not None and hasattr(dispatcher, "overloads")
 
     def __call__(self, *args: Any) -> Any:
         bound = self._bound  # (one read: threads may call while another call rebinds)
@@ -81,7 +86,8 @@ class Kernel:
             prints = tuple(map(compute_fingerprint, args))
         except NotImplementedError:  # a kind the dispatcher types the slow way
             return None
-        return None if compiled is None else (args, prints, compiled.entry_point)
+        entry = getattr(compiled, "entry_point", None)
+        return None if entry is None else (args, prints, entry)
 
 
 def _same_kinds(args: tuple, held: tuple, prints: tuple) -> bool:
