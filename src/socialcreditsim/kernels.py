@@ -1656,9 +1656,9 @@ class Parallel:
     """Runs a nogil kernel over localities ``lo`` to ``hi``, cut into ranges, on ``threads``
     threads: this one and a pool of the others, each taking the next range not yet taken until
     none is left (four ranges a thread, so that a thread with a busy range does not hold up
-    the others). A task a range took 50 us of waking threads each on this host, 0.8 ms a day;
-    one task a helper thread and call wakes each once. Each kernel goes through a
-    ``jit.Kernel`` of its own, for this run only."""
+    the others), or until one of them has failed. A task a range took 50 us of waking threads
+    each on this host, 0.8 ms a day; one task a helper thread and call wakes each once. Each
+    kernel goes through a ``jit.Kernel`` of its own, for this run only."""
 
     def __init__(self, lo: int, hi: int, threads: int):
         from concurrent.futures import ThreadPoolExecutor
@@ -1677,16 +1677,23 @@ class Parallel:
             return [run(lo, hi, *args) for lo, hi in self.ranges]
         out: list = [None] * len(self.ranges)
         todo = iter(range(len(self.ranges)))  # (next() of a range iterator holds the GIL)
+        failed: list[bool] = []  # once a thread fails (or Ctrl-C), no range is started
 
         def work() -> None:
-            for k in todo:
-                lo, hi = self.ranges[k]
-                out[k] = run(lo, hi, *args)
+            try:
+                for k in todo:
+                    if failed:
+                        return
+                    lo, hi = self.ranges[k]
+                    out[k] = run(lo, hi, *args)
+            except BaseException:
+                failed.append(True)
+                raise
 
         helpers = [self.pool.submit(work) for _ in range(self.threads - 1)]
         try:
             work()
-        finally:  # (a kernel's error is raised once every thread has stopped)
+        finally:  # (an error is raised once every thread has stopped)
             for f in helpers:
                 f.exception()
         for f in helpers:
