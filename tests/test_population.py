@@ -221,6 +221,9 @@ def test_propensity_class_means() -> None:
     m = propensity_class_means(1.0, 8)
     assert m[-1] == pytest.approx(1 + math.log(8), rel=1e-5)
     assert m[0] == pytest.approx(1 - 7 * math.log(8 / 7), rel=1e-5)
+    # computed once a process, handed out as a new array each time: an edit stays the caller's
+    m[:] = 0.0
+    assert propensity_class_means(1.0, 8)[-1] == pytest.approx(1 + math.log(8), rel=1e-5)
 
 
 def test_population_is_deterministic() -> None:
