@@ -6,13 +6,16 @@ One LocalCluster of two single-threaded worker processes serves every test; runs
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import _ExecutorManagerThread
 from pathlib import Path
 
 import cloudpickle
@@ -75,6 +78,30 @@ def test_preloaded_workers_start_with_their_modules_imported() -> None:
         assert pool.map(_loaded, ["matplotlib.pyplot"] * 2) == [True, True]
     with ex.LocalExecutor(2) as pool:  # spawned: what the task's module imports, no more
         assert pool.map(_loaded, ["matplotlib.pyplot"] * 2) == [False, False]
+
+
+def _fail_or_wait(x: int, folder: str) -> int:
+    """Item 0 fails once item 1 is under way, which would wait a minute."""
+    if x == 0:
+        while not os.listdir(folder):
+            time.sleep(0.01)
+        raise ValueError("task failed")
+    Path(folder, str(os.getpid())).touch()
+    time.sleep(60)
+    Path(folder, "finished").touch()
+    return x
+
+
+def test_a_failed_task_stops_the_workers_before_its_error_is_raised(tmp_path: Path) -> None:
+    """A task's error (or Ctrl-C) terminates the other workers and comes up once the pool's
+    thread has reaped them and released the pool's semaphores: a command that exits at once
+    after it cut that thread short, and the resource tracker warned of a leaked semaphore."""
+    with pytest.raises(ValueError, match="task failed"), ex.LocalExecutor(2) as pool:
+        pool.map(functools.partial(_fail_or_wait, folder=str(tmp_path)), range(2))
+    assert not any(isinstance(t, _ExecutorManagerThread) for t in threading.enumerate())
+    (pid,) = (int(f.name) for f in tmp_path.iterdir())  # and not "finished"
+    with pytest.raises(ProcessLookupError):  # ended and reaped
+        os.kill(pid, 0)
 
 
 def _stepping(x: int, tell: Callable[[int, int], None]) -> int:

@@ -208,6 +208,7 @@ class LocalExecutor(Executor):
                             min(self.workers, len(items)), mp_context=ctx, initializer=_worker_start
                         )
                     )
+                    stack.push(_stop_on_error(pool))
                     manager = None if told is None else stack.enter_context(ctx.Manager())
                     steps_queue = None if manager is None else manager.Queue()
                     pending: dict[Future[R], int] = {}
@@ -216,24 +217,19 @@ class LocalExecutor(Executor):
                         pending[pool.submit(fn, item, *tell)] = i
             except OSError as exc:  # (not an error of a task: those come with their results)
                 raise WorkersUnavailable(f"worker processes cannot start here: {exc}") from exc
-            try:
-                done = 0
-                while pending:
-                    finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            done = 0
+            while pending:
+                finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                if told is not None:
+                    _drain(steps_queue, told)
+                for fut in finished:
+                    i = pending.pop(fut)
+                    results[i] = fut.result()
+                    done += 1
                     if told is not None:
-                        _drain(steps_queue, told)
-                    for fut in finished:
-                        i = pending.pop(fut)
-                        results[i] = fut.result()
-                        done += 1
-                        if told is not None:
-                            told.tell(i, steps)  # its last report may still be on the way
-                        elif progress is not None:
-                            progress(done, len(items))
-            except BaseException:
-                _stop_workers(pool)  # a SIGTERM reaches this process only, not its workers
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+                        told.tell(i, steps)  # its last report may still be on the way
+                    elif progress is not None:
+                        progress(done, len(items))
         return results
 
     def close(self) -> None:
@@ -341,6 +337,22 @@ def _drain(steps: Any, told: Steps, wait: float = 0.0) -> None:
             item, done = steps.get_nowait()
     except queue.Empty:
         return
+
+
+def _stop_on_error(pool: ProcessPoolExecutor) -> Callable[..., bool]:
+    """An exit callback for ``pool``: on any error (a task's, Ctrl-C, SIGTERM), terminate its
+    workers (a signal reaches this process only, and Ctrl-C in a terminal reaches workers that
+    block it), then wait for the pool's own thread to reap them and release the queues'
+    semaphores. Without that wait, the command's exit could come between its unlinking a
+    semaphore and telling the resource tracker, which then warned of a leaked semaphore."""
+
+    def on_exit(exc_type: type[BaseException] | None, *_: object) -> bool:
+        if exc_type is not None:
+            _stop_workers(pool)
+            pool.shutdown(wait=True, cancel_futures=True)
+        return False
+
+    return on_exit
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
