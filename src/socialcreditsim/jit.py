@@ -1,11 +1,15 @@
 """Numba, as this package's kernels load it (``from .jit import nb``), and ``Kernel``: a kernel
 called day after day without Numba typing its arguments again at every call.
 
-On its first compilation or cache load, Numba imports ``numba.np.arraymath``, which imports
-SciPy's BLAS (about half a second, at every start of every command) only to learn whether
-``np.dot`` of two vectors may call it. No kernel here does linear algebra, so that check is
-answered "no" while ``arraymath`` is imported, here; everything else keeps Numba's own
-``ensure_blas``, and SciPy is imported where it is used (statistics, the calibration).
+Two costs of every command's start are cut here:
+
+- On its first compilation or cache load, Numba imports ``numba.np.arraymath``, which imports
+  SciPy's BLAS (about half a second) only to learn whether ``np.dot`` of two vectors may call
+  it. No kernel here does linear algebra, so that check is answered "no" while ``arraymath`` is
+  imported, here; everything else keeps Numba's own ``ensure_blas``, and SciPy is imported
+  where it is used (statistics, the calibration).
+- Loading a kernel from Numba's cache first installed every lowering registry of Numba, which
+  only compiling uses (``_load_cached``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import Any
 
 import numba as nb
 import numba.np.linalg
+from numba.core.caching import Cache
+from numba.core.runtime import rtsys
 
 try:  # (Numba's own, not public: without it every call goes through the dispatcher)
     from numba._dispatcher import compute_fingerprint
@@ -41,6 +47,24 @@ def _load_arraymath() -> None:
 
 
 _load_arraymath()
+
+
+def _load_cached(self: Any, sig: Any, target_context: Any) -> Any:
+    """``numba.core.caching.Cache.load_overload`` without its refresh of the target context.
+    The refresh imports and installs every lowering registry of Numba (about 0.2 s at every
+    start), which code loaded from the cache does not use; the compiler refreshes the contexts
+    itself before it compiles, and a lowering not yet installed is found by a refresh then.
+    What the loaded code calls, Numba's runtime, is initialized here."""
+    rtsys.initialize(target_context)
+    with self._guard_against_spurious_io_errors():
+        return self._load_overload(sig, target_context)
+
+
+if all(
+    hasattr(Cache, name)
+    for name in ("load_overload", "_load_overload", "_guard_against_spurious_io_errors")
+):  # (else a Numba that changed its cache: its own way)
+    Cache.load_overload = _load_cached
 
 
 class Kernel:
