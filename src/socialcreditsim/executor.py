@@ -343,8 +343,9 @@ def _stop_on_error(pool: ProcessPoolExecutor) -> Callable[..., bool]:
     """An exit callback for ``pool``: on any error (a task's, Ctrl-C, SIGTERM), terminate its
     workers (a signal reaches this process only, and Ctrl-C in a terminal reaches workers that
     block it), then wait for the pool's own thread to reap them and release the queues'
-    semaphores. Without that wait, the command's exit could come between its unlinking a
-    semaphore and telling the resource tracker, which then warned of a leaked semaphore."""
+    semaphores. Without that wait, the command's exit could come between that thread's
+    unlinking of a semaphore and its word to the resource tracker, which then warned of a
+    leaked semaphore."""
 
     def on_exit(exc_type: type[BaseException] | None, *_: object) -> bool:
         if exc_type is not None:
