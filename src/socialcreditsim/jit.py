@@ -9,17 +9,22 @@ Two costs of every command's start are cut here:
   imported, here; everything else keeps Numba's own ``ensure_blas``, and SciPy is imported
   where it is used (statistics, the calibration).
 - Loading a kernel from Numba's cache first installed every lowering registry of Numba, which
-  only compiling uses (``_load_cached``).
+  only compiling uses (``_load_cached``), and parsed the LLVM bitcode cached beside the
+  kernel's machine code, which only compiling another function that calls it uses
+  (``_unserialize``).
 """
 
 from __future__ import annotations
 
 import importlib
+import struct
 from typing import Any
 
+import llvmlite.binding as ll
 import numba as nb
 import numba.np.linalg
 from numba.core.caching import Cache
+from numba.core.codegen import CPUCodeLibrary, JITCodeLibrary
 from numba.core.runtime import rtsys
 
 try:  # (Numba's own, not public: without it every call goes through the dispatcher)
@@ -65,6 +70,67 @@ if all(
     for name in ("load_overload", "_load_overload", "_guard_against_spurious_io_errors")
 ):  # (else a Numba that changed its cache: its own way)
     Cache.load_overload = _load_cached
+
+
+def elf_symbols(obj: bytes) -> set[str] | None:
+    """The names of the functions and variables an ELF64 little-endian object file defines
+    (None if ``obj`` is not one): what Numba reads from a library's LLVM module."""
+    if obj[:6] != b"\x7fELF\x02\x01":
+        return None
+    (shoff,) = struct.unpack_from("<Q", obj, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", obj, 0x3A)
+    # each section's type, offset, size and linked section
+    sections = [struct.unpack_from("<4xI16xQQI", obj, shoff + k * shentsize) for k in range(shnum)]
+    names = set()
+    for kind, offset, size, link in sections:
+        if kind != 2:  # SHT_SYMTAB
+            continue
+        strings = sections[link][1]
+        for name, info, index in struct.iter_unpack("<IBxH16x", obj[offset : offset + size]):
+            if name and index and info & 0xF != 4:  # defined, and not the source file's name
+                start = strings + name
+                names.add(obj[start : obj.index(b"\0", start)].decode())
+    return names
+
+
+_numba_unserialize = JITCodeLibrary._unserialize.__func__
+_numba_module_for_linking = CPUCodeLibrary._get_module_for_linking
+
+
+def _unserialize(cls: type, codegen: Any, state: tuple) -> Any:
+    """``JITCodeLibrary._unserialize`` of a library cached as machine code, without parsing the
+    LLVM bitcode cached beside it (0.1 s of the 1M command's start): the names the library
+    defines, which Numba read from that bitcode, are read from the machine code's symbol
+    table, and the bitcode is parsed only if another library is linked with this one
+    (``_module_for_linking``). Anything else is unserialized as Numba does."""
+    name, kind, data = state
+    engine = codegen._engine
+    names = elf_symbols(data[0]) if kind == "object" else None
+    if names is None or not isinstance(getattr(engine, "_defined_symbols", None), set):
+        return _numba_unserialize(cls, codegen, state)
+    self = codegen.create_library(name)
+    self.enable_object_caching()
+    self._set_compiled_object(data[0])
+    self._cached_bitcode = data[1]
+    self._finalize_final_module()
+    engine._defined_symbols |= names
+    return self
+
+
+def _module_for_linking(self: Any) -> Any:
+    """Numba's ``_get_module_for_linking``, after parsing the bitcode ``_unserialize`` kept."""
+    bitcode = self.__dict__.pop("_cached_bitcode", None)
+    if bitcode is not None:
+        self._shared_module = ll.parse_bitcode(bitcode)
+    return _numba_module_for_linking(self)
+
+
+if all(
+    hasattr(CPUCodeLibrary, name)
+    for name in ("enable_object_caching", "_set_compiled_object", "_finalize_final_module")
+):  # (else a Numba whose libraries changed: its own way)
+    JITCodeLibrary._unserialize = classmethod(_unserialize)
+    CPUCodeLibrary._get_module_for_linking = _module_for_linking
 
 
 class Kernel:
