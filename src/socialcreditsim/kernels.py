@@ -760,11 +760,15 @@ def apply_day(
     """Revisits, appeals decided, recorded events, listings at discretion, then attempts and
     uses: one day. Returns the audit records of the day, locality by locality."""
     parts = nb.typed.List.empty_list(nb.types.int64[:, ::1])
+    # (without sanctions or rewards there are no attempts, and no call: a call of a compiled
+    # helper takes and drops a reference to each array of its tuples, some eighty atomic
+    # additions)
     for i in range(lo, hi):
         aud, n = _apply_locality(
             K, L, S, B, i, t, rate, q_right, counts, discretion, know_right, know_wrong
         )
-        _attempts(K, L, S, B, i, t, aud, n)
+        if len(K.m_list):
+            _attempts(K, L, S, B, i, t, aud, n)
         if n[0]:
             parts.append(aud[: n[0]].copy())
     return _stack(parts)
@@ -1235,10 +1239,9 @@ def _appeal(
 def _attempts(
     K: Params, L: Layout, S: State, B: Books, i: int, t: int, aud: np.ndarray, an: np.ndarray
 ) -> None:
-    """Attempts of the audited sample drawn one by one; everybody else's in aggregate."""
+    """Attempts of the audited sample drawn one by one; everybody else's in aggregate (with
+    at least one sanction or reward)."""
     n_m = len(K.m_list)
-    if n_m == 0:
-        return
     rng = new_stream(K.seed, i, t, P_ATTEMPTS)
     flags, flows, stocks = S.flags, B.flows[i], B.stocks[i]
     m_list, m_grade, m_target = K.m_list, K.m_grade, K.m_target
