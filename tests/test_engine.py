@@ -324,6 +324,88 @@ def trigger_holds(sc: scs.Scenario, measure: Any, flags: np.ndarray) -> np.ndarr
     return hold
 
 
+def check_last_snapshot(sim: scs.Sim, res: scs.Results, kids: np.ndarray) -> None:
+    """The last snapshot (the final state, brought up to date) against the state counted person
+    by person, in every category: people, mean score, grades, lists, who is sanctioned and
+    rewarded, and children sanctioned through a parent. The snapshot skips runs of untouched
+    people and counts them by block; here nobody is skipped."""
+    sc, pop, S, M = sim.scenario, sim.population, sim.state, sim.measures
+    T = (sc.time.end - sc.time.start).days
+    flags = S.flags.astype(np.int64)
+    r = Fraction(repr(sc.score.recovery_per_day)).limit_denominator(10_000)
+    v, gained = S.score.astype(np.int64), r.numerator * (T - S.last.astype(np.int64))
+    q, start = r.denominator, sc.score.start
+    x = np.where(  # q times the score now
+        v < start,
+        np.minimum(q * start, q * v + gained),
+        np.where(v > start, np.maximum(q * start, q * v - gained), q * v),
+    )
+    counts: dict[str, np.ndarray] = {
+        "people": np.ones(len(flags)),
+        "mean_score": x / q,
+        "share_court_listed": (flags & lists.CL) != 0,
+        "share_blacklisted_rightful": ((flags & lists.BL) != 0) & ((flags & lists.BLW) == 0),
+        "share_blacklisted_wrongful": (flags & lists.BLW) != 0,
+    }
+    for g, grade in enumerate(sc.score.grades):
+        counts[f"share_grade_{grade.name}"] = (flags >> lists.GRADE_SHIFT) == g
+    person = np.zeros((3, len(flags)), dtype=bool)  # sanctioned rightfully, wrongfully; rewarded
+    child = np.zeros((2, len(flags)), dtype=bool)  # children sanctioned rightfully, wrongfully
+    for k, m in enumerate(list(sc.sanctions) + list(sc.rewards)):
+        aff = affected_array(S.flags, int(M.list_mask[k]), int(M.grade_mask[k]))
+        if M.is_reward[k]:
+            if M.target[k] & TARGET_PERSON:
+                counts[f"share_rewarded:{m.name}"] = aff > 0
+                person[2] |= aff > 0
+            continue
+        if M.target[k] & TARGET_PERSON:
+            counts[f"share_sanctioned_rightful:{m.name}"] = aff == 1
+            counts[f"share_sanctioned_wrongful:{m.name}"] = aff == 2
+            person[0] |= aff == 1
+            person[1] |= aff == 2
+        if M.target[k] & TARGET_CHILDREN:
+            child[0] |= aff == 1
+            child[1] |= aff == 2
+    counts["share_sanctioned_rightful"] = person[0]
+    counts["share_sanctioned_wrongful"] = person[1] & ~person[0]
+    counts["share_rewarded"] = person[2]
+    # each person's block: the last block of their locality that starts at or before them
+    n_blk = pop.blocks.shape[1] - 1
+    starts = (pop.loc_scored_start[:, None] + pop.blocks[:, :-1]).ravel()
+    block = (np.searchsorted(starts, np.arange(pop.n_scored), side="right") - 1) % n_blk
+    groups = ["general"] + [g.name for g in sc.groups]
+    classes = [
+        f"class {c + 1} of {len(pop.r_values)} (mean {m:.2f})" for c, m in enumerate(pop.r_values)
+    ]
+    categories = {
+        "national": np.full(len(flags), "national", dtype=object),
+        "age_band": np.array(["adult", "senior"], dtype=object)[pop.block_age[block]],
+        "group": np.array(groups, dtype=object)[pop.block_group[block]],
+        "propensity": np.array(classes, dtype=object)[pop.block_rclass[block]],
+    }
+    snap = res.snapshots
+    last = snap[(snap["date"] == snap["date"].max()) & snap["bin"].isna()]
+    got = last.set_index(["dimension", "category", "metric"])["value"]
+    for dimension, of in categories.items():
+        for category in np.unique(of):
+            who = of == category
+            n = who.sum()
+            for metric, hit in counts.items():
+                want = hit[who].sum() / (1 if metric == "people" else n)
+                assert got[dimension, category, metric] == pytest.approx(want, rel=1e-12), (
+                    dimension, category, metric
+                )  # fmt: skip
+    n_children = pop.loc_children.sum()
+    sanctioned = kids[child[0]].sum(), kids[child[1] & ~child[0]].sum()
+    assert got["age_band", "child", "people"] == n_children
+    assert got["age_band", "child", "share_sanctioned_rightful"] * n_children == pytest.approx(
+        sanctioned[0]
+    )
+    assert got["age_band", "child", "share_sanctioned_wrongful"] * n_children == pytest.approx(
+        sanctioned[1]
+    )
+
+
 # ------------------------------------------------------------------------------- invariants
 
 params = st.fixed_dictionaries(
@@ -479,6 +561,7 @@ def check_invariants(sim: scs.Sim, res: scs.Results, p: dict[str, Any]) -> None:
                 assert children == 0
         if m.target != "person" and not hold.any():
             assert final_value(res, f"{who}_children", item=m.name) == 0
+    check_last_snapshot(sim, res, kids)
     # attempts: everybody is audited here, so the audit's attempts rows are everybody's
     # attempts. Given the stocks, a measure's attempts are Poisson with mean rate / 365 x the
     # sum over days of the units affected (people and/or children). Where the urban and rural
@@ -508,6 +591,17 @@ def test_invariants(p: dict[str, Any], seed: int, n_agents: int) -> None:
     p["bl_exit"] = min(1000, p["bl_entry"] + p.pop("bl_gap"))
     sim, res = run(scenario(**p), n_agents, seed)
     check_invariants(sim, res, p)
+
+
+def test_invariants_when_everybody_untouched_is_rewarded() -> None:
+    """The red list from grade A, the start grade: people never touched hold the reward too, so
+    the snapshot cannot count them as a block's untouched people alone."""
+    sc = scenario(days=90, rollout=True, init_court=0.02, locality_size=300)
+    sc["red_list"] = {"min_grade": "A"}
+    sim, res = run(sc, 12_000, 3)
+    untouched = (sim.state.score == 1000) & (sim.state.flags >> lists.GRADE_SHIFT == 2)
+    assert untouched.mean() > 0.2
+    check_invariants(sim, res, {})
 
 
 def test_invariants_busy_run() -> None:

@@ -1504,11 +1504,27 @@ def snapshot(
     bins = np.arange(K.smax - K.smin + 1) // bin_width
     bin_grade = (bins | (K.grade_table.astype(np.int64) << GRADE_SHIFT)).astype(np.uint32)
     untouched = _untouched_words(K)
+    row = np.zeros(stats.shape[2], dtype=stats.dtype)
+    seen = np.empty(L.blocks.shape[1], dtype=np.int64)
     for i in range(lo, hi):
         _snapshot_locality(
             K, L, raw, i, t, hist, stats, child, block_rows, hit, bin_grade, untouched,
-            listed[i], stocks[i, S_DISC],
+            listed[i], stocks[i, S_DISC], row, seen,
         )  # fmt: skip
+
+
+@nb.njit(cache=True, inline="always")
+def _add_row(stats: np.ndarray, i: int, rows: np.ndarray, row: np.ndarray) -> None:
+    """Add a block's counts to the locality's row of everybody and its category rows, and
+    clear them (row by row: loops over contiguous columns, which compile to vector code)."""
+    dst = stats[i, 0]
+    for j in range(len(row)):
+        dst[j] += row[j]
+    for r in rows:
+        dst = stats[i, r]
+        for j in range(len(row)):
+            dst[j] += row[j]
+    row[:] = 0
 
 
 @nb.njit(cache=True)
@@ -1527,6 +1543,8 @@ def _snapshot_locality(
     untouched: np.ndarray,
     tab: np.ndarray,
     disc: int,
+    row: np.ndarray,
+    seen: np.ndarray,
 ) -> None:
     hist[i] = 0
     stats[i] = 0
@@ -1538,7 +1556,7 @@ def _snapshot_locality(
     start = L.scored_start[i]
     child[i, SC_N] = L.children[i]
     blocks = L.blocks[i]
-    row = np.empty(stats.shape[2], dtype=stats.dtype)
+    n_blk = len(blocks) - 1
     n_m = hit.shape[1] - 3
     per_measure = N_SNAP + len(K.grade_up)
     g0 = grade_table[st - smin]
@@ -1546,101 +1564,123 @@ def _snapshot_locality(
     everybody = hit[plain, 0] or hit[plain, 1] or hit[plain, 2]  # (none at once)
     quiet = np.int64(-1) if everybody else plain  # the flags of those counted by score alone
     st_lo, st_hi = st & 0xFF, (st >> 8) & 0xFF
+    u0, u1, u2, u3, u4 = untouched[0]  # (locals: kept in registers in the loop that skips)
+    m0, m1, m2, m3, m4 = untouched[1]
     run = np.uint64(8 * REC)
-    for k in range(len(blocks) - 1):
-        b0, b1 = blocks[k], blocks[k + 1]
-        recs = raw[REC * (start + b0) : REC * (start + b1)]
-        room = np.uint64(len(raw) - REC * (start + b0))  # bytes from recs[0] to the state's end
-        row[:] = 0
-        score_sum = 0
-        seen = 0
-        # runs of 8 people: a run of untouched people (most people in most places) is skipped
-        # after a test of REC words and counted at once below; in other runs each person's score
-        # now (scoring.exact_score) is found without branches, which would be mispredicted where
-        # touched and untouched people mix (an untouched person lands on the start score)
-        size = np.uint64(len(recs))
-        whole = size - size % run
-        for c in range(np.uint64(0), size, run):
-            stop = min(c + run, size)
-            if everybody:
-                pass
-            elif c < whole:
-                differ = np.uint64(0)
-                for w in range(REC):
-                    word = load_u64(recs, c + np.uint64(8 * w))
-                    differ |= (word ^ untouched[0, w]) & untouched[1, w]
-                if differ == 0:
-                    continue
-            else:
+    recs = raw[REC * start : REC * (start + blocks[n_blk])]
+    room = np.uint64(len(raw) - REC * start)  # bytes from recs[0] to the state's end
+    seen[:n_blk] = 0
+    k = 0  # the block of the people being counted; ``row`` holds its counts so far
+    # runs of 8 people over the whole locality: runs of untouched people (most people in most
+    # places) are skipped after a test of REC words, in a loop of their own; the others are
+    # counted person by person, each person's score now (scoring.exact_score) found without
+    # branches. Untouched people (at the start score and grade, no list) are counted by block
+    # at the end, with those skipped.
+    size = np.uint64(len(recs))
+    whole = size - size % run
+    c = np.uint64(0)
+    while c < size:
+        if not everybody:
+            while c < whole:
+                differ = ((load_u64(recs, c) ^ u0) & m0) | (
+                    (load_u64(recs, c + np.uint64(8)) ^ u1) & m1
+                )
+                differ |= ((load_u64(recs, c + np.uint64(16)) ^ u2) & m2) | (
+                    (load_u64(recs, c + np.uint64(24)) ^ u3) & m3
+                )
+                differ |= (load_u64(recs, c + np.uint64(32)) ^ u4) & m4
+                if differ != 0:
+                    break
+                c += run
+            if c == size:
+                break
+            if c == whole:  # the last, partial run
                 tail = 0
-                for r in range(c, stop, np.uint64(REC)):
+                for r in range(c, size, np.uint64(REC)):
                     tail |= (int(recs[r + B_SCORE]) ^ st_lo) | (int(recs[r + B_FLAGS]) ^ plain)
                     tail |= int(recs[r + B_SCORE + B_ONE]) ^ st_hi
                 if tail == 0:
-                    continue
-            seen += (stop - c) // REC
-            wide = LITTLE_ENDIAN and c + run + np.uint64(8 - REC) <= room  # a word a record
-            for r in range(c, stop, np.uint64(REC)):
-                # (np.int64: Numba's int() keeps a uint8 or uint64 unsigned, and compares an
-                # unsigned with a signed number as floats)
-                if wide:
-                    word = load_u64(recs, r)
-                    s = np.int64((word >> np.uint64(8 * B_SCORE)) & np.uint64(0xFFFF))
-                    last = np.int64((word >> np.uint64(8 * B_LAST)) & np.uint64(0xFFFF))
-                    fi = np.int64((word >> np.uint64(8 * B_FLAGS)) & np.uint64(0xFF))
-                else:
-                    s = np.int64(recs[r + B_SCORE]) | (np.int64(recs[r + B_SCORE + B_ONE]) << 8)
-                    last = np.int64(recs[r + B_LAST]) | (np.int64(recs[r + B_LAST + B_ONE]) << 8)
-                    fi = np.int64(recs[r + B_FLAGS])
-                s -= (s & 0x8000) << 1
-                last -= (last & 0x8000) << 1
-                d = s - st
-                sign = d >> 63
-                gap = q * ((d ^ sign) - sign) - p * (t - last)
-                gap &= ~(gap >> 63)
-                now = q * st + ((gap ^ sign) - sign)  # q times the score now
-                s = floor_score(now, R)
-                score_sum += now
-                # unsigned indices: no test for a negative one
-                bg = bin_grade[np.uint64(s - smin)]
-                h[np.uint64(bg & BIN_MASK)] += 1
-                row[np.uint64(N_SNAP) + np.uint64(bg >> np.uint32(GRADE_SHIFT))] += 1
-                if fi == quiet:
-                    continue
-                if fi & int(CL):
-                    row[SN_COURT] += 1
-                    # who of them is listed at discretion: looked up (a cache miss each) only
-                    # until the locality's ``disc`` are found, in most places never
-                    if disc > 0:
-                        slot = _slot(tab, tab[0, :1], b0 + int(r) // REC, False)
-                        if word_discretion(tab[slot, LS_WORD]):
-                            row[SN_DISC] += 1
-                            disc -= 1
-                if fi & int(BL):
-                    row[SN_BL_W if fi & int(BLW) else SN_BL_R] += 1
-                person, rewarded, kids = hit[fi, 0], hit[fi, 1], hit[fi, 2]
-                if person or rewarded:  # (most people listed here are hit by nothing)
-                    for m in range(n_m):
-                        a = hit[fi, 3 + m]
-                        if a:
-                            row[per_measure + 2 * m + a - 1] += 1
-                if person:
-                    row[SN_SANC_R if person == 1 else SN_SANC_W] += 1
-                if rewarded:
-                    row[SN_REWARD] += 1
-                if kids:
-                    child[i, SC_R if kids == 1 else SC_W] += children_count(
-                        b0 + int(r) // REC, L.children[i], L.adults[i], L.parents[i],
-                        L.stride_inv[i],
-                    )  # fmt: skip
-        n_plain = b1 - b0 - seen
-        row[SN_N] = b1 - b0
-        row[SN_SCORE] = score_sum + n_plain * q * st  # q times the sum of scores
-        row[N_SNAP + g0] += n_plain
-        h[bin_grade[st - smin] & BIN_MASK] += n_plain
-        stats[i, 0] += row
-        for r in block_rows[k]:
-            stats[i, r] += row
+                    break
+        stop = min(c + run, size)
+        wide = LITTLE_ENDIAN and c + run + np.uint64(8 - REC) <= room  # a word a record
+        for r in range(c, stop, np.uint64(REC)):
+            # (np.int64: Numba's int() keeps a uint8 or uint64 unsigned, and compares an
+            # unsigned with a signed number as floats)
+            if wide:
+                word = load_u64(recs, r)
+                s = np.int64((word >> np.uint64(8 * B_SCORE)) & np.uint64(0xFFFF))
+                last = np.int64((word >> np.uint64(8 * B_LAST)) & np.uint64(0xFFFF))
+                fi = np.int64((word >> np.uint64(8 * B_FLAGS)) & np.uint64(0xFF))
+            else:
+                s = np.int64(recs[r + B_SCORE]) | (np.int64(recs[r + B_SCORE + B_ONE]) << 8)
+                last = np.int64(recs[r + B_LAST]) | (np.int64(recs[r + B_LAST + B_ONE]) << 8)
+                fi = np.int64(recs[r + B_FLAGS])
+            s -= (s & 0x8000) << 1
+            if s == st and fi == quiet:
+                continue  # untouched
+            o = np.int64(r // np.uint64(REC))
+            if o >= blocks[k + 1]:
+                _add_row(stats, i, block_rows[k], row)
+                k += 1
+                while o >= blocks[k + 1]:
+                    k += 1
+            seen[k] += 1
+            last -= (last & 0x8000) << 1
+            d = s - st
+            sign = d >> 63
+            gap = q * ((d ^ sign) - sign) - p * (t - last)
+            gap &= ~(gap >> 63)
+            now = q * st + ((gap ^ sign) - sign)  # q times the score now
+            s = floor_score(now, R)
+            row[SN_SCORE] += now
+            # unsigned indices: no test for a negative one
+            bg = bin_grade[np.uint64(s - smin)]
+            h[np.uint64(bg & BIN_MASK)] += 1
+            row[np.uint64(N_SNAP) + np.uint64(bg >> np.uint32(GRADE_SHIFT))] += 1
+            if fi == quiet:
+                continue
+            if fi & int(CL):
+                row[SN_COURT] += 1
+                # who of them is listed at discretion: looked up (a cache miss each) only
+                # until the locality's ``disc`` are found, in most places never
+                if disc > 0:
+                    slot = _slot(tab, tab[0, :1], o, False)
+                    if word_discretion(tab[slot, LS_WORD]):
+                        row[SN_DISC] += 1
+                        disc -= 1
+            if fi & int(BL):
+                row[SN_BL_W if fi & int(BLW) else SN_BL_R] += 1
+            person, rewarded, kids = hit[fi, 0], hit[fi, 1], hit[fi, 2]
+            if person or rewarded:  # (most people listed here are hit by nothing)
+                for m in range(n_m):
+                    a = hit[fi, 3 + m]
+                    if a:
+                        row[per_measure + 2 * m + a - 1] += 1
+            if person:
+                row[SN_SANC_R if person == 1 else SN_SANC_W] += 1
+            if rewarded:
+                row[SN_REWARD] += 1
+            if kids:
+                child[i, SC_R if kids == 1 else SC_W] += children_count(
+                    o, L.children[i], L.adults[i], L.parents[i], L.stride_inv[i]
+                )
+        c = stop
+    _add_row(stats, i, block_rows[k], row)
+    # everybody not counted above, block by block: at the start score and grade
+    qst = q * st
+    n_plain = 0
+    for k in range(n_blk):
+        n = blocks[k + 1] - blocks[k]
+        if n == 0:
+            continue
+        u = n - seen[k]
+        n_plain += u
+        for r in range(1 + len(block_rows[k])):
+            dst = stats[i, 0 if r == 0 else block_rows[k, r - 1]]
+            dst[SN_N] += n
+            dst[SN_SCORE] += u * qst  # (q times the sum of scores)
+            dst[N_SNAP + g0] += u
+    h[bin_grade[st - smin] & BIN_MASK] += n_plain
 
 
 @nb.njit(cache=True)
