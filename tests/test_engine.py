@@ -595,9 +595,14 @@ def test_invariants(p: dict[str, Any], seed: int, n_agents: int) -> None:
 
 def test_invariants_when_everybody_untouched_is_rewarded() -> None:
     """The red list from grade A, the start grade: people never touched hold the reward too, so
-    the snapshot cannot count them as a block's untouched people alone."""
+    the snapshot cannot count them as a block's untouched people alone; their children hold
+    another one, which is not theirs."""
     sc = scenario(days=90, rollout=True, init_court=0.02, locality_size=300)
     sc["red_list"] = {"min_grade": "A"}
+    # a reward for the children of grade B alone: held by no scored person
+    sc["rewards"].append(
+        {"name": "tuition", "trigger_grades": ["B"], "target": "children", "per_year_urban": 1.0}
+    )
     sim, res = run(sc, 12_000, 3)
     untouched = (sim.state.score == 1000) & (sim.state.flags >> lists.GRADE_SHIFT == 2)
     assert untouched.mean() > 0.2

@@ -1469,8 +1469,8 @@ def _hit_table(K: Params) -> np.ndarray:
                 continue
             if K.m_target[m] & TARGET_PERSON:
                 hit[fi, 3 + m] = aff
-            if K.m_reward[m]:
-                hit[fi, 1] = 1
+            if K.m_reward[m]:  # (a reward for the children alone is not the person's)
+                hit[fi, 1] |= (K.m_target[m] & TARGET_PERSON) != 0
                 continue
             if K.m_target[m] & TARGET_PERSON and (hit[fi, 0] == 0 or aff == 1):
                 hit[fi, 0] = aff
