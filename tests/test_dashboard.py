@@ -31,7 +31,7 @@ import pytest
 from socialcreditsim.scenario import load_scenario
 
 ARTIFACTS = Path(__file__).parent / "artifacts" / "dashboard"
-# national for six months, with a blacklist that a few wrongful camera records reach
+# national for a year, with a blacklist that a few wrongful camera records reach
 SHORT = """based_on = "national"
 [time]
 end = 2018-12-31
