@@ -26,6 +26,7 @@ from socialcreditsim.population import children_count
 from socialcreditsim.results import TABLES
 from socialcreditsim.sanctions import TARGET_CHILDREN, TARGET_PERSON, affected
 from socialcreditsim.scoring import grade_of
+from socialcreditsim.tables import AGE_NAMES
 
 START = dt.date(2018, 1, 1)
 GRADES = [("AAA", 1050), ("AA", 1030), ("A", 960), ("B", 850), ("C", 600)]
@@ -237,8 +238,8 @@ def final_value(res: scs.Results, metric: str, region: str = "national", **sel: 
     return float(daily(res, metric, region, **sel)[-1])
 
 
-def recovered_scores(sim: scs.Sim, day: int) -> np.ndarray:
-    """Scores on ``day``, rounded down, by the recovery rule of scoring.py written out
+def exact_scores(sim: scs.Sim, day: int) -> tuple[np.ndarray, int]:
+    """q times the scores on ``day``, and q, by the recovery rule of scoring.py written out
     independently (numpy): a base score V on base day L recovers toward the start by r = p/q
     points a day, so q times the score is q V +- p (day - L), stopped at the start."""
     sc = sim.scenario.score
@@ -248,7 +249,13 @@ def recovered_scores(sim: scs.Sim, day: int) -> np.ndarray:
     gained = p * (day - sim.state.last.astype(np.int64))
     up = np.minimum(q * sc.start, q * v + gained)
     down = np.maximum(q * sc.start, q * v - gained)
-    return np.where(v < sc.start, up, np.where(v > sc.start, down, q * v)) // q
+    return np.where(v < sc.start, up, np.where(v > sc.start, down, q * v)), q
+
+
+def recovered_scores(sim: scs.Sim, day: int) -> np.ndarray:
+    """Scores on ``day``, rounded down (``exact_scores``)."""
+    x, q = exact_scores(sim, day)
+    return x // q
 
 
 def listing_days(sim: scs.Sim, res: scs.Results) -> tuple[np.ndarray, np.ndarray]:
@@ -332,14 +339,7 @@ def check_last_snapshot(sim: scs.Sim, res: scs.Results, kids: np.ndarray) -> Non
     sc, pop, S, M = sim.scenario, sim.population, sim.state, sim.measures
     T = (sc.time.end - sc.time.start).days
     flags = S.flags.astype(np.int64)
-    r = Fraction(repr(sc.score.recovery_per_day)).limit_denominator(10_000)
-    v, gained = S.score.astype(np.int64), r.numerator * (T - S.last.astype(np.int64))
-    q, start = r.denominator, sc.score.start
-    x = np.where(  # q times the score now
-        v < start,
-        np.minimum(q * start, q * v + gained),
-        np.where(v > start, np.maximum(q * start, q * v - gained), q * v),
-    )
+    x, q = exact_scores(sim, T)
     counts: dict[str, np.ndarray] = {
         "people": np.ones(len(flags)),
         "mean_score": x / q,
@@ -379,7 +379,7 @@ def check_last_snapshot(sim: scs.Sim, res: scs.Results, kids: np.ndarray) -> Non
     ]
     categories = {
         "national": np.full(len(flags), "national", dtype=object),
-        "age_band": np.array(["adult", "senior"], dtype=object)[pop.block_age[block]],
+        "age_band": np.array(AGE_NAMES, dtype=object)[pop.block_age[block]],
         "group": np.array(groups, dtype=object)[pop.block_group[block]],
         "propensity": np.array(classes, dtype=object)[pop.block_rclass[block]],
     }
